@@ -1,0 +1,37 @@
+#pragma once
+// Architecture -> LibTorch module. Only translation units that hold tensors include this.
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "narrow/architecture.hpp"
+#include "narrow/export.hpp"
+
+namespace narrow {
+
+/// A LibTorch module that runs an Architecture's graph. Each layer is a registered submodule
+/// named after its id (layers without weights are applied functionally).
+class NARROW_API GraphModuleImpl : public torch::nn::Module {
+ public:
+  explicit GraphModuleImpl(const Architecture& arch);
+  /// x: [N, C, H, W]; returns logits [N, classes].
+  torch::Tensor forward(torch::Tensor x);
+  /// Runs forward and records the output shape of every layer (without the batch dimension).
+  torch::Tensor forward_recording(torch::Tensor x, std::vector<std::vector<std::int64_t>>& shapes);
+  const Architecture& architecture() const { return arch_; }
+
+ private:
+  torch::Tensor run(torch::Tensor x, std::vector<std::vector<std::int64_t>>* shapes);
+  Architecture arch_;
+  std::vector<torch::nn::AnyModule> modules_;  // one per layer; empty for functional layers
+};
+TORCH_MODULE(GraphModule);
+
+/// Builds a module for a finalized architecture (weights initialised by LibTorch defaults).
+NARROW_API GraphModule build_module(const Architecture& arch);
+
+/// Number of trainable parameters of a module, as a PyTorch user counts them.
+NARROW_API std::int64_t count_parameters(torch::nn::Module& module);
+
+}  // namespace narrow

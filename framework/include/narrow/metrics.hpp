@@ -1,0 +1,36 @@
+#pragma once
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+#include "narrow/architecture.hpp"
+#include "narrow/export.hpp"
+
+namespace narrow {
+
+/// Analytical properties of an architecture, computed from the graph alone (batch size 1).
+struct NARROW_API Metrics {
+  std::int64_t params = 0;                 // trainable parameters, as LibTorch counts them
+  std::int64_t macs = 0;                   // multiply-accumulates of conv2d and linear, no bias
+  std::int64_t flops = 0;                  // 2 * macs
+  std::int64_t weight_bytes = 0;           // params * bits / 8, rounded up (32 bits default)
+  std::int64_t memory_eq6_bytes = 0;       // Chan et al. eq. 6, float32
+  std::int64_t activation_peak_bytes = 0;  // exact peak of live float32 tensors
+  std::int64_t layers = 0;                 // conv2d + linear count
+
+  /// Value of a metric by its name (see metric_names); throws InputError for unknown names.
+  std::int64_t get(std::string_view name) const;
+};
+
+/// The metric names, in the order narrow prints them.
+inline constexpr std::array<std::string_view, 7> metric_names{
+    "params", "macs", "flops", "weight_bytes", "memory_eq6_bytes", "activation_peak_bytes",
+    "layers"};
+
+/// Computes every metric of a finalized architecture; `weight_bits` sets weight_bytes.
+NARROW_API Metrics analyse(const Architecture& arch, int weight_bits = 32);
+
+/// Weight bytes for `params` values of `bits` bits each, bit-packed: ceil(params*bits/8).
+NARROW_API std::int64_t weight_bytes_for(std::int64_t params, int bits);
+
+}  // namespace narrow
