@@ -2,9 +2,10 @@
 //
 // narrow: draw an assignment from the uniform law, build the graph, run shape inference, compute
 // every metric and the content hash (Sampler::draw_many), on 1 and on 2 threads.
-// LibTorch: the same architectures (same seed and indices) built as modules (build_module) and
-// their trainable parameters counted (count_parameters), LibTorch intra-op threads = 1, on 1
-// worker and on 2 workers. The drawing of the LibTorch side's architectures is not timed.
+// LibTorch: the same architectures (same seed, draws 0..k-1 of the same sequence) built as
+// modules (build_module) and their trainable parameters counted (count_parameters), LibTorch
+// intra-op threads = 1, on 1 worker (k limited by --torch-count and --torch-seconds) and then on
+// 2 workers over exactly those k. Drawing the LibTorch side's architectures is not timed.
 //
 // Every parameter count LibTorch gives is checked against narrow's analytics; a mismatch makes
 // the program exit with 1.
@@ -74,11 +75,11 @@ struct TorchResult {
   std::string first_mismatch;
 };
 
-/// Builds every architecture as a LibTorch module and counts its parameters, on `workers`
-/// threads each running LibTorch with one intra-op thread. Stops early once `budget` seconds
-/// have passed (always after whole architectures); reports how many were done.
-TorchResult run_libtorch(const std::vector<narrow::SampledArchitecture>& archs, int workers,
-                         double budget) {
+/// Builds the first `limit` architectures as LibTorch modules and counts their parameters, on
+/// `workers` threads each running LibTorch with one intra-op thread. Stops early once `budget`
+/// seconds have passed (after whole architectures); reports how many were done.
+TorchResult run_libtorch(const std::vector<narrow::SampledArchitecture>& archs, std::size_t limit,
+                         int workers, double budget) {
   TorchResult r;
   r.run.what = "LibTorch: build_module + count_parameters";
   r.run.thread_count = workers;
@@ -105,11 +106,11 @@ TorchResult run_libtorch(const std::vector<narrow::SampledArchitecture>& archs, 
     if (seconds_since(start) > budget) stop = true;
   };
   if (workers == 1) {
-    for (std::size_t i = 0; i < archs.size() && !stop; ++i) one(i);
+    for (std::size_t i = 0; i < limit && !stop; ++i) one(i);
   } else {
     tbb::task_arena arena(workers);
     arena.execute([&] {
-      tbb::parallel_for(tbb::blocked_range<std::size_t>(0, archs.size(), 1), [&](const auto& range) {
+      tbb::parallel_for(tbb::blocked_range<std::size_t>(0, limit, 1), [&](const auto& range) {
         // Intra-op threads are a per-thread setting with some LibTorch backends.
         thread_local bool configured = false;
         if (!configured) {
@@ -150,7 +151,8 @@ int main(int argc, char** argv) {
       "torch-count", po::value(&torch_count)->default_value(torch_count),
       "architectures built with LibTorch per run (at most)")(
       "torch-seconds", po::value(&torch_seconds)->default_value(torch_seconds),
-      "time budget of each LibTorch run; it stops after the architecture that crosses it")(
+      "time budget of the one-worker LibTorch run (it stops after the architecture that "
+      "crosses it); the two-worker run builds the same architectures")(
       "seed", po::value(&seed)->default_value(seed), "seed of the sampler")(
       "plugins", po::value(&plugin_dir),
       "plugin folder (default: the build's or install's plugin folder, then NARROW_PLUGIN_PATH)")(
@@ -229,8 +231,10 @@ int main(int argc, char** argv) {
       auto warm = narrow::build_module(archs.front().architecture);
       (void)narrow::count_parameters(*warm);
     }
+    // One worker within the time budget, then two workers on exactly the same architectures.
     std::vector<TorchResult> torch_runs;
-    for (int workers : {1, 2}) torch_runs.push_back(run_libtorch(archs, workers, torch_seconds));
+    torch_runs.push_back(run_libtorch(archs, archs.size(), 1, torch_seconds));
+    torch_runs.push_back(run_libtorch(archs, torch_runs[0].run.architectures, 2, 1e300));
 
     std::uint64_t mismatches = 0, checked = 0;
     std::string first_mismatch;
@@ -281,7 +285,9 @@ int main(int argc, char** argv) {
       std::cout << header;
       for (const auto& r : narrow_runs) std::cout << row(r);
       for (const auto& t : torch_runs) std::cout << row(t.run);
-      std::cout << "\nratio narrow / LibTorch, 1 thread each:  "
+      std::cout << "\nLibTorch built draws 0.." << torch_runs[0].run.architectures - 1
+                << " of the same sequence narrow drew (0.." << count - 1 << ")\n"
+                << "ratio narrow / LibTorch, 1 thread each:  "
                 << grouped(rate1 / torch_runs[0].run.rate()) << "x\n"
                 << "ratio narrow / LibTorch, 2 threads each: "
                 << grouped(narrow_runs[1].rate() / torch_runs[1].run.rate()) << "x\n"

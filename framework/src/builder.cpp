@@ -167,7 +167,10 @@ torch::Tensor GraphModuleImpl::run(torch::Tensor x,
       }
     } catch (const c10::Error& e) {
       std::string got;
-      for (const auto& t : inputs) got += (got.empty() ? "" : ", ") + sizes_text(t);
+      for (const auto& t : inputs) {
+        if (!got.empty()) got += ", ";
+        got += sizes_text(t);
+      }
       throw Error(describe(layer) + " failed in LibTorch on input " + got + ": " +
                   e.what_without_backtrace());
     }

@@ -29,7 +29,10 @@ std::string to_string(const ParamValue& v) {
     std::string operator()(const std::string& x) const { return x; }
     std::string operator()(const std::vector<std::int64_t>& xs) const {
       std::string s = "[";
-      for (std::size_t i = 0; i < xs.size(); ++i) s += (i ? "," : "") + std::to_string(xs[i]);
+      for (std::size_t i = 0; i < xs.size(); ++i) {
+        if (i) s += ',';
+        s += std::to_string(xs[i]);
+      }
       return s + "]";
     }
   };

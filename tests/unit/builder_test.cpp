@@ -212,8 +212,9 @@ struct TorchCounts {
 
 /// Builds the module, runs a batch-1 forward in eval mode, and checks LibTorch's shapes,
 /// parameter count and multiply-accumulates (from the real submodules' weights and the real
-/// output sizes) against shape inference and analyse().
-TorchCounts check_against_libtorch(const Architecture& arch) {
+/// output sizes) against shape inference and analyse(). With `compare_plain_forward`, also
+/// checks that forward() gives exactly forward_recording()'s result.
+TorchCounts check_against_libtorch(const Architecture& arch, bool compare_plain_forward = true) {
   TorchCounts counts;
   BOOST_TEST_CONTEXT("architecture " << arch.to_json_string()) {
     const narrow::Metrics metrics = narrow::analyse(arch);
@@ -272,7 +273,7 @@ TorchCounts check_against_libtorch(const Architecture& arch) {
     BOOST_TEST(metrics.flops == 2 * counts.macs);
 
     // The plain forward computes the same thing as the recording one.
-    BOOST_TEST(torch::equal(module->forward(x), y));
+    if (compare_plain_forward) BOOST_TEST(torch::equal(module->forward(x), y));
   }
   return counts;
 }
@@ -638,7 +639,8 @@ BOOST_AUTO_TEST_CASE(sequential_space_random_architectures_match_libtorch) {
     const narrow::SampledArchitecture s = sampler.draw(i);
     BOOST_TEST_CONTEXT("draw " << i) {
       BOOST_TEST_REQUIRE(s.architecture.finalized());
-      const auto counts = check_against_libtorch(s.architecture);
+      // Every fifth draw also runs the plain forward; the rest only the recording one.
+      const auto counts = check_against_libtorch(s.architecture, i % 5 == 0);
       BOOST_TEST(s.metrics.params == counts.params);
       BOOST_TEST(s.metrics.macs == counts.macs);
       min_params = min_params < 0 ? counts.params : std::min(min_params, counts.params);
