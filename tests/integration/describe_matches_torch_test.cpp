@@ -1,0 +1,55 @@
+#define BOOST_TEST_MODULE describe_matches_torch
+// What `narrow describe --reference R --json` prints equals what LibTorch counts on the module
+// built from the printed architecture: parameters, MACs from the real layer shapes, and the
+// output shape.
+#include <boost/test/unit_test.hpp>
+
+#include <nlohmann/json.hpp>
+
+#include "narrow/architecture.hpp"
+#include "narrow/builder.hpp"
+#include "support/run.hpp"
+
+using nlohmann::json;
+
+namespace {
+std::int64_t torch_macs(narrow::GraphModule& m, const narrow::Architecture& a) {
+  std::vector<std::vector<std::int64_t>> shapes;
+  const auto& in = a.input();
+  m->forward_recording(torch::zeros({1, in.c, in.h, in.w}), shapes);
+  std::int64_t macs = 0;
+  for (const auto& item : m->named_children()) {
+    std::size_t i = a.index_of(item.key());
+    if (auto* conv = item.value()->as<torch::nn::Conv2dImpl>()) {
+      // weight [out, in/groups, kh, kw]; every output element costs in/groups*kh*kw MACs.
+      macs += conv->weight.numel() * shapes[i][1] * shapes[i][2];
+    } else if (auto* fc = item.value()->as<torch::nn::LinearImpl>()) {
+      macs += fc->weight.numel();
+    }
+  }
+  return macs;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(every_reference_matches_libtorch) {
+  torch::set_num_threads(1);
+  torch::NoGradGuard no_grad;
+  for (const std::string params : {"input=[1,28,28]", "input=[3,32,32]"}) {
+    for (const std::string ref : {"fig1", "lenet5", "vgg_small"}) {
+      auto r = narrow::test::run_narrow(
+          {"describe", "--space", "sequential", "--param", params, "--reference", ref, "--json"});
+      BOOST_REQUIRE_EQUAL(r.exit_code, 0);
+      auto j = json::parse(r.out);
+      auto arch = narrow::Architecture::from_json(j["architecture"]);
+      auto module = narrow::build_module(arch);
+      module->eval();
+      BOOST_TEST(narrow::count_parameters(*module) == j["metrics"]["params"].get<std::int64_t>(),
+                 ref << " " << params);
+      BOOST_TEST(torch_macs(module, arch) == j["metrics"]["macs"].get<std::int64_t>(),
+                 ref << " " << params);
+      const auto& in = arch.input();
+      auto out = module->forward(torch::zeros({1, in.c, in.h, in.w}));
+      BOOST_TEST(out.size(1) == 10);
+    }
+  }
+}

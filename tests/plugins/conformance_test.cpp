@@ -1,0 +1,67 @@
+#define BOOST_TEST_MODULE conformance
+// Conformance of every plugin built with narrow: it loads without failures, each registered
+// factory builds with its defaults, parameter schemas are well-formed, and every search space
+// keeps its contract (depth variables come first, references are valid assignments that build
+// valid networks, draws under the uniform law give valid networks).
+#include <boost/test/unit_test.hpp>
+
+#include <cstdlib>
+#include <set>
+
+#include "narrow/loader.hpp"
+#include "narrow/metrics.hpp"
+#include "narrow/registry.hpp"
+#include "narrow/sampler.hpp"
+#include "narrow/space.hpp"
+
+using namespace narrow;
+
+BOOST_AUTO_TEST_CASE(every_built_plugin_conforms) {
+  Registry reg;
+  PluginLoader loader(reg);
+  loader.load_path(std::string(std::getenv("NARROW_BUILD_DIR")) + "/lib/narrow/plugins");
+  for (const auto& f : loader.failures()) BOOST_ERROR(f.error);
+  BOOST_REQUIRE(!reg.all().empty());
+  for (const Registration* r : reg.all()) {
+    BOOST_TEST_CONTEXT(kind_name(r->kind) << " '" << r->name << "' from " << r->library) {
+      BOOST_TEST(!r->plugin.empty());
+      BOOST_TEST(!r->plugin_version.empty());
+      BOOST_TEST(!r->help.empty());
+      std::set<std::string> names;
+      for (const auto& p : r->schema) {
+        BOOST_TEST(names.insert(p.name).second, "parameter " << p.name << " twice");
+        BOOST_TEST(!p.help.empty(), p.name);
+        if (p.type == ParamType::choice) {
+          const auto& def = std::get<std::string>(p.default_value);
+          BOOST_TEST((std::find(p.choices.begin(), p.choices.end(), def) != p.choices.end()), p.name);
+        }
+        if (p.type == ParamType::integer && p.min && p.max) {
+          auto def = double(std::get<std::int64_t>(p.default_value));
+          BOOST_TEST((def >= *p.min && def <= *p.max), p.name);
+        }
+      }
+      auto object = reg.create(r->kind, r->name, {});
+      BOOST_REQUIRE(object);
+      if (r->kind != Kind::space) continue;
+      auto space = reg.create_space(r->name, {});
+      const auto& vars = space->variables();
+      BOOST_REQUIRE(!vars.empty());
+      for (std::size_t i = 0; i < vars.size(); ++i) {
+        BOOST_TEST(vars[i].min <= vars[i].max, vars[i].name);
+        if (vars[i].kind == Variable::Kind::choice)
+          BOOST_TEST(vars[i].max < std::int64_t(vars[i].choices.size()), vars[i].name);
+        if (vars[i].depends_on >= 0) BOOST_TEST(std::size_t(vars[i].depends_on) < i, vars[i].name);
+      }
+      BOOST_TEST(!space->references().empty(), "a space names the model(s) it was built around");
+      for (const auto& ref : space->references()) {
+        auto a = space->reference(ref);
+        space->check_assignment(a);
+        auto arch = space->build(a);
+        arch.finalize();
+        BOOST_TEST(analyse(arch).params > 0, ref);
+      }
+      Sampler sampler(*space, SamplingLaw::uniform(vars), 1);
+      for (std::uint64_t i = 0; i < 500; ++i) BOOST_REQUIRE(sampler.draw(i).architecture.finalized());
+    }
+  }
+}
