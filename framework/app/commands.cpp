@@ -7,9 +7,9 @@
 #include <map>
 #include <thread>
 
-#include <boost/program_options.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
 #include "narrow/errors.hpp"
@@ -47,7 +47,8 @@ bool parse(const std::vector<std::string>& args, const po::options_description& 
 
 /// The registry of this process, with the default plugins and `extra` paths loaded. Plugin
 /// libraries that fail are reported on stderr as warnings; the others are used.
-Registry& load_registry(const std::vector<std::string>& extra, std::vector<LoadedLibrary>* seen = nullptr) {
+Registry& load_registry(const std::vector<std::string>& extra,
+                        std::vector<LoadedLibrary>* seen = nullptr) {
   static Registry registry;
   PluginLoader loader(registry);
   loader.load_defaults();
@@ -119,7 +120,8 @@ void print_architecture(const Architecture& a) {
       attrs = fmt::format("out {}{}", l.out_channels, l.bias ? " bias" : "");
     else if (l.op == Op::dropout)
       attrs = fmt::format("p {}", l.p);
-    fmt::print("  {:<14} {:<15} {:<36} -> {}\n", l.id, op_name(l.op), attrs, a.shape(i).to_string());
+    fmt::print("  {:<14} {:<15} {:<36} -> {}\n", l.id, op_name(l.op), attrs,
+               a.shape(i).to_string());
   }
 }
 
@@ -130,12 +132,14 @@ int cmd_plugins(const std::vector<std::string>& args) {
   std::vector<std::string> paths;
   opts.add_options()("help,h", "show this help")(
       "json", "print a JSON array on stdout: kind, name, version, library, parameters")(
-      "plugins", po::value(&paths)->composing(), "also load plugins from this folder or file (repeatable)");
+      "plugins", po::value(&paths)->composing(),
+      "also load plugins from this folder or file (repeatable)");
   po::variables_map vm;
-  if (!parse(args, opts, vm, "narrow plugins [--json] [--plugins PATH]...\n\n"
-                             "Lists every plugin found: in the plugin folder of this narrow, in\n"
-                             "NARROW_PLUGIN_PATH and in the --plugins paths. Libraries that cannot\n"
-                             "be used are reported on stderr, one line each."))
+  if (!parse(args, opts, vm,
+             "narrow plugins [--json] [--plugins PATH]...\n\n"
+             "Lists every plugin found: in the plugin folder of this narrow, in\n"
+             "NARROW_PLUGIN_PATH and in the --plugins paths. Libraries that cannot\n"
+             "be used are reported on stderr, one line each."))
     return 0;
   std::vector<LoadedLibrary> libs;
   Registry& reg = load_registry(paths, &libs);
@@ -156,7 +160,9 @@ int cmd_plugins(const std::vector<std::string>& args) {
     return 0;
   }
   auto all = reg.all();
-  if (all.empty()) fmt::print("no plugins found (looked in: {})\n", fmt::join(PluginLoader::default_paths(), ", "));
+  if (all.empty())
+    fmt::print("no plugins found (looked in: {})\n",
+               fmt::join(PluginLoader::default_paths(), ", "));
   for (const Registration* r : all) {
     fmt::print("{} {} {} — {}\n  library: {}\n", kind_name(r->kind), r->name, r->plugin_version,
                r->help, r->library);
@@ -177,13 +183,14 @@ int cmd_describe(const std::vector<std::string>& args) {
   po::options_description opts("options");
   std::string space_name, reference, arch_file;
   std::vector<std::string> params, paths;
-  opts.add_options()("help,h", "show this help")("space", po::value(&space_name), "search space name")(
+  opts.add_options()("help,h", "show this help")("space", po::value(&space_name),
+                                                 "search space name")(
       "param", po::value(&params)->composing(), "space parameter NAME=VALUE (repeatable)")(
       "reference", po::value(&reference)->implicit_value(""),
       "show a reference model of the space (default: the first one)")(
       "arch", po::value(&arch_file), "analyse an architecture JSON file instead of a space")(
-      "json", "print one JSON object on stdout")(
-      "plugins", po::value(&paths)->composing(), "also load plugins from this folder or file");
+      "json", "print one JSON object on stdout")("plugins", po::value(&paths)->composing(),
+                                                 "also load plugins from this folder or file");
   po::variables_map vm;
   if (!parse(args, opts, vm,
              "narrow describe --space NAME [--param K=V]... [--reference [REF]] [--json]\n"
@@ -205,7 +212,11 @@ int cmd_describe(const std::vector<std::string>& args) {
     }
     auto m = analyse(a);
     if (as_json) {
-      std::cout << json{{"architecture", a.to_json()}, {"hash", a.hash()}, {"metrics", metrics_json(m)}}.dump(2) << "\n";
+      std::cout << json{{"architecture", a.to_json()},
+                        {"hash", a.hash()},
+                        {"metrics", metrics_json(m)}}
+                       .dump(2)
+                << "\n";
     } else {
       print_architecture(a);
       fmt::print("hash {}\n", a.hash());
@@ -213,14 +224,16 @@ int cmd_describe(const std::vector<std::string>& args) {
     }
     return 0;
   }
-  if (space_name.empty()) throw InputError("describe needs --space NAME or --arch FILE (see narrow describe --help)");
+  if (space_name.empty())
+    throw InputError("describe needs --space NAME or --arch FILE (see narrow describe --help)");
   Registry& reg = load_registry(paths);
   auto space = reg.create_space(space_name, param_map(params));
 
   if (vm.count("reference")) {
     auto refs = space->references();
     if (reference.empty()) {
-      if (refs.empty()) throw InputError(fmt::format("space '{}' names no reference model", space_name));
+      if (refs.empty())
+        throw InputError(fmt::format("space '{}' names no reference model", space_name));
       reference = refs.front();
     }
     auto a = space->reference(reference);
@@ -245,16 +258,23 @@ int cmd_describe(const std::vector<std::string>& args) {
     return 0;
   }
   if (as_json) {
-    std::cout << json{{"space", space_name}, {"variables", variables_json(*space)}, {"references", space->references()}}.dump(2)
+    std::cout << json{{"space", space_name},
+                      {"variables", variables_json(*space)},
+                      {"references", space->references()}}
+                     .dump(2)
               << "\n";
     return 0;
   }
   const auto& vs = space->variables();
   fmt::print("space {}: {} variables\n", space_name, vs.size());
   for (const auto& v : vs) {
-    std::string range = v.kind == Variable::Kind::integer ? fmt::format("{}..{}", v.min, v.max)
-                                                          : fmt::format("{{{}}}", fmt::join(v.choices, ", "));
-    std::string dep = v.depends_on >= 0 ? fmt::format(" (when {} >= {})", vs[std::size_t(v.depends_on)].name, v.depends_min) : "";
+    std::string range = v.kind == Variable::Kind::integer
+                            ? fmt::format("{}..{}", v.min, v.max)
+                            : fmt::format("{{{}}}", fmt::join(v.choices, ", "));
+    std::string dep =
+        v.depends_on >= 0
+            ? fmt::format(" (when {} >= {})", vs[std::size_t(v.depends_on)].name, v.depends_min)
+            : "";
     fmt::print("  {:<20} {:<22} {}{}\n", v.name, range, v.help, dep);
   }
   fmt::print("references: {}\n", fmt::join(space->references(), ", "));
@@ -270,23 +290,26 @@ int cmd_sample(const std::vector<std::string>& args) {
   std::int64_t count = 1000;
   std::uint64_t seed = 1;
   int threads = int(std::max(1u, std::thread::hardware_concurrency()));
-  opts.add_options()("help,h", "show this help")("space", po::value(&space_name)->required(), "search space name")(
+  opts.add_options()("help,h", "show this help")("space", po::value(&space_name)->required(),
+                                                 "search space name")(
       "param", po::value(&params)->composing(), "space parameter NAME=VALUE (repeatable)")(
       "count", po::value(&count)->default_value(count), "number of valid architectures to draw")(
       "seed", po::value(&seed)->default_value(seed), "random seed")(
       "threads", po::value(&threads)->default_value(threads), "worker threads")(
       "csv", po::value(&csv), "write one row per architecture: hash, then every metric")(
-      "json", "print one JSON object on stdout")(
-      "plugins", po::value(&paths)->composing(), "also load plugins from this folder or file");
+      "json", "print one JSON object on stdout")("plugins", po::value(&paths)->composing(),
+                                                 "also load plugins from this folder or file");
   po::variables_map vm;
-  if (!parse(args, opts, vm,
-             "narrow sample --space NAME --count N [--seed S] [--threads T] [--csv FILE] [--json]\n\n"
-             "Draws N valid architectures uniformly inside the space's absolute bounds, analyses\n"
-             "them and prints the statistics of every metric and the throughput. Invalid draws\n"
-             "are rejected and counted. Same seed, same rows, whatever the thread count."))
+  if (!parse(
+          args, opts, vm,
+          "narrow sample --space NAME --count N [--seed S] [--threads T] [--csv FILE] [--json]\n\n"
+          "Draws N valid architectures uniformly inside the space's absolute bounds, analyses\n"
+          "them and prints the statistics of every metric and the throughput. Invalid draws\n"
+          "are rejected and counted. Same seed, same rows, whatever the thread count."))
     return 0;
   if (count < 1) throw InputError(fmt::format("--count {} must be at least 1", count));
-  if (threads < 1 || threads > 1024) throw InputError(fmt::format("--threads {} must be in 1..1024", threads));
+  if (threads < 1 || threads > 1024)
+    throw InputError(fmt::format("--threads {} must be in 1..1024", threads));
   std::ofstream csv_out;
   if (!csv.empty()) {
     csv_out.open(csv);
@@ -298,7 +321,8 @@ int cmd_sample(const std::vector<std::string>& args) {
 
   Progress progress(fmt::format("sampling {}", space_name), std::uint64_t(count), "architectures");
   auto t0 = std::chrono::steady_clock::now();
-  auto records = sampler.draw_many(std::uint64_t(count), threads, [&](std::uint64_t d) { progress.update(d); });
+  auto records = sampler.draw_many(std::uint64_t(count), threads,
+                                   [&](std::uint64_t d) { progress.update(d); });
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   progress.update(std::uint64_t(count));
   progress.finish();
@@ -327,19 +351,24 @@ int cmd_sample(const std::vector<std::string>& args) {
                                  : (double(v[v.size() / 2 - 1]) + double(v[v.size() / 2])) / 2;
     long double sum = 0;
     for (auto x : v) sum += x;
-    stats[std::string(n)] = {{"min", v.front()}, {"median", median}, {"mean", double(sum / v.size())}, {"max", v.back()}};
+    stats[std::string(n)] = {{"min", v.front()},
+                             {"median", median},
+                             {"mean", double(sum / v.size())},
+                             {"max", v.back()}};
   }
   const double per_second = seconds > 0 ? double(count) / seconds : 0;
   if (vm.count("json")) {
-    std::cout << json{{"space", space_name}, {"seed", seed}, {"threads", threads}, {"count", count},
-                      {"rejected", rejected}, {"seconds", seconds}, {"per_second", per_second},
-                      {"metrics", stats}}
+    std::cout << json{{"space", space_name},      {"seed", seed},         {"threads", threads},
+                      {"count", count},           {"rejected", rejected}, {"seconds", seconds},
+                      {"per_second", per_second}, {"metrics", stats}}
                      .dump(2)
               << "\n";
     return 0;
   }
-  fmt::print("space {}: {} architectures, {} rejected, {:.3f} s, {:.0f} per second ({} threads, seed {})\n",
-             space_name, count, rejected, seconds, per_second, threads, seed);
+  fmt::print(
+      "space {}: {} architectures, {} rejected, {:.3f} s, {:.0f} per second ({} threads, seed "
+      "{})\n",
+      space_name, count, rejected, seconds, per_second, threads, seed);
   fmt::print("  {:<22} {:>14} {:>14} {:>14} {:>14}\n", "metric", "min", "median", "mean", "max");
   for (auto n : metric_names) {
     const auto& s = stats[std::string(n)];

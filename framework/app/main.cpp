@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include <boost/program_options/errors.hpp>
 #include <fmt/format.h>
+#include <boost/program_options/errors.hpp>
 
 #include "commands.hpp"
 #include "narrow/config.hpp"
@@ -49,7 +49,8 @@ int main(int argc, char** argv) {
     for (const auto& c : narrow::cli::commands())
       if (name == c.name) return c.run(args);
     std::string names;
-    for (const auto& c : narrow::cli::commands()) names += std::string(names.empty() ? "" : ", ") + c.name;
+    for (const auto& c : narrow::cli::commands())
+      names += std::string(names.empty() ? "" : ", ") + c.name;
     fmt::print(stderr, "narrow: error: unknown command '{}' (valid: {})\n", name, names);
     return 2;
   } catch (const narrow::InputError& e) {

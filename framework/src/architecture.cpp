@@ -4,13 +4,13 @@
 #include <cstring>
 #include <unordered_map>
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <xxhash.h>
 #include <boost/graph/adjacency_list.hpp>
 #include <boost/graph/compressed_sparse_row_graph.hpp>
 #include <boost/graph/topological_sort.hpp>
-#include <fmt/format.h>
-#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
-#include <xxhash.h>
 
 #include "narrow/errors.hpp"
 
@@ -35,7 +35,9 @@ bool valid_id(const std::string& id) {
 }
 }  // namespace
 
-std::string_view op_name(Op op) { return op_names[static_cast<std::size_t>(op)]; }
+std::string_view op_name(Op op) {
+  return op_names[static_cast<std::size_t>(op)];
+}
 
 bool parse_op(std::string_view name, Op& out) {
   for (std::size_t i = 0; i < op_names.size(); ++i) {
@@ -135,9 +137,9 @@ void Architecture::finalize() {
     auto window = [&](const Shape& s, bool conv) {
       for (int d = 0; d < 2; ++d) {
         if (l.kernel[d] < 1 || l.stride[d] < 1 || l.padding[d] < 0)
-          fail(fmt::format("{}: kernel [{},{}] and stride [{},{}] must be >= 1, padding [{},{}] >= 0",
-                           what(), l.kernel[0], l.kernel[1], l.stride[0], l.stride[1],
-                           l.padding[0], l.padding[1]));
+          fail(fmt::format(
+              "{}: kernel [{},{}] and stride [{},{}] must be >= 1, padding [{},{}] >= 0", what(),
+              l.kernel[0], l.kernel[1], l.stride[0], l.stride[1], l.padding[0], l.padding[1]));
         if (!conv && 2 * l.padding[d] > l.kernel[d])
           fail(fmt::format("{}: padding [{},{}] is more than half the kernel [{},{}]", what(),
                            l.padding[0], l.padding[1], l.kernel[0], l.kernel[1]));
@@ -175,9 +177,12 @@ void Architecture::finalize() {
       }
       case Op::batchnorm:
       case Op::relu:
-      case Op::relu6: out = unary(); break;
+      case Op::relu6:
+        out = unary();
+        break;
       case Op::dropout:
-        if (!(l.p >= 0.0 && l.p < 1.0)) fail(fmt::format("{}: p = {} must be in [0, 1)", what(), l.p));
+        if (!(l.p >= 0.0 && l.p < 1.0))
+          fail(fmt::format("{}: p = {} must be in [0, 1)", what(), l.p));
         out = unary();
         break;
       case Op::flatten: {
@@ -188,15 +193,17 @@ void Architecture::finalize() {
       case Op::linear: {
         const Shape& s = unary();
         if (!s.flat)
-          fail(fmt::format("{} needs a flat vector, got the feature map {} (add a flatten or "
-                           "global_avgpool + flatten before it)",
-                           what(), s.to_string()));
+          fail(
+              fmt::format("{} needs a flat vector, got the feature map {} (add a flatten or "
+                          "global_avgpool + flatten before it)",
+                          what(), s.to_string()));
         if (l.out_channels < 1) fail(fmt::format("{}: out_features must be >= 1", what()));
         out = Shape{l.out_channels, 1, 1, true};
         break;
       }
       case Op::add: {
-        if (ins.size() < 2) fail(fmt::format("{} needs at least 2 inputs, got {}", what(), ins.size()));
+        if (ins.size() < 2)
+          fail(fmt::format("{} needs at least 2 inputs, got {}", what(), ins.size()));
         out = in_shape(0);
         for (std::size_t k = 1; k < ins.size(); ++k)
           if (!(in_shape(k) == out))
@@ -205,7 +212,8 @@ void Architecture::finalize() {
         break;
       }
       case Op::concat: {
-        if (ins.size() < 2) fail(fmt::format("{} needs at least 2 inputs, got {}", what(), ins.size()));
+        if (ins.size() < 2)
+          fail(fmt::format("{} needs at least 2 inputs, got {}", what(), ins.size()));
         out = in_shape(0);
         for (std::size_t k = 1; k < ins.size(); ++k) {
           const Shape& s = in_shape(k);
@@ -259,16 +267,23 @@ void Architecture::finalize() {
 // ---------------------------------------------------------------- JSON
 
 namespace {
-bool has_window(Op op) { return op == Op::conv2d || op == Op::maxpool || op == Op::avgpool; }
+bool has_window(Op op) {
+  return op == Op::conv2d || op == Op::maxpool || op == Op::avgpool;
+}
 
 std::vector<std::string> allowed_attributes(Op op) {
   switch (op) {
-    case Op::conv2d: return {"out_channels", "kernel", "stride", "padding", "groups", "bias"};
+    case Op::conv2d:
+      return {"out_channels", "kernel", "stride", "padding", "groups", "bias"};
     case Op::maxpool:
-    case Op::avgpool: return {"kernel", "stride", "padding"};
-    case Op::linear: return {"out_features", "bias"};
-    case Op::dropout: return {"p"};
-    default: return {};
+    case Op::avgpool:
+      return {"kernel", "stride", "padding"};
+    case Op::linear:
+      return {"out_features", "bias"};
+    case Op::dropout:
+      return {"p"};
+    default:
+      return {};
   }
 }
 }  // namespace
@@ -294,13 +309,16 @@ nlohmann::json Architecture::to_json() const {
     if (l.op == Op::dropout) j["p"] = l.p;
     layers.push_back(std::move(j));
   }
-  return nlohmann::json{{"input", {input_.c, input_.h, input_.w}},
-                        {"classes", classes_},
-                        {"layers", std::move(layers)},
-                        {"output", output_.empty() && !layers_.empty() ? layers_.back().id : output_}};
+  return nlohmann::json{
+      {"input", {input_.c, input_.h, input_.w}},
+      {"classes", classes_},
+      {"layers", std::move(layers)},
+      {"output", output_.empty() && !layers_.empty() ? layers_.back().id : output_}};
 }
 
-std::string Architecture::to_json_string() const { return to_json().dump(); }
+std::string Architecture::to_json_string() const {
+  return to_json().dump();
+}
 
 Architecture Architecture::from_json_string(std::string_view text) {
   nlohmann::json j;
@@ -314,9 +332,11 @@ Architecture Architecture::from_json_string(std::string_view text) {
 
 Architecture Architecture::from_json(const nlohmann::json& j) {
   auto fail = [](const std::string& msg) { throw InvalidArchitecture(msg); };
-  if (!j.is_object()) fail("architecture JSON must be an object with input, classes, layers, output");
+  if (!j.is_object())
+    fail("architecture JSON must be an object with input, classes, layers, output");
   for (auto it = j.begin(); it != j.end(); ++it)
-    if (it.key() != "input" && it.key() != "classes" && it.key() != "layers" && it.key() != "output")
+    if (it.key() != "input" && it.key() != "classes" && it.key() != "layers" &&
+        it.key() != "output")
       fail(fmt::format("unknown key '{}' (allowed: classes, input, layers, output)", it.key()));
   for (const char* k : {"input", "classes", "layers", "output"})
     if (!j.contains(k)) fail(fmt::format("missing key '{}'", k));
@@ -369,7 +389,8 @@ Architecture Architecture::from_json(const nlohmann::json& j) {
     auto pair = [&](const char* key, std::array<std::int64_t, 2> def) {
       if (!x.contains(key)) return def;
       const auto& v = x[key];
-      if (v.is_number_integer()) return std::array<std::int64_t, 2>{v.get<std::int64_t>(), v.get<std::int64_t>()};
+      if (v.is_number_integer())
+        return std::array<std::int64_t, 2>{v.get<std::int64_t>(), v.get<std::int64_t>()};
       if (v.is_array() && v.size() == 2 && v[0].is_number_integer() && v[1].is_number_integer())
         return std::array<std::int64_t, 2>{v[0].get<std::int64_t>(), v[1].get<std::int64_t>()};
       fail(fmt::format("{}: '{}' must be [h,w] integers", where, key));
@@ -409,7 +430,8 @@ Architecture Architecture::from_json(const nlohmann::json& j) {
           l.p = x["p"].get<double>();
         }
         break;
-      default: break;
+      default:
+        break;
     }
     layers.push_back(std::move(l));
   }
@@ -426,7 +448,8 @@ Architecture Architecture::from_json(const nlohmann::json& j) {
     for (const auto& in : layers[i].inputs) {
       if (in == "input") continue;
       auto it = index.find(in);
-      if (it == index.end()) fail(fmt::format("layer '{}' reads unknown layer '{}'", layers[i].id, in));
+      if (it == index.end())
+        fail(fmt::format("layer '{}' reads unknown layer '{}'", layers[i].id, in));
       if (it->second >= i) ordered = false;
       boost::add_edge(it->second, i, g);
     }
@@ -477,8 +500,8 @@ std::string Architecture::hash() const {
     }
     if (l.op == Op::conv2d) buf.push_back(l.groups);
     if (has_window(l.op))
-      buf.insert(buf.end(), {l.kernel[0], l.kernel[1], l.stride[0], l.stride[1], l.padding[0],
-                             l.padding[1]});
+      buf.insert(buf.end(),
+                 {l.kernel[0], l.kernel[1], l.stride[0], l.stride[1], l.padding[0], l.padding[1]});
     if (l.op == Op::dropout) {
       std::int64_t bits;
       std::memcpy(&bits, &l.p, sizeof bits);

@@ -55,13 +55,17 @@ Metrics analyse(const Architecture& arch, int weight_bits) {
         m.macs += in.volume() * l.out_channels;
         ++m.layers;
         break;
-      case Op::batchnorm: m.params += 2 * in.c; break;
-      default: break;
+      case Op::batchnorm:
+        m.params += 2 * in.c;
+        break;
+      default:
+        break;
     }
     // Chan et al. eq. 6: the largest input or output volume of any layer.
     largest_io = std::max(largest_io, out.volume());
-    for (int k : ins) largest_io = std::max(largest_io, k < 0 ? arch.input().volume()
-                                                              : arch.shape(std::size_t(k)).volume());
+    for (int k : ins)
+      largest_io =
+          std::max(largest_io, k < 0 ? arch.input().volume() : arch.shape(std::size_t(k)).volume());
     // Exact peak: inputs still alive, plus this layer's output.
     live += out.volume();
     peak = std::max(peak, live);

@@ -11,12 +11,18 @@ namespace narrow {
 
 std::string_view param_type_name(ParamType t) {
   switch (t) {
-    case ParamType::integer: return "integer";
-    case ParamType::real: return "real";
-    case ParamType::boolean: return "boolean";
-    case ParamType::string: return "string";
-    case ParamType::choice: return "choice";
-    case ParamType::integers: return "integers";
+    case ParamType::integer:
+      return "integer";
+    case ParamType::real:
+      return "real";
+    case ParamType::boolean:
+      return "boolean";
+    case ParamType::string:
+      return "string";
+    case ParamType::choice:
+      return "choice";
+    case ParamType::integers:
+      return "integers";
   }
   return "?";
 }
@@ -54,8 +60,8 @@ ParamSpec ParamSpec::string(std::string name, std::string def, std::string help)
 }
 ParamSpec ParamSpec::choice(std::string name, std::string def, std::vector<std::string> choices,
                             std::string help) {
-  return {std::move(name), ParamType::choice, std::move(def), {}, {}, std::move(choices),
-          std::move(help)};
+  return {std::move(name),    ParamType::choice, std::move(def), {}, {},
+          std::move(choices), std::move(help)};
 }
 ParamSpec ParamSpec::integers(std::string name, std::vector<std::int64_t> def, std::int64_t lo,
                               std::int64_t hi, std::string help) {
@@ -166,7 +172,9 @@ Parameters Parameters::resolve(const ParamSchema& schema,
         }
         break;
       }
-      case ParamType::string: p.values_[name] = trim(text); break;
+      case ParamType::string:
+        p.values_[name] = trim(text);
+        break;
       case ParamType::choice: {
         auto t = trim(text);
         if (std::find(spec->choices.begin(), spec->choices.end(), t) == spec->choices.end())
@@ -222,7 +230,9 @@ double Parameters::real(const std::string& n) const {
   if (auto* i = std::get_if<std::int64_t>(&v)) return double(*i);
   return get_as<double>(v, n, "real");
 }
-bool Parameters::boolean(const std::string& n) const { return get_as<bool>(at(n), n, "boolean"); }
+bool Parameters::boolean(const std::string& n) const {
+  return get_as<bool>(at(n), n, "boolean");
+}
 const std::string& Parameters::string(const std::string& n) const {
   return get_as<std::string>(at(n), n, "string");
 }

@@ -18,16 +18,24 @@ std::string duration(double s) {
 }
 }  // namespace
 
-bool Progress::interactive() { return isatty(STDERR_FILENO) != 0; }
+bool Progress::interactive() {
+  return isatty(STDERR_FILENO) != 0;
+}
 
 Progress::Progress(std::string what, std::uint64_t total, std::string unit)
-    : what_(std::move(what)), unit_(std::move(unit)), total_(total),
-      start_(std::chrono::steady_clock::now()), last_(start_), tty_(interactive()) {
+    : what_(std::move(what)),
+      unit_(std::move(unit)),
+      total_(total),
+      start_(std::chrono::steady_clock::now()),
+      last_(start_),
+      tty_(interactive()) {
   const char* env = std::getenv("NARROW_PROGRESS");
   quiet_ = env && std::strcmp(env, "off") == 0;
 }
 
-Progress::~Progress() { finish(); }
+Progress::~Progress() {
+  finish();
+}
 
 void Progress::update(std::uint64_t done) {
   done_ = done;
@@ -58,8 +66,7 @@ void Progress::finish() {
   if (finished_) return;
   finished_ = true;
   if (quiet_) return;
-  double elapsed =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   double rate = elapsed > 0 ? double(done_) / elapsed : 0;
   fmt::print(stderr, "{}{}: {} {} in {}, {:.0f}/s\n", tty_ ? "\r" : "", what_, done_, unit_,
              duration(elapsed), rate);

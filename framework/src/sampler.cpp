@@ -12,14 +12,15 @@
 
 namespace narrow {
 
-
 Sampler::Sampler(const SearchSpace& space, SamplingLaw law, std::uint64_t seed,
                  std::int64_t max_rejections_in_a_row)
     : space_(space), law_(std::move(law)), seed_(seed), max_rejections_(max_rejections_in_a_row) {
   space_.check_law(law_);
 }
 
-Rng Sampler::stream(std::uint64_t seed, std::uint64_t index) { return stream_rng(seed, index); }
+Rng Sampler::stream(std::uint64_t seed, std::uint64_t index) {
+  return stream_rng(seed, index);
+}
 
 SampledArchitecture Sampler::draw(std::uint64_t index) const {
   auto rng = stream(seed_, index);
@@ -45,8 +46,8 @@ SampledArchitecture Sampler::draw(std::uint64_t index) const {
                           law_.name, s.rejected, last_reason));
 }
 
-std::vector<SampleRecord> Sampler::draw_many(std::uint64_t count, int threads,
-                                             const std::function<void(std::uint64_t)>& progress) const {
+std::vector<SampleRecord> Sampler::draw_many(
+    std::uint64_t count, int threads, const std::function<void(std::uint64_t)>& progress) const {
   std::vector<SampleRecord> out(count);
   std::atomic<std::uint64_t> done{0};
   std::mutex progress_mutex;
@@ -68,4 +69,3 @@ std::vector<SampleRecord> Sampler::draw_many(std::uint64_t count, int threads,
 }
 
 }  // namespace narrow
-

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
-#include <boost/random/uniform_int_distribution.hpp>
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <boost/random/uniform_int_distribution.hpp>
 #include <nlohmann/json.hpp>
 
 #include "narrow/errors.hpp"
@@ -15,9 +15,8 @@ Component::~Component() = default;
 SearchSpace::~SearchSpace() = default;
 
 nlohmann::json Variable::to_json() const {
-  nlohmann::json j{{"name", name},
-                   {"type", kind == Kind::integer ? "integer" : "choice"},
-                   {"help", help}};
+  nlohmann::json j{
+      {"name", name}, {"type", kind == Kind::integer ? "integer" : "choice"}, {"help", help}};
   if (kind == Kind::integer) {
     j["min"] = min;
     j["max"] = max;
@@ -68,9 +67,9 @@ Assignment SearchSpace::draw(const SamplingLaw& law, Rng& rng) const {
       a[i] = law.low[i];
       continue;
     }
-    a[i] = law.low[i] == law.high[i]
-               ? law.low[i]
-               : boost::random::uniform_int_distribution<std::int64_t>(law.low[i], law.high[i])(rng);
+    a[i] = law.low[i] == law.high[i] ? law.low[i]
+                                     : boost::random::uniform_int_distribution<std::int64_t>(
+                                           law.low[i], law.high[i])(rng);
   }
   return a;
 }
@@ -86,18 +85,19 @@ void SearchSpace::check_law(const SamplingLaw& law) const {
       throw InputError(fmt::format("law '{}': variable '{}' has low {} > high {}", law.name, v.name,
                                    v.label(law.low[i]), v.label(law.high[i])));
     if (law.low[i] < v.min || law.high[i] > v.max)
-      throw InputError(fmt::format("law '{}': variable '{}' range [{}, {}] is outside its bounds "
-                                   "[{}, {}]",
-                                   law.name, v.name, v.label(law.low[i]), v.label(law.high[i]),
-                                   v.label(v.min), v.label(v.max)));
+      throw InputError(
+          fmt::format("law '{}': variable '{}' range [{}, {}] is outside its bounds "
+                      "[{}, {}]",
+                      law.name, v.name, v.label(law.low[i]), v.label(law.high[i]), v.label(v.min),
+                      v.label(v.max)));
   }
 }
 
 void SearchSpace::check_assignment(const Assignment& a) const {
   const auto& vars = variables();
   if (a.size() != vars.size())
-    throw InputError(fmt::format("assignment has {} values, the space has {} variables", a.size(),
-                                 vars.size()));
+    throw InputError(
+        fmt::format("assignment has {} values, the space has {} variables", a.size(), vars.size()));
   for (std::size_t i = 0; i < vars.size(); ++i)
     if (a[i] < vars[i].min || a[i] > vars[i].max)
       throw InputError(fmt::format("variable '{}' = {} is outside its bounds [{}, {}]",

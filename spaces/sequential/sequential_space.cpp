@@ -14,7 +14,9 @@ const std::vector<std::string> kernel_choices{"1", "3", "5", "7"};
 const std::vector<std::string> padding_choices{"same", "valid"};
 const std::vector<std::string> pool_choices{"max", "avg"};
 const std::vector<std::string> bn_choices{"no", "yes"};
-constexpr std::int64_t kernel_of(std::int64_t index) { return 2 * index + 1; }
+constexpr std::int64_t kernel_of(std::int64_t index) {
+  return 2 * index + 1;
+}
 
 // A reference model, described the way its paper or its common implementation does.
 struct ConvSpec {
@@ -57,7 +59,8 @@ ParamSchema SequentialSpace::schema() {
       ParamSpec::integers("input", {1, 28, 28}, 1, 4096, "input shape [C,H,W]"),
       ParamSpec::integer("classes", 10, 1, 100000, "number of classes"),
       ParamSpec::integer("max_conv_layers", 8, 1, 64, "largest number of conv layers"),
-      ParamSpec::integer("max_fc_layers", 2, 0, 16, "largest number of hidden fully-connected layers"),
+      ParamSpec::integer("max_fc_layers", 2, 0, 16,
+                         "largest number of hidden fully-connected layers"),
       ParamSpec::integer("max_filters", 512, 1, 16384, "largest filter count of a conv layer"),
       ParamSpec::integer("max_units", 1024, 1, 65536, "largest width of a fully-connected layer"),
   };
@@ -73,9 +76,10 @@ SequentialSpace::SequentialSpace(const Parameters& p) {
   const auto max_units = p.integer("max_units");
   using K = Variable::Kind;
   auto add = [&](std::string name, K kind, std::int64_t lo, std::int64_t hi,
-                 std::vector<std::string> choices, int dep, std::int64_t dep_min, std::string help) {
-    vars_.push_back(Variable{std::move(name), kind, lo, hi, std::move(choices), dep, dep_min,
-                             std::move(help)});
+                 std::vector<std::string> choices, int dep, std::int64_t dep_min,
+                 std::string help) {
+    vars_.push_back(
+        Variable{std::move(name), kind, lo, hi, std::move(choices), dep, dep_min, std::move(help)});
     return vars_.size() - 1;
   };
   conv_layers_ = add("conv_layers", K::integer, 1, max_conv, {}, -1, 0, "number of conv layers");
@@ -113,7 +117,8 @@ Architecture SequentialSpace::build(const Assignment& a) const {
   return arch;
 }
 
-bool SequentialSpace::try_build(const Assignment& a, Architecture& arch, std::string& reason) const {
+bool SequentialSpace::try_build(const Assignment& a, Architecture& arch,
+                                std::string& reason) const {
   arch = Architecture(input_, classes_);
   arch.reserve(std::size_t(4 * a[conv_layers_] + 2 * a[fc_layers_] + 2));
   const bool bn = a[batchnorm_] == 1;

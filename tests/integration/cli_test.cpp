@@ -13,7 +13,9 @@ using narrow::test::run_narrow;
 using nlohmann::json;
 
 namespace {
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool has(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(help_lists_commands_and_each_command_has_help) {
@@ -60,15 +62,16 @@ BOOST_AUTO_TEST_CASE(describe_reference_json) {
 BOOST_AUTO_TEST_CASE(sample_json_and_csv_are_reproducible) {
   auto csv1 = narrow::test::build_dir() + "/tests/sample1.csv";
   auto csv2 = narrow::test::build_dir() + "/tests/sample2.csv";
-  auto a = run_narrow({"sample", "--space", "sequential", "--count", "500", "--seed", "9", "--threads", "1",
-                       "--csv", csv1, "--json"});
-  auto b = run_narrow({"sample", "--space", "sequential", "--count", "500", "--seed", "9", "--threads", "2",
-                       "--csv", csv2, "--json"});
+  auto a = run_narrow({"sample", "--space", "sequential", "--count", "500", "--seed", "9",
+                       "--threads", "1", "--csv", csv1, "--json"});
+  auto b = run_narrow({"sample", "--space", "sequential", "--count", "500", "--seed", "9",
+                       "--threads", "2", "--csv", csv2, "--json"});
   BOOST_REQUIRE_EQUAL(a.exit_code, 0);
   BOOST_REQUIRE_EQUAL(b.exit_code, 0);
   auto ja = json::parse(a.out), jb = json::parse(b.out);
   BOOST_TEST(ja["count"] == 500);
-  for (const char* k : {"rejected", "seconds", "per_second", "metrics"}) BOOST_TEST(ja.contains(k), k);
+  for (const char* k : {"rejected", "seconds", "per_second", "metrics"})
+    BOOST_TEST(ja.contains(k), k);
   for (const char* m : {"params", "macs", "flops", "weight_bytes", "memory_eq6_bytes",
                         "activation_peak_bytes", "layers"})
     for (const char* s : {"min", "median", "mean", "max"}) BOOST_TEST(ja["metrics"][m].contains(s));
@@ -82,9 +85,11 @@ BOOST_AUTO_TEST_CASE(sample_json_and_csv_are_reproducible) {
   };
   auto t1 = slurp(csv1), t2 = slurp(csv2);
   BOOST_TEST(t1 == t2);
-  BOOST_TEST(has(t1, "hash,params,macs,flops,weight_bytes,memory_eq6_bytes,activation_peak_bytes,layers\n"));
+  BOOST_TEST(has(
+      t1, "hash,params,macs,flops,weight_bytes,memory_eq6_bytes,activation_peak_bytes,layers\n"));
   BOOST_TEST(std::count(t1.begin(), t1.end(), '\n') == 501);
-  auto c = run_narrow({"sample", "--space", "sequential", "--count", "500", "--seed", "10", "--json"});
+  auto c =
+      run_narrow({"sample", "--space", "sequential", "--count", "500", "--seed", "10", "--json"});
   BOOST_TEST(json::parse(c.out)["metrics"] != ja["metrics"]);
 }
 
@@ -96,7 +101,8 @@ BOOST_AUTO_TEST_CASE(bad_input_gives_one_line_and_exit_code_2) {
   std::vector<Case> cases{
       {{"frobnicate"}, "unknown command 'frobnicate' (valid: plugins, describe, sample"},
       {{"describe", "--space", "sequentail"}, "unknown space 'sequentail' (valid: "},
-      {{"describe", "--space", "sequential", "--reference", "alexnet"}, "unknown reference 'alexnet'"},
+      {{"describe", "--space", "sequential", "--reference", "alexnet"},
+       "unknown reference 'alexnet'"},
       {{"describe", "--space", "sequential", "--param", "classes=0"}, "out of range"},
       {{"describe", "--space", "sequential", "--param", "clases=3"}, "unknown parameter 'clases'"},
       {{"describe", "--space", "sequential", "--param", "classes"}, "must be NAME=VALUE"},
@@ -105,7 +111,8 @@ BOOST_AUTO_TEST_CASE(bad_input_gives_one_line_and_exit_code_2) {
       {{"sample", "--space", "sequential", "--count", "0"}, "--count 0 must be at least 1"},
       {{"sample", "--space", "sequential", "--count", "ten"}, "count"},
       {{"sample", "--space", "sequential", "--bogus"}, "bogus"},
-      {{"sample", "--space", "sequential", "--csv", "/nonexistent/dir/x.csv"}, "cannot write CSV file"},
+      {{"sample", "--space", "sequential", "--csv", "/nonexistent/dir/x.csv"},
+       "cannot write CSV file"},
   };
   for (const auto& c : cases) {
     auto r = run_narrow(c.args);
@@ -116,7 +123,8 @@ BOOST_AUTO_TEST_CASE(bad_input_gives_one_line_and_exit_code_2) {
   }
   // A bad architecture file names the file.
   auto path = narrow::test::build_dir() + "/tests/bad_arch.json";
-  std::ofstream(path) << R"({"input":[1,8,8],"classes":2,"output":"o","layers":[{"id":"o","op":"linear","out_features":2,"inputs":["input"]}]})";
+  std::ofstream(path)
+      << R"({"input":[1,8,8],"classes":2,"output":"o","layers":[{"id":"o","op":"linear","out_features":2,"inputs":["input"]}]})";
   auto r = run_narrow({"describe", "--arch", path});
   BOOST_TEST(r.exit_code == 2);
   BOOST_TEST(has(r.err, path + ": error: layer 'o' (linear) needs a flat vector"), r.err);

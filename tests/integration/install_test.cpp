@@ -29,9 +29,10 @@ BOOST_AUTO_TEST_CASE(installed_narrow_builds_and_loads_an_out_of_tree_plugin) {
   fs::create_directories(work);
   const auto prefix = (work / "prefix").string();
   BOOST_REQUIRE_EQUAL(sh("cmake --install '" + build_dir() + "' --prefix '" + prefix + "'"), 0);
-  for (const char* f : {"bin/narrow", "include/narrow/architecture.hpp", "include/narrow/config.hpp",
-                        "lib/cmake/narrow/narrowConfig.cmake", "lib/cmake/narrow/narrow_plugin.cmake",
-                        "lib/narrow/plugins/libnarrow_space_sequential.so"})
+  for (const char* f :
+       {"bin/narrow", "include/narrow/architecture.hpp", "include/narrow/config.hpp",
+        "lib/cmake/narrow/narrowConfig.cmake", "lib/cmake/narrow/narrow_plugin.cmake",
+        "lib/narrow/plugins/libnarrow_space_sequential.so"})
     BOOST_TEST(fs::exists(fs::path(prefix) / f), f);
 
   const auto obj = (work / "oot").string();
@@ -57,8 +58,8 @@ BOOST_AUTO_TEST_CASE(installed_narrow_builds_and_loads_an_out_of_tree_plugin) {
   }
   BOOST_TEST(seq);
   BOOST_TEST(oot);
-  auto d = narrow::test::run_narrow({"describe", "--space", "oot_space", "--reference", "--json",
-                                     "--plugins", obj + "/plugins"});
+  auto d = narrow::test::run_narrow(
+      {"describe", "--space", "oot_space", "--reference", "--json", "--plugins", obj + "/plugins"});
   BOOST_REQUIRE_EQUAL(d.exit_code, 0);
   auto jd = nlohmann::json::parse(d.out);
   BOOST_TEST(jd["metrics"]["params"] == (1 * 8 + 8) + (8 * 10 + 10));

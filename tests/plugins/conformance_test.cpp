@@ -33,7 +33,8 @@ BOOST_AUTO_TEST_CASE(every_built_plugin_conforms) {
         BOOST_TEST(!p.help.empty(), p.name);
         if (p.type == ParamType::choice) {
           const auto& def = std::get<std::string>(p.default_value);
-          BOOST_TEST((std::find(p.choices.begin(), p.choices.end(), def) != p.choices.end()), p.name);
+          BOOST_TEST((std::find(p.choices.begin(), p.choices.end(), def) != p.choices.end()),
+                     p.name);
         }
         if (p.type == ParamType::integer && p.min && p.max) {
           auto def = double(std::get<std::int64_t>(p.default_value));
@@ -61,7 +62,8 @@ BOOST_AUTO_TEST_CASE(every_built_plugin_conforms) {
         BOOST_TEST(analyse(arch).params > 0, ref);
       }
       Sampler sampler(*space, SamplingLaw::uniform(vars), 1);
-      for (std::uint64_t i = 0; i < 500; ++i) BOOST_REQUIRE(sampler.draw(i).architecture.finalized());
+      for (std::uint64_t i = 0; i < 500; ++i)
+        BOOST_REQUIRE(sampler.draw(i).architecture.finalized());
     }
   }
 }

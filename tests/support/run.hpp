@@ -1,8 +1,8 @@
 #pragma once
 // Helpers for tests that run the `narrow` program and look at what it prints.
 #include <cstdlib>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/process.hpp>
@@ -20,8 +20,12 @@ inline std::string env(const char* name) {
   return v ? v : "";
 }
 
-inline std::string source_dir() { return env("NARROW_SOURCE_DIR"); }
-inline std::string build_dir() { return env("NARROW_BUILD_DIR"); }
+inline std::string source_dir() {
+  return env("NARROW_SOURCE_DIR");
+}
+inline std::string build_dir() {
+  return env("NARROW_BUILD_DIR");
+}
 
 /// Runs `narrow args...` with extra environment entries ("NAME=value") and captures output.
 inline RunResult run_narrow(const std::vector<std::string>& args,
@@ -34,8 +38,7 @@ inline RunResult run_narrow(const std::vector<std::string>& args,
     auto eq = kv.find('=');
     child_env[kv.substr(0, eq)] = kv.substr(eq + 1);
   }
-  bp::child c(env("NARROW_EXE"), bp::args(args), bp::std_out > out, bp::std_err > err,
-              child_env);
+  bp::child c(env("NARROW_EXE"), bp::args(args), bp::std_out > out, bp::std_err > err, child_env);
   RunResult r;
   std::string line;
   // Read both pipes fully; stderr first would block on a full stdout, so drain with threads.

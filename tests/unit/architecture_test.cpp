@@ -39,16 +39,16 @@ Architecture residual() {
   a.add(conv("c1", "input", 4, 3, 1, 1, 1, false));  // [4,8,8]
   a.add(L("b1", Op::batchnorm, {"c1"}));
   a.add(L("r1", Op::relu, {"b1"}));
-  a.add(conv("c2", "r1", 4, 3, 1, 1, 2));             // grouped, [4,8,8]
-  a.add(L("sum", Op::add, {"c2", "r1"}));             // [4,8,8]
-  a.add(conv("c3", "sum", 2, 1));                     // [2,8,8]
-  a.add(L("cat", Op::concat, {"sum", "c3"}));         // [6,8,8]
+  a.add(conv("c2", "r1", 4, 3, 1, 1, 2));      // grouped, [4,8,8]
+  a.add(L("sum", Op::add, {"c2", "r1"}));      // [4,8,8]
+  a.add(conv("c3", "sum", 2, 1));              // [2,8,8]
+  a.add(L("cat", Op::concat, {"sum", "c3"}));  // [6,8,8]
   Layer pool = L("pool", Op::maxpool, {"cat"});
   pool.kernel = {2, 2};
   pool.stride = {2, 2};
-  a.add(pool);                                        // [6,4,4]
-  a.add(L("gap", Op::global_avgpool, {"pool"}));      // [6,1,1]
-  a.add(L("flat", Op::flatten, {"gap"}));             // [6]
+  a.add(pool);                                    // [6,4,4]
+  a.add(L("gap", Op::global_avgpool, {"pool"}));  // [6,1,1]
+  a.add(L("flat", Op::flatten, {"gap"}));         // [6]
   Layer d = L("drop", Op::dropout, {"flat"});
   d.p = 0.25;
   a.add(d);
@@ -138,7 +138,9 @@ std::string error_of(const std::function<void()>& f) {
   }
   return "";
 }
-bool contains(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool contains(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(invalid_graphs_are_rejected_with_reason) {
@@ -147,7 +149,9 @@ BOOST_AUTO_TEST_CASE(invalid_graphs_are_rejected_with_reason) {
     for (auto& l : layers) a.add(l);
     a.finalize();
   };
-  auto e = error_of([&] { build({conv("c", "input", 4, 9), L("f", Op::flatten, {"c"}), linear("o", "f", 10)}); });
+  auto e = error_of([&] {
+    build({conv("c", "input", 4, 9), L("f", Op::flatten, {"c"}), linear("o", "f", 10)});
+  });
   BOOST_TEST(contains(e, "layer 'c' (conv2d)"), e);
   BOOST_TEST(contains(e, "larger than the padded input [1,8,8]"), e);
   e = error_of([&] { build({linear("o", "input", 10)}); });
@@ -157,7 +161,9 @@ BOOST_AUTO_TEST_CASE(invalid_graphs_are_rejected_with_reason) {
            L("f", Op::flatten, {"s"}), linear("o", "f", 10)});
   });
   BOOST_TEST(contains(e, "input shapes differ: 'a' is [2,8,8], 'b' is [3,8,8]"), e);
-  e = error_of([&] { build({conv("c", "input", 3, 1, 1, 0, 2), L("f", Op::flatten, {"c"}), linear("o", "f", 10)}); });
+  e = error_of([&] {
+    build({conv("c", "input", 3, 1, 1, 0, 2), L("f", Op::flatten, {"c"}), linear("o", "f", 10)});
+  });
   BOOST_TEST(contains(e, "groups 2 must divide"), e);
   e = error_of([&] { build({L("f", Op::flatten, {"nope"}), linear("o", "f", 10)}); });
   BOOST_TEST(contains(e, "reads unknown layer 'nope'"), e);
@@ -167,7 +173,9 @@ BOOST_AUTO_TEST_CASE(invalid_graphs_are_rejected_with_reason) {
     build({L("f", Op::flatten, {"input"}), linear("x", "f", 3), linear("o", "f", 10)});
   });
   BOOST_TEST(contains(e, "layer 'x' (linear) is never used"), e);
-  e = error_of([&] { build({L("f", Op::flatten, {"input"}), L("f", Op::relu, {"f"}), linear("o", "f", 10)}); });
+  e = error_of([&] {
+    build({L("f", Op::flatten, {"input"}), L("f", Op::relu, {"f"}), linear("o", "f", 10)});
+  });
   BOOST_TEST(contains(e, "used twice"), e);
   Layer pool = L("p", Op::maxpool, {"input"});
   pool.kernel = {2, 2};
@@ -194,6 +202,7 @@ BOOST_AUTO_TEST_CASE(bad_json_is_rejected_with_path) {
         R"({"input":[1,8,8],"classes":2,"output":"b","layers":[{"id":"a","op":"relu","inputs":["b"]},{"id":"b","op":"relu","inputs":["a"]}]})");
   });
   BOOST_TEST(contains(e, "cycle"), e);
-  e = error_of([] { Architecture::from_json_string(R"({"input":[1,8,8],"classes":2,"layers":[]})"); });
+  e = error_of(
+      [] { Architecture::from_json_string(R"({"input":[1,8,8],"classes":2,"layers":[]})"); });
   BOOST_TEST(contains(e, "missing key 'output'"), e);
 }

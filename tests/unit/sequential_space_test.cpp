@@ -17,7 +17,8 @@ namespace {
 Registry& registry() {
   static Registry reg;
   static bool loaded = [] {
-    PluginLoader(reg).load_path(std::string(std::getenv("NARROW_BUILD_DIR")) + "/lib/narrow/plugins");
+    PluginLoader(reg).load_path(std::string(std::getenv("NARROW_BUILD_DIR")) +
+                                "/lib/narrow/plugins");
     return true;
   }();
   (void)loaded;
@@ -51,7 +52,8 @@ BOOST_AUTO_TEST_CASE(input_shape_and_classes_are_parameters) {
   BOOST_TEST(a.input().c == 3);
   BOOST_TEST(a.shape(a.output_index()).c == 100);
   // 32x32: conv2 output 12x12, pool 6x6: 16*36 = 576 inputs to fc1.
-  BOOST_TEST(analyse(a).params == (3 * 6 * 25 + 6) + 2416 + (576 * 120 + 120) + 10164 + (84 * 100 + 100));
+  BOOST_TEST(analyse(a).params ==
+             (3 * 6 * 25 + 6) + 2416 + (576 * 120 + 120) + 10164 + (84 * 100 + 100));
 }
 
 BOOST_AUTO_TEST_CASE(bad_parameters_and_references_are_input_errors) {
@@ -65,7 +67,8 @@ BOOST_AUTO_TEST_CASE(bad_parameters_and_references_are_input_errors) {
   try {
     registry().create_space("sequential", {{"classes", "0"}});
   } catch (const InputError& e) {
-    BOOST_TEST(std::string(e.what()).find("out of range (allowed 1..100000)") != std::string::npos, e.what());
+    BOOST_TEST(std::string(e.what()).find("out of range (allowed 1..100000)") != std::string::npos,
+               e.what());
   }
 }
 

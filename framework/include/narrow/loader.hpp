@@ -10,11 +10,11 @@ namespace narrow {
 /// A library the loader looked at.
 struct NARROW_API LoadedLibrary {
   std::string path;
-  std::string plugin;   // name from PluginInfo (empty when it could not be read)
+  std::string plugin;  // name from PluginInfo (empty when it could not be read)
   std::string version;
-  int registered = 0;   // factories it added
+  int registered = 0;  // factories it added
   bool ok = false;
-  std::string error;    // one line naming the library, when !ok
+  std::string error;  // one line naming the library, when !ok
 };
 
 /// Finds and loads plugin libraries into a registry. Libraries stay loaded until the process

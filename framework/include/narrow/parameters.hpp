@@ -51,7 +51,8 @@ class NARROW_API Parameters {
   /// Defaults of the schema, overridden by `given` (raw text, as from YAML or --param).
   /// Unknown names, bad types and values out of range throw InputError naming `context`
   /// (e.g. "space 'sequential'") and what is allowed.
-  static Parameters resolve(const ParamSchema& schema, const std::map<std::string, std::string>& given,
+  static Parameters resolve(const ParamSchema& schema,
+                            const std::map<std::string, std::string>& given,
                             const std::string& context, const SourceLocation& where = {});
 
   std::int64_t integer(const std::string& name) const;

@@ -38,18 +38,18 @@ using PluginEntry = const PluginInfo*();
 /// Declares the plugin's entry point. Use once per library, at namespace scope:
 ///   NARROW_PLUGIN("my_space", "1.0.0", register_fn)
 /// where `void register_fn(narrow::Registry&)` adds the plugin's factories.
-#define NARROW_PLUGIN(NAME, VERSION, REGISTER_FN)                                          \
-  namespace narrow_plugin_entry {                                                          \
-  const ::narrow::PluginInfo* narrow_plugin_info() {                                       \
-    static const ::narrow::PluginInfo info{::narrow::plugin_magic,                         \
-                                           ::narrow::plugin_api_version,                   \
-                                           NAME,                                           \
-                                           VERSION,                                        \
-                                           NARROW_BUILD_COMPILER,                          \
-                                           NARROW_BUILD_STDLIB,                            \
-                                           NARROW_TORCH_VERSION,                           \
-                                           &REGISTER_FN};                                  \
-    return &info;                                                                          \
-  }                                                                                        \
-  }                                                                                        \
+#define NARROW_PLUGIN(NAME, VERSION, REGISTER_FN)                        \
+  namespace narrow_plugin_entry {                                        \
+  const ::narrow::PluginInfo* narrow_plugin_info() {                     \
+    static const ::narrow::PluginInfo info{::narrow::plugin_magic,       \
+                                           ::narrow::plugin_api_version, \
+                                           NAME,                         \
+                                           VERSION,                      \
+                                           NARROW_BUILD_COMPILER,        \
+                                           NARROW_BUILD_STDLIB,          \
+                                           NARROW_TORCH_VERSION,         \
+                                           &REGISTER_FN};                \
+    return &info;                                                        \
+  }                                                                      \
+  }                                                                      \
   BOOST_DLL_ALIAS(narrow_plugin_entry::narrow_plugin_info, narrow_plugin)

@@ -50,11 +50,14 @@ class NARROW_API Registry {
   template <class Space>
   void add_space(std::string name, std::string help, ParamSchema schema) {
     add(Kind::space, std::move(name), std::move(help), std::move(schema),
-        [](const Parameters& p) -> std::unique_ptr<Component> { return std::make_unique<Space>(p); });
+        [](const Parameters& p) -> std::unique_ptr<Component> {
+          return std::make_unique<Space>(p);
+        });
   }
 
   /// The registration of a kind and name; throws InputError with the sorted valid names.
-  const Registration& find(Kind kind, const std::string& name, const SourceLocation& where = {}) const;
+  const Registration& find(Kind kind, const std::string& name,
+                           const SourceLocation& where = {}) const;
   bool contains(Kind kind, const std::string& name) const;
   /// Sorted names of one kind.
   std::vector<std::string> names(Kind kind) const;

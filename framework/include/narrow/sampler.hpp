@@ -44,8 +44,9 @@ class NARROW_API Sampler {
 
   /// Draws `count` architectures on `threads` threads (TBB), in index order. `progress` is
   /// called now and then with the number done (from one thread at a time).
-  std::vector<SampleRecord> draw_many(std::uint64_t count, int threads,
-                                      const std::function<void(std::uint64_t)>& progress = {}) const;
+  std::vector<SampleRecord> draw_many(
+      std::uint64_t count, int threads,
+      const std::function<void(std::uint64_t)>& progress = {}) const;
 
  private:
   const SearchSpace& space_;
