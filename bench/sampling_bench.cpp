@@ -20,11 +20,11 @@
 #include <thread>
 #include <vector>
 
-#include <boost/program_options.hpp>
-#include <nlohmann/json.hpp>
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
+#include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
 
 #include "narrow/builder.hpp"
 #include "narrow/errors.hpp"
@@ -83,8 +83,8 @@ TorchResult run_libtorch(const std::vector<narrow::SampledArchitecture>& archs, 
   TorchResult r;
   r.run.what = "LibTorch: build_module + count_parameters";
   r.run.thread_count = workers;
-  r.run.threads = std::to_string(workers) + (workers == 1 ? " worker" : " workers") +
-                  " x 1 torch thread";
+  r.run.threads =
+      std::to_string(workers) + (workers == 1 ? " worker" : " workers") + " x 1 torch thread";
   std::atomic<std::uint64_t> done{0}, mismatches{0};
   std::atomic<bool> stop{false};
   std::mutex first_mutex;
@@ -166,7 +166,8 @@ int main(int argc, char** argv) {
       return 0;
     }
     po::notify(vm);
-    if (count == 0 || torch_count == 0) throw narrow::InputError("--count and --torch-count must be positive");
+    if (count == 0 || torch_count == 0)
+      throw narrow::InputError("--count and --torch-count must be positive");
   } catch (const po::error& e) {
     std::cerr << "narrow_bench_sampling: error: " << e.what() << "\n";
     return 2;
@@ -255,12 +256,16 @@ int main(int argc, char** argv) {
       j["torch_intra_op_threads"] = 1;
       auto runs = nlohmann::json::array();
       for (const auto& r : narrow_runs)
-        runs.push_back({{"engine", "narrow"}, {"threads", r.thread_count},
-                        {"architectures", r.architectures}, {"seconds", r.seconds},
+        runs.push_back({{"engine", "narrow"},
+                        {"threads", r.thread_count},
+                        {"architectures", r.architectures},
+                        {"seconds", r.seconds},
                         {"per_second", r.rate()}});
       for (const auto& t : torch_runs)
-        runs.push_back({{"engine", "libtorch"}, {"threads", t.run.thread_count},
-                        {"architectures", t.run.architectures}, {"seconds", t.run.seconds},
+        runs.push_back({{"engine", "libtorch"},
+                        {"threads", t.run.thread_count},
+                        {"architectures", t.run.architectures},
+                        {"seconds", t.run.seconds},
                         {"per_second", t.run.rate()}});
       j["runs"] = runs;
       j["ratio_1_thread"] = rate1 / torch_runs[0].run.rate();
@@ -295,14 +300,14 @@ int main(int argc, char** argv) {
                 << "x\n"
                 << "invalid draws rejected per accepted architecture: "
                 << fixed(double(rejected) / double(count), 3) << "\n"
-                << "target narrow >= " << grouped(target) << " arch/s on 1 thread: "
-                << (rate1 >= target ? "met" : "NOT met") << "\n"
+                << "target narrow >= " << grouped(target)
+                << " arch/s on 1 thread: " << (rate1 >= target ? "met" : "NOT met") << "\n"
                 << "LibTorch parameter counts equal narrow's analytics: " << checked - mismatches
                 << " of " << checked << "\n";
     }
     if (mismatches > 0) {
-      std::cerr << "error: " << mismatches << " parameter count mismatches; first: "
-                << first_mismatch << "\n";
+      std::cerr << "error: " << mismatches
+                << " parameter count mismatches; first: " << first_mismatch << "\n";
       return 1;
     }
     return 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -167,9 +168,7 @@ int cmd_plugins(const std::vector<std::string>& args) {
     fmt::print("{} {} {} — {}\n  library: {}\n", kind_name(r->kind), r->name, r->plugin_version,
                r->help, r->library);
     for (const auto& p : r->schema) {
-      std::string allowed = p.choices.empty()
-                                ? (p.min ? fmt::format(" [{}..{}]", *p.min, *p.max) : std::string())
-                                : fmt::format(" {{{}}}", fmt::join(p.choices, ", "));
+      std::string allowed = p.allowed().empty() ? "" : " (" + p.allowed() + ")";
       fmt::print("    {:<18} {:<9} default {}{}: {}\n", p.name, param_type_name(p.type),
                  to_string(p.default_value), allowed, p.help);
     }
@@ -288,7 +287,7 @@ int cmd_sample(const std::vector<std::string>& args) {
   std::string space_name, csv;
   std::vector<std::string> params, paths;
   std::int64_t count = 1000;
-  std::uint64_t seed = 1;
+  std::int64_t seed = 1;
   int threads = int(std::max(1u, std::thread::hardware_concurrency()));
   opts.add_options()("help,h", "show this help")("space", po::value(&space_name)->required(),
                                                  "search space name")(
@@ -308,16 +307,20 @@ int cmd_sample(const std::vector<std::string>& args) {
           "are rejected and counted. Same seed, same rows, whatever the thread count."))
     return 0;
   if (count < 1) throw InputError(fmt::format("--count {} must be at least 1", count));
+  if (seed < 0) throw InputError(fmt::format("--seed {} must be at least 0", seed));
   if (threads < 1 || threads > 1024)
     throw InputError(fmt::format("--threads {} must be in 1..1024", threads));
-  std::ofstream csv_out;
-  if (!csv.empty()) {
-    csv_out.open(csv);
-    if (!csv_out) throw InputError(fmt::format("cannot write CSV file '{}'", csv));
-  }
   Registry& reg = load_registry(paths);
   auto space = reg.create_space(space_name, param_map(params));
-  Sampler sampler(*space, SamplingLaw::uniform(space->variables()), seed);
+  Sampler sampler(*space, SamplingLaw::uniform(space->variables()), std::uint64_t(seed));
+  // The CSV is written next to its final name and renamed once complete: a failed or
+  // interrupted run never leaves a truncated file under that name.
+  std::ofstream csv_out;
+  const std::string csv_partial = csv + ".partial";
+  if (!csv.empty()) {
+    csv_out.open(csv_partial);
+    if (!csv_out) throw InputError(fmt::format("cannot write CSV file '{}'", csv));
+  }
 
   Progress progress(fmt::format("sampling {}", space_name), std::uint64_t(count), "architectures");
   auto t0 = std::chrono::steady_clock::now();
@@ -340,6 +343,9 @@ int cmd_sample(const std::vector<std::string>& args) {
     }
     csv_out.close();
     if (!csv_out) throw Error(fmt::format("writing CSV file '{}' failed", csv));
+    std::error_code ec;
+    std::filesystem::rename(csv_partial, csv, ec);
+    if (ec) throw Error(fmt::format("cannot rename '{}' to '{}': {}", csv_partial, csv, ec.message()));
   }
   json stats = json::object();
   for (auto n : metric_names) {

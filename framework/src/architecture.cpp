@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <xxhash.h>
+#include <boost/endian/conversion.hpp>
 #include <boost/graph/adjacency_list.hpp>
 #include <boost/graph/compressed_sparse_row_graph.hpp>
 #include <boost/graph/topological_sort.hpp>
@@ -475,47 +476,101 @@ Architecture Architecture::from_json(const nlohmann::json& j) {
 
 // ---------------------------------------------------------------- hash
 
+namespace {
+// Appends the attributes that matter for a layer's op, as little-endian 64-bit words.
+void put(std::vector<std::uint64_t>& buf, std::int64_t x) {
+  buf.push_back(boost::endian::native_to_little(static_cast<std::uint64_t>(x)));
+}
+void put_attributes(std::vector<std::uint64_t>& buf, const Layer& l) {
+  put(buf, static_cast<std::int64_t>(l.op));
+  if (l.op == Op::conv2d || l.op == Op::linear) {
+    put(buf, l.out_channels);
+    put(buf, l.bias);
+  }
+  if (l.op == Op::conv2d) put(buf, l.groups);
+  if (has_window(l.op))
+    for (auto x : {l.kernel[0], l.kernel[1], l.stride[0], l.stride[1], l.padding[0], l.padding[1]})
+      put(buf, x);
+  if (l.op == Op::dropout) {
+    std::int64_t bits;
+    std::memcpy(&bits, &l.p, sizeof bits);
+    put(buf, bits);
+  }
+  put(buf, std::int64_t(l.inputs.size()));
+}
+bool hash_less(const XXH128_hash_t& a, const XXH128_hash_t& b) {
+  return a.high64 != b.high64 ? a.high64 < b.high64 : a.low64 < b.low64;
+}
+}  // namespace
+
 std::string Architecture::hash() const {
-  std::vector<std::int64_t> buf;
-  buf.reserve(8 + layers_.size() * 12);
-  buf.insert(buf.end(), {input_.c, input_.h, input_.w, classes_, std::int64_t(layers_.size())});
-  std::unordered_map<std::string_view, std::int64_t> pos;
-  if (!finalized_) pos.reserve(layers_.size() * 2);
-  for (std::size_t i = 0; i < layers_.size(); ++i) {
-    const Layer& l = layers_[i];
-    buf.push_back(static_cast<std::int64_t>(l.op));
-    buf.push_back(std::int64_t(l.inputs.size()));
-    if (finalized_) {
-      for (int k : input_index_[i]) buf.push_back(k);
-    } else {
-      pos.emplace(l.id, std::int64_t(i));
-      for (const auto& in : l.inputs) {
-        auto it = pos.find(in);
-        buf.push_back(in == "input" || it == pos.end() ? -1 : it->second);
+  if (!finalized_) {
+    Architecture copy = *this;
+    copy.finalize();
+    return copy.hash();
+  }
+  const std::size_t n = layers_.size();
+  std::vector<std::uint64_t> buf;
+  buf.reserve(32);
+  // 1. A Merkle hash per layer: its op and attributes and the hashes of its inputs, in order.
+  //    Equal hashes mean equal computations, whatever the ids and the listing order.
+  put(buf, input_.c);
+  put(buf, input_.h);
+  put(buf, input_.w);
+  const XXH128_hash_t input_hash = XXH3_128bits(buf.data(), buf.size() * sizeof(std::uint64_t));
+  std::vector<XXH128_hash_t> node(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    buf.clear();
+    put_attributes(buf, layers_[i]);
+    for (int k : input_index_[i]) {
+      const auto& h = k < 0 ? input_hash : node[std::size_t(k)];
+      buf.push_back(boost::endian::native_to_little(h.high64));
+      buf.push_back(boost::endian::native_to_little(h.low64));
+    }
+    node[i] = XXH3_128bits(buf.data(), buf.size() * sizeof(std::uint64_t));
+  }
+  // 2. A canonical execution order: topological, ready layers taken by smallest hash.
+  std::vector<int> pending(n, 0);
+  std::vector<std::vector<std::size_t>> consumers(n);
+  for (std::size_t i = 0; i < n; ++i)
+    for (int k : input_index_[i])
+      if (k >= 0) {
+        ++pending[i];
+        consumers[std::size_t(k)].push_back(i);
       }
-    }
-    if (l.op == Op::conv2d || l.op == Op::linear) {
-      buf.push_back(l.out_channels);
-      buf.push_back(l.bias);
-    }
-    if (l.op == Op::conv2d) buf.push_back(l.groups);
-    if (has_window(l.op))
-      buf.insert(buf.end(),
-                 {l.kernel[0], l.kernel[1], l.stride[0], l.stride[1], l.padding[0], l.padding[1]});
-    if (l.op == Op::dropout) {
-      std::int64_t bits;
-      std::memcpy(&bits, &l.p, sizeof bits);
-      buf.push_back(bits);
-    }
+  auto later = [&](std::size_t a, std::size_t b) {
+    if (hash_less(node[a], node[b])) return false;
+    if (hash_less(node[b], node[a])) return true;
+    return a > b;
+  };
+  std::vector<std::size_t> ready;
+  for (std::size_t i = 0; i < n; ++i)
+    if (pending[i] == 0) ready.push_back(i);
+  std::make_heap(ready.begin(), ready.end(), later);
+  std::vector<std::int64_t> position(n, -1);
+  std::vector<std::size_t> order;
+  order.reserve(n);
+  while (!ready.empty()) {
+    std::pop_heap(ready.begin(), ready.end(), later);
+    std::size_t i = ready.back();
+    ready.pop_back();
+    position[i] = std::int64_t(order.size());
+    order.push_back(i);
+    for (std::size_t c : consumers[i])
+      if (--pending[c] == 0) {
+        ready.push_back(c);
+        std::push_heap(ready.begin(), ready.end(), later);
+      }
   }
-  if (finalized_) {
-    buf.push_back(std::int64_t(output_index_));
-  } else {
-    std::string out = output_.empty() && !layers_.empty() ? layers_.back().id : output_;
-    auto it = pos.find(out);
-    buf.push_back(it == pos.end() ? -1 : it->second);
+  // 3. The graph in that order, inputs by position.
+  buf.clear();
+  for (auto x : {input_.c, input_.h, input_.w, classes_, std::int64_t(n)}) put(buf, x);
+  for (std::size_t i : order) {
+    put_attributes(buf, layers_[i]);
+    for (int k : input_index_[i]) put(buf, k < 0 ? -1 : position[std::size_t(k)]);
   }
-  XXH128_hash_t h = XXH3_128bits(buf.data(), buf.size() * sizeof(std::int64_t));
+  put(buf, position[output_index_]);
+  XXH128_hash_t h = XXH3_128bits(buf.data(), buf.size() * sizeof(std::uint64_t));
   return fmt::format("{:016x}{:016x}", h.high64, h.low64);
 }
 

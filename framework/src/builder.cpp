@@ -78,18 +78,21 @@ GraphModuleImpl::GraphModuleImpl(const Architecture& arch) : arch_(arch) {
   modules_.reserve(layers.size());
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const Layer& layer = layers[i];
-    if (arch_.input_indices(i).empty()) throw InvalidArchitecture(describe(layer) + " has no input");
+    if (arch_.input_indices(i).empty())
+      throw InvalidArchitecture(describe(layer) + " has no input");
     try {
       modules_.push_back(make_module(arch_, i));
       if (!modules_.back().is_empty()) register_module(layer.id, modules_.back().ptr());
     } catch (const c10::Error& e) {
-      throw InvalidArchitecture(describe(layer) + ": LibTorch cannot build it: " +
-                                e.what_without_backtrace());
+      throw InvalidArchitecture(describe(layer) +
+                                ": LibTorch cannot build it: " + e.what_without_backtrace());
     }
   }
 }
 
-torch::Tensor GraphModuleImpl::forward(torch::Tensor x) { return run(std::move(x), nullptr); }
+torch::Tensor GraphModuleImpl::forward(torch::Tensor x) {
+  return run(std::move(x), nullptr);
+}
 
 torch::Tensor GraphModuleImpl::forward_recording(torch::Tensor x,
                                                  std::vector<std::vector<std::int64_t>>& shapes) {
@@ -186,8 +189,8 @@ torch::Tensor GraphModuleImpl::run(torch::Tensor x,
     for (int j : input_indices) {
       if (j < 0) {
         if (arch_.last_consumer_of_input() == static_cast<int>(i)) x.reset();
-      } else if (j != output && arch_.last_consumer(static_cast<std::size_t>(j)) ==
-                                    static_cast<int>(i)) {
+      } else if (j != output &&
+                 arch_.last_consumer(static_cast<std::size_t>(j)) == static_cast<int>(i)) {
         outputs[static_cast<std::size_t>(j)].reset();
       }
     }

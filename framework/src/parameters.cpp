@@ -91,11 +91,13 @@ bool parse_real(std::string_view s, double& out) {
   return ec == std::errc() && p == t.data() + t.size() && std::isfinite(out);
 }
 std::string range_text(const ParamSpec& s) {
-  if (!s.min && !s.max) return "";
   auto num = [&](double x) {
     return s.type == ParamType::real ? fmt::format("{}", x) : std::to_string(std::int64_t(x));
   };
-  return fmt::format("{}..{}", num(s.min.value_or(-INFINITY)), num(s.max.value_or(INFINITY)));
+  if (s.min && s.max) return fmt::format("{}..{}", num(*s.min), num(*s.max));
+  if (s.min) return ">= " + num(*s.min);
+  if (s.max) return "<= " + num(*s.max);
+  return "";
 }
 std::string join(const std::vector<std::string>& xs) {
   std::string s;
@@ -103,6 +105,12 @@ std::string join(const std::vector<std::string>& xs) {
   return s;
 }
 }  // namespace
+
+std::string ParamSpec::allowed() const {
+  if (type == ParamType::choice) return "one of " + join(choices);
+  if (type == ParamType::boolean) return "true or false";
+  return range_text(*this);
+}
 
 nlohmann::json ParamSpec::to_json() const {
   nlohmann::json j{{"name", name},
@@ -112,12 +120,13 @@ nlohmann::json ParamSpec::to_json() const {
   if (type == ParamType::choice) {
     j["choices"] = choices;
   } else if (min || max) {
-    j["range"] = nlohmann::json::array();
-    if (type == ParamType::real) {
-      j["range"] = {*min, *max};
-    } else {
-      j["range"] = {std::int64_t(*min), std::int64_t(*max)};
-    }
+    // A one-sided range has null for the open end.
+    auto end = [&](const std::optional<double>& x) -> nlohmann::json {
+      if (!x) return nullptr;
+      if (type == ParamType::real) return *x;
+      return std::int64_t(*x);
+    };
+    j["range"] = {end(min), end(max)};
   }
   return j;
 }
@@ -189,9 +198,14 @@ Parameters Parameters::resolve(const ParamSchema& schema,
         for (char& c : t)
           if (c == 'x') c = ',';
         std::vector<std::int64_t> xs;
-        std::stringstream ss(t);
-        std::string item;
-        while (std::getline(ss, item, ',')) {
+        std::vector<std::string> items;
+        for (std::size_t b = 0;;) {
+          auto e = t.find(',', b);
+          items.push_back(t.substr(b, e == std::string::npos ? std::string::npos : e - b));
+          if (e == std::string::npos) break;
+          b = e + 1;
+        }
+        for (const auto& item : items) {
           std::int64_t v;
           if (!parse_int(item, v))
             bad(fmt::format("'{}' is not a list of integers (write e.g. [1,28,28])", text));

@@ -68,7 +68,7 @@ void Progress::finish() {
   if (quiet_) return;
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   double rate = elapsed > 0 ? double(done_) / elapsed : 0;
-  fmt::print(stderr, "{}{}: {} {} in {}, {:.0f}/s\n", tty_ ? "\r" : "", what_, done_, unit_,
+  fmt::print(stderr, "{}{}: {} {} in {}, {:.0f}/s\n", tty_ ? "\r\033[K" : "", what_, done_, unit_,
              duration(elapsed), rate);
 }
 

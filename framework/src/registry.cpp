@@ -174,7 +174,31 @@ std::unique_ptr<SearchSpace> Registry::create_space(
                     subject(Kind::space, name), origin(r)));
   }
   made.release();
-  return std::unique_ptr<SearchSpace>(space);
+  std::unique_ptr<SearchSpace> result(space);
+  // The contract every space keeps; a plugin that breaks it would draw wrong architectures.
+  const auto& vars = result->variables();
+  for (std::size_t i = 0; i < vars.size(); ++i) {
+    const Variable& v = vars[i];
+    std::string problem;
+    if (v.name.empty()) {
+      problem = fmt::format("variable {} has no name", i);
+    } else if (v.min > v.max) {
+      problem = fmt::format("variable '{}' has min {} > max {}", v.name, v.min, v.max);
+    } else if (v.kind == Variable::Kind::choice &&
+               (v.min < 0 || v.max >= std::int64_t(v.choices.size()))) {
+      problem = fmt::format("choice variable '{}' has bounds {}..{} outside its {} choices", v.name,
+                            v.min, v.max, v.choices.size());
+    } else if (v.depends_on >= std::int64_t(i)) {
+      problem = fmt::format("variable '{}' depends on variable {}, which does not come before it",
+                            v.name, v.depends_on);
+    }
+    if (!problem.empty()) {
+      const Registration& r = find(Kind::space, name, where);
+      throw Error(fmt::format("{} from {} breaks the search-space contract: {}",
+                              subject(Kind::space, name), origin(r), problem));
+    }
+  }
+  return result;
 }
 
 void Registry::set_origin(std::string plugin, std::string version, std::string library) {

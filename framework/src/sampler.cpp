@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 #include <tbb/blocked_range.h>
+#include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_arena.h>
 
@@ -51,6 +52,9 @@ std::vector<SampleRecord> Sampler::draw_many(
   std::vector<SampleRecord> out(count);
   std::atomic<std::uint64_t> done{0};
   std::mutex progress_mutex;
+  // Allow as many workers as asked for, even above the core count (TBB caps it otherwise).
+  tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
+                            std::size_t(std::max(1, threads)));
   tbb::task_arena arena(std::max(1, threads));
   arena.execute([&] {
     tbb::parallel_for(tbb::blocked_range<std::uint64_t>(0, count, 256), [&](const auto& r) {

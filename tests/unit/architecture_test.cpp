@@ -120,6 +120,37 @@ BOOST_AUTO_TEST_CASE(hash_ignores_ids_but_not_structure) {
   BOOST_TEST(Architecture::from_json(wider).hash() != a.hash());
 }
 
+BOOST_AUTO_TEST_CASE(hash_ignores_the_order_of_independent_branches) {
+  // Two branches from the input, concatenated: list branch b before branch a.
+  auto two_branches = [](bool a_first) {
+    Architecture x(Shape{1, 6, 6}, 3);
+    auto a = conv("a", "input", 2, 3, 1, 1);
+    auto b = conv("b", "input", 5, 1);
+    if (a_first) {
+      x.add(a);
+      x.add(b);
+    } else {
+      x.add(b);
+      x.add(a);
+    }
+    x.add(L("cat", Op::concat, {"a", "b"}));
+    x.add(L("f", Op::flatten, {"cat"}));
+    x.add(linear("o", "f", 3));
+    x.finalize();
+    return x;
+  };
+  BOOST_TEST(two_branches(true).hash() == two_branches(false).hash());
+  // The order of a concat's inputs is part of the computation.
+  Architecture swapped(Shape{1, 6, 6}, 3);
+  swapped.add(conv("a", "input", 2, 3, 1, 1));
+  swapped.add(conv("b", "input", 5, 1));
+  swapped.add(L("cat", Op::concat, {"b", "a"}));
+  swapped.add(L("f", Op::flatten, {"cat"}));
+  swapped.add(linear("o", "f", 3));
+  swapped.finalize();
+  BOOST_TEST(swapped.hash() != two_branches(true).hash());
+}
+
 BOOST_AUTO_TEST_CASE(layers_out_of_order_are_sorted) {
   auto j = residual().to_json();
   auto layers = j["layers"];

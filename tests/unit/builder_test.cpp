@@ -56,8 +56,9 @@ Layer layer(std::string id, Op op, std::vector<std::string> inputs) {
 }
 
 Layer conv(std::string id, std::string in, std::int64_t out, std::array<std::int64_t, 2> kernel,
-           std::array<std::int64_t, 2> stride = {1, 1}, std::array<std::int64_t, 2> padding = {0, 0},
-           std::int64_t groups = 1, bool bias = true) {
+           std::array<std::int64_t, 2> stride = {1, 1},
+           std::array<std::int64_t, 2> padding = {0, 0}, std::int64_t groups = 1,
+           bool bias = true) {
   Layer l = layer(std::move(id), Op::conv2d, {std::move(in)});
   l.out_channels = out;
   l.kernel = kernel;
@@ -90,7 +91,9 @@ Layer dropout(std::string id, std::string in, double p) {
   return l;
 }
 
-Layer unary(std::string id, Op op, std::string in) { return layer(std::move(id), op, {std::move(in)}); }
+Layer unary(std::string id, Op op, std::string in) {
+  return layer(std::move(id), op, {std::move(in)});
+}
 
 /// Plain CNN: conv without bias, 2D batchnorm, relu, padded maxpool, strided conv, relu6,
 /// padded avgpool, flatten, linear, flat batchnorm, dropout, linear.
@@ -103,7 +106,7 @@ Architecture plain_cnn() {
   a.add(conv("c2", "p1", 32, {3, 3}, {2, 2}));                   // [32,7,7]
   a.add(unary("r2", Op::relu6, "c2"));
   a.add(pool("p2", Op::avgpool, "r2", {3, 3}, {2, 2}, {1, 1}));  // [32,4,4]
-  a.add(unary("flat", Op::flatten, "p2"));                        // [512]
+  a.add(unary("flat", Op::flatten, "p2"));                       // [512]
   a.add(linear("fc1", "flat", 64));
   a.add(unary("bnf", Op::batchnorm, "fc1"));
   a.add(unary("rf", Op::relu, "bnf"));
@@ -169,10 +172,10 @@ constexpr std::int64_t flat_ops_macs = 2880 + 2880 + 120;
 /// Non-square kernels, strides and paddings.
 Architecture rectangular_windows() {
   Architecture a(map_shape(2, 9, 7), 2);
-  a.add(conv("c", "input", 4, {3, 1}, {2, 1}, {1, 0}));                 // [4,5,7]
-  a.add(pool("mp", Op::maxpool, "c", {2, 3}, {2, 1}, {1, 1}));           // [4,3,7]
-  a.add(pool("ap", Op::avgpool, "mp", {1, 3}, {1, 2}, {0, 1}));          // [4,3,4]
-  a.add(unary("flat", Op::flatten, "ap"));                               // [48]
+  a.add(conv("c", "input", 4, {3, 1}, {2, 1}, {1, 0}));          // [4,5,7]
+  a.add(pool("mp", Op::maxpool, "c", {2, 3}, {2, 1}, {1, 1}));   // [4,3,7]
+  a.add(pool("ap", Op::avgpool, "mp", {1, 3}, {1, 2}, {0, 1}));  // [4,3,4]
+  a.add(unary("flat", Op::flatten, "ap"));                       // [48]
   a.add(linear("fc", "flat", 2));
   a.finalize();
   return a;
@@ -202,7 +205,9 @@ std::string text(const std::vector<std::int64_t>& d) {
   return s + "]";
 }
 
-bool has_weights(Op op) { return op == Op::conv2d || op == Op::batchnorm || op == Op::linear; }
+bool has_weights(Op op) {
+  return op == Op::conv2d || op == Op::batchnorm || op == Op::linear;
+}
 
 /// What LibTorch says about a built module.
 struct TorchCounts {
@@ -320,7 +325,8 @@ class CountingAllocator final : public c10::Allocator {
   c10::Allocator* base() const { return base_; }
 
  private:
-  explicit CountingAllocator(c10::Allocator* base) : base_(base), base_deleter_(base->raw_deleter()) {
+  explicit CountingAllocator(c10::Allocator* base)
+      : base_(base), base_deleter_(base->raw_deleter()) {
     BOOST_TEST_REQUIRE(base_deleter_ != nullptr, "LibTorch's CPU allocator has no raw deleter");
   }
   static void release(void* p) {
@@ -455,7 +461,8 @@ BOOST_AUTO_TEST_CASE(relu_and_relu6_clip) {
     a.finalize();
     auto module = narrow::build_module(a);
     torch::NoGradGuard no_grad;
-    const torch::Tensor y = module->forward(torch::tensor({-3.0f, 2.0f, 6.5f, 10.0f}).view({1, 1, 1, 4}));
+    const torch::Tensor y =
+        module->forward(torch::tensor({-3.0f, 2.0f, 6.5f, 10.0f}).view({1, 1, 1, 4}));
     const torch::Tensor expected = op == Op::relu ? torch::tensor({0.0f, 2.0f, 6.5f, 10.0f})
                                                   : torch::tensor({0.0f, 2.0f, 6.0f, 6.0f});
     BOOST_TEST_INFO("op " << narrow::op_name(op));
@@ -512,13 +519,14 @@ BOOST_AUTO_TEST_CASE(outputs_are_released_after_their_last_consumer) {
   diamond.add(unary("a", Op::relu, "input"));
   diamond.add(pool("b", Op::avgpool, "a", {3, 3}, {1, 1}, {1, 1}));
   diamond.add(unary("c", Op::relu6, "a"));
-  diamond.add(layer("s", Op::add, {"b", "c"}));  // a, b, c, s alive; then b and c go
+  diamond.add(layer("s", Op::add, {"b", "c"}));       // a, b, c, s alive; then b and c go
   diamond.add(layer("cat", Op::concat, {"s", "a"}));  // a, s and the double-size cat alive
   diamond.add(unary("gap", Op::global_avgpool, "cat"));
   diamond.add(unary("flat", Op::flatten, "gap"));
   diamond.finalize();
 
-  for (const auto& [arch, expected] : {std::pair{chain, 2 * tensor}, std::pair{diamond, 4 * tensor}}) {
+  for (const auto& [arch, expected] :
+       {std::pair{chain, 2 * tensor}, std::pair{diamond, 4 * tensor}}) {
     BOOST_TEST_CONTEXT("architecture " << arch.to_json_string()) {
       auto module = narrow::build_module(arch);
       module->eval();

@@ -101,9 +101,12 @@ class NARROW_API Architecture {
   static Architecture from_json(const nlohmann::json& j);
   static Architecture from_json_string(std::string_view text);
 
-  /// Stable content hash: 32 hex digits of XXH3-128 over a canonical binary form of the graph
-  /// (layers in order, ops, attributes, inputs by position, input shape, classes, output).
-  /// Layer ids do not enter it; the same graph read back from JSON has the same hash.
+  /// Stable content hash: 32 hex digits of XXH3-128. Each layer gets a Merkle hash (op,
+  /// attributes, hashes of its inputs in order); the layers are then put in a canonical
+  /// topological order (ready layers by smallest hash) and that sequence, with inputs by
+  /// position, the input shape, the class count and the output, is hashed. Layer ids and the
+  /// order in which independent layers are listed do not enter it. Finalizes a copy when the
+  /// architecture is not finalized (and so throws InvalidArchitecture for invalid graphs).
   std::string hash() const;
 
  private:

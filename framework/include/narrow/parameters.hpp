@@ -40,6 +40,8 @@ struct NARROW_API ParamSpec {
   static ParamSpec integers(std::string name, std::vector<std::int64_t> def, std::int64_t lo,
                             std::int64_t hi, std::string help);
   nlohmann::json to_json() const;
+  /// What values are allowed, in words: "1..64", ">= 0", "one of max, avg", "" for any.
+  std::string allowed() const;
 };
 
 using ParamSchema = std::vector<ParamSpec>;

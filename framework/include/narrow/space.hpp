@@ -16,7 +16,8 @@ namespace narrow {
 /// One variable of a search space. Integer variables take values min..max; choice variables
 /// take an index 0..choices.size()-1 into `choices` (min and max are then indices too).
 /// A variable may exist only when a depth variable allows it: it is active when the value of
-/// variable `depends_on` is at least `depends_min`.
+/// variable `depends_on` is at least `depends_min`. A depth variable comes before every
+/// variable that depends on it (the registry refuses a space that breaks this).
 struct NARROW_API Variable {
   enum class Kind { integer, choice };
   std::string name;
@@ -31,7 +32,8 @@ struct NARROW_API Variable {
   std::string label(std::int64_t value) const;
 };
 
-/// Values of every variable of a space, by position. Inactive variables hold their minimum.
+/// Values of every variable of a space, by position. The values of inactive variables do
+/// not matter (draws give them the law's low bound, references the absolute minimum).
 using Assignment = std::vector<std::int64_t>;
 
 /// An ordered set of uniform laws U[low_x, high_x], one per variable, inside the absolute
