@@ -5,8 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh
-mkdir -p runs/quickstart
+
 ./build/bin/narrow plugins
 ./build/bin/narrow describe --space sequential --reference lenet5
-./build/bin/narrow sample --space sequential --count 100000 --seed 1 \
-  --csv runs/quickstart/samples.csv
+mkdir -p runs
+./build/bin/narrow sample --space sequential --count 100000 --seed 1 --csv runs/quickstart-samples.csv
+
+# The experiment: restricted laws under a 64 KiB weight and activation budget, every draw
+# stored in runs/quickstart-<UTC time>/results.db.
+./build/bin/narrow run experiments/quickstart.yaml

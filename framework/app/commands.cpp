@@ -14,6 +14,8 @@
 #include <nlohmann/json.hpp>
 
 #include "narrow/errors.hpp"
+#include "narrow/experiment.hpp"
+#include "narrow/runner.hpp"
 #include "narrow/loader.hpp"
 #include "narrow/metrics.hpp"
 #include "narrow/progress.hpp"
@@ -385,6 +387,85 @@ int cmd_sample(const std::vector<std::string>& args) {
   return 0;
 }
 
+// ------------------------------------------------------------------ validate / run
+
+int cmd_validate(const std::vector<std::string>& args) {
+  po::options_description opts("options");
+  std::string file;
+  std::vector<std::string> sets, paths;
+  opts.add_options()("help,h", "show this help")("file", po::value(&file), "experiment file")(
+      "set", po::value(&sets)->composing(), "override a key: path.to.key=value (repeatable)")(
+      "json", "print the resolved experiment as JSON {\"name\", \"resolved\"}")(
+      "plugins", po::value(&paths)->composing(), "also load plugins from this folder or file");
+  po::positional_options_description pos;
+  pos.add("file", 1);
+  po::variables_map vm;
+  if (!parse(args, opts, vm,
+             "narrow validate FILE [--set path.to.key=value]... [--json]\n\n"
+             "Checks an experiment file without running anything: keys, plugin names, parameters,\n"
+             "laws, constraints and units. Prints the resolved experiment (every default filled\n"
+             "in, laws expanded) on success; one line FILE:LINE:COLUMN: error: ... otherwise.",
+             &pos))
+    return 0;
+  if (file.empty()) throw InputError("validate needs an experiment FILE (see narrow validate --help)");
+  Registry& reg = load_registry(paths);
+  PluginLoader loader(reg);
+  auto x = Experiment::load(file, sets, reg, loader);
+  if (vm.count("json")) {
+    std::cout << json{{"name", x.name}, {"file", file}, {"resolved", x.resolved}}.dump(2) << "\n";
+  } else {
+    std::cout << x.resolved;
+    fmt::print(stderr, "{}: valid ({} spaces, {} stages)\n", file, x.spaces.size(), x.stages.size());
+  }
+  return 0;
+}
+
+int cmd_run(const std::vector<std::string>& args) {
+  po::options_description opts("options");
+  std::string file, out;
+  std::vector<std::string> sets, paths;
+  int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  opts.add_options()("help,h", "show this help")("file", po::value(&file), "experiment file")(
+      "out", po::value(&out), "run folder (default runs/<name>-<UTC time>); the store is OUT/results.db")(
+      "resume", "continue the run stored in --out: finished units of work are not redone")(
+      "set", po::value(&sets)->composing(), "override a key: path.to.key=value (repeatable)")(
+      "threads", po::value(&threads)->default_value(threads), "worker threads")(
+      "json", "print one JSON object on stdout: out, store, stages with their summaries")(
+      "plugins", po::value(&paths)->composing(), "also load plugins from this folder or file");
+  po::positional_options_description pos;
+  pos.add("file", 1);
+  po::variables_map vm;
+  if (!parse(args, opts, vm,
+             "narrow run FILE [--out DIR] [--resume] [--set path.to.key=value]... [--json]\n\n"
+             "Validates the experiment, then runs its stages in order against one results store,\n"
+             "DIR/results.db (SQLite). Every unit of work is stored as it finishes; a run that\n"
+             "was killed continues with --resume --out DIR and redoes nothing that finished.",
+             &pos))
+    return 0;
+  if (file.empty()) throw InputError("run needs an experiment FILE (see narrow run --help)");
+  if (threads < 1 || threads > 1024) throw InputError(fmt::format("--threads {} must be in 1..1024", threads));
+  if (vm.count("resume") && out.empty()) throw InputError("--resume needs --out DIR, the run to continue");
+  Registry& reg = load_registry(paths);
+  PluginLoader loader(reg);
+  auto x = Experiment::load(file, sets, reg, loader);
+  RunOptions options{out, vm.count("resume") > 0, threads};
+  fmt::print(stderr, "run {}: {} stage{} -> {}\n", x.name, x.stages.size(), x.stages.size() == 1 ? "" : "s",
+             options.out.empty() ? "runs/" : options.out);
+  auto report = run_experiment(x, reg, options);
+  if (vm.count("json")) {
+    json stages = json::array();
+    for (const auto& s : report.stages)
+      stages.push_back({{"name", s.name}, {"strategy", s.strategy}, {"seconds", s.seconds},
+                        {"summary", json::parse(s.summary)}});
+    std::cout << json{{"out", report.out}, {"store", report.store}, {"stages", stages}}.dump(2) << "\n";
+  } else {
+    for (const auto& s : report.stages)
+      fmt::print("stage {} ({}): {:.1f} s, {}\n", s.name, s.strategy, s.seconds, s.summary);
+    fmt::print("results: {}\n", report.store);
+  }
+  return 0;
+}
+
 }  // namespace
 
 const std::vector<Command>& commands() {
@@ -392,6 +473,8 @@ const std::vector<Command>& commands() {
       {"plugins", "list the plugins found, with their parameters", &cmd_plugins},
       {"describe", "show a search space, a reference model or an architecture file", &cmd_describe},
       {"sample", "draw and analyse architectures of a space", &cmd_sample},
+      {"validate", "check an experiment file without running it", &cmd_validate},
+      {"run", "run an experiment's stages into a results store", &cmd_run},
   };
   return list;
 }

@@ -1,0 +1,64 @@
+#pragma once
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "narrow/errors.hpp"
+#include "narrow/export.hpp"
+#include "narrow/space.hpp"
+#include "narrow/strategy.hpp"
+
+namespace narrow {
+
+class Registry;
+class PluginLoader;
+
+/// A plugin object named in an experiment: its registered name and raw parameter values.
+struct NARROW_API PluginUse {
+  std::string name;
+  std::map<std::string, std::string> parameters;  // as written (validated against the schema)
+  SourceLocation where;
+};
+
+/// A space of the experiment: which plugin builds it, its parameters, its laws.
+struct NARROW_API ExperimentSpace {
+  std::string name;
+  PluginUse plugin;
+  std::vector<SamplingLaw> laws;
+  std::shared_ptr<SearchSpace> space;  // built during validation
+  std::string key;                     // content key: plugin, version, resolved parameters
+};
+
+/// A stage: a strategy with its parameters.
+struct NARROW_API ExperimentStage {
+  std::string name;
+  PluginUse strategy;
+};
+
+/// A validated experiment (see docs/experiments.md). Loading checks everything before any
+/// work starts and throws InputError "FILE:LINE:COLUMN: error: what (what is allowed)".
+struct NARROW_API Experiment {
+  std::string file;  // the experiment file as given
+  std::string name;
+  std::uint64_t seed = 0;
+  std::vector<std::string> plugin_paths;  // absolute
+  std::optional<PluginUse> dataset, device;
+  std::vector<PluginUse> formats;
+  std::vector<ExperimentSpace> spaces;
+  Constraints constraints;
+  std::vector<ExperimentStage> stages;
+  std::vector<std::string> ablation;  // variant names; runs arrive with the ablation issue
+  /// The resolved experiment as YAML: every default filled in, laws expanded over every
+  /// variable, includes inlined, overrides applied. Same text, same run.
+  std::string resolved;
+
+  /// Reads, overrides (`sets`: "path.to.key=value") and validates. Plugin folders named under
+  /// `plugins:` are loaded into the registry through `loader`.
+  static Experiment load(const std::string& file, const std::vector<std::string>& sets,
+                         Registry& registry, PluginLoader& loader);
+};
+
+}  // namespace narrow

@@ -1,0 +1,35 @@
+#pragma once
+#include <string>
+#include <vector>
+
+#include "narrow/experiment.hpp"
+#include "narrow/export.hpp"
+
+namespace narrow {
+
+class Registry;
+
+struct NARROW_API RunOptions {
+  std::string out;      // run folder; empty: runs/<name>-<UTC timestamp>
+  bool resume = false;  // continue the run stored in `out`
+  int threads = 1;
+};
+
+struct NARROW_API StageReport {
+  std::string name, strategy;
+  std::string summary;  // JSON from the strategy ("{}" when it gave none)
+  double seconds = 0;
+};
+
+struct NARROW_API RunReport {
+  std::string out, store;
+  std::vector<StageReport> stages;
+};
+
+/// Runs the stages of a validated experiment in order against the store `out/results.db`.
+/// A new run refuses a folder that already holds one; a resume refuses a store whose resolved
+/// experiment differs. Errors of a stage end the session as failed and propagate.
+NARROW_API RunReport run_experiment(const Experiment& experiment, Registry& registry,
+                                    const RunOptions& options);
+
+}  // namespace narrow

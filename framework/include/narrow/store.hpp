@@ -1,0 +1,81 @@
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "narrow/export.hpp"
+#include "narrow/metrics.hpp"
+
+namespace narrow {
+
+/// What a draw of a sampling strategy came to.
+enum class DrawStatus { accepted, rejected, invalid };
+NARROW_API std::string_view draw_status_name(DrawStatus s);
+
+/// One architecture drawn by a stage from one law of one space.
+struct NARROW_API DrawRecord {
+  std::string stage;        // stage name
+  std::string space;        // space name in the experiment
+  std::string law;          // law name
+  std::int64_t draw = 0;    // index of the draw in that law's stream
+  DrawStatus status = DrawStatus::accepted;
+  std::string hash;         // architecture hash; empty when invalid
+  std::string reason;       // why it was rejected or invalid; empty when accepted
+  std::string assignment;   // the assignment: JSON array of every variable's value by position
+};
+
+/// A plugin used by a run.
+struct NARROW_API PluginRecord {
+  std::string kind, name, plugin, version, library;
+};
+
+/// The results store of one run: one SQLite file (see docs/results-store.md for the schema).
+/// Every unit of work is keyed by a content hash of what determines it; a unit and all its
+/// rows are written in one transaction, so a killed run never leaves a half-written unit that
+/// resume trusts. All methods throw narrow::Error on database failures (with SQLite's message).
+class NARROW_API Store {
+ public:
+  /// Opens (creating it and its schema when new) the store at `path`. A file that is not a
+  /// narrow store, or of a newer schema version, is an InputError.
+  static std::unique_ptr<Store> open(const std::string& path);
+  virtual ~Store();
+
+  /// Key/value facts of the run: "experiment" (resolved YAML), "experiment_name", "seed",
+  /// "narrow_version", "started_at", "finished_at", "status".
+  virtual void set_meta(const std::string& key, const std::string& value) = 0;
+  virtual std::optional<std::string> meta(const std::string& key) const = 0;
+
+  /// Starts a session (a run or a resume) and returns its id; end_session records its end.
+  virtual std::int64_t begin_session(bool resumed) = 0;
+  virtual void end_session(std::int64_t id, const std::string& status) = 0;
+
+  /// Replaces the list of plugins the run uses.
+  virtual void set_plugins(const std::vector<PluginRecord>& plugins) = 0;
+  virtual std::vector<PluginRecord> plugins() const = 0;
+
+  /// Units of work. `unit_result` is the stored JSON result of a finished unit, if any.
+  virtual std::optional<std::string> unit_result(const std::string& key) const = 0;
+
+  /// Writes a finished unit with its architectures and draws, all in one transaction: either
+  /// everything is stored or nothing. Architectures already stored (same hash) are kept.
+  struct Architecture {
+    std::string hash;
+    std::string json;
+    Metrics metrics;
+  };
+  virtual void commit_unit(const std::string& key, const std::string& kind,
+                           const std::string& stage, const std::string& result_json,
+                           const std::vector<Architecture>& architectures,
+                           const std::vector<DrawRecord>& draws) = 0;
+
+  /// Queries used by strategies, reports and tests.
+  virtual std::vector<DrawRecord> draws(const std::string& stage = "") const = 0;
+  virtual std::int64_t count_architectures() const = 0;
+  virtual std::optional<std::string> architecture_json(const std::string& hash) const = 0;
+};
+
+}  // namespace narrow

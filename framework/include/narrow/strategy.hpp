@@ -1,0 +1,67 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "narrow/component.hpp"
+#include "narrow/errors.hpp"
+#include "narrow/export.hpp"
+#include "narrow/metrics.hpp"
+#include "narrow/space.hpp"
+
+namespace narrow {
+
+class Store;
+
+/// An upper bound on a metric, from the experiment's `constraints`.
+struct NARROW_API Constraint {
+  std::string metric;  // a name of metric_names
+  double max = 0;      // inclusive upper bound, in the metric's base unit
+  std::string text;    // as written, e.g. "64KiB"
+  SourceLocation where;
+};
+
+/// The constraints of an experiment.
+struct NARROW_API Constraints {
+  std::vector<Constraint> bounds;
+  /// The first bound the metrics violate, or nullptr when all hold.
+  const Constraint* violated(const Metrics& m) const;
+  /// "weight_bytes 70144 > 64KiB" for a violated bound.
+  static std::string describe(const Constraint& c, const Metrics& m);
+};
+
+/// A space of the experiment with its laws.
+struct NARROW_API SpaceEntry {
+  std::string name;    // the space's name in the experiment
+  std::string plugin;  // the plugin that builds it
+  const SearchSpace* space = nullptr;
+  std::vector<SamplingLaw> laws;  // at least one
+  std::string key;  // content key of the space: plugin, its version and resolved parameters
+};
+
+/// What a strategy sees of the run: the spaces with their laws, the constraints, the store, a
+/// seed for the stage, threads, and progress reporting.
+class NARROW_API StageContext {
+ public:
+  virtual ~StageContext();
+  virtual const std::string& stage() const = 0;  // the stage's name
+  virtual std::uint64_t seed() const = 0;        // derived from the experiment seed and stage
+  virtual int threads() const = 0;
+  virtual const std::vector<SpaceEntry>& spaces() const = 0;
+  virtual const Constraints& constraints() const = 0;
+  virtual Store& store() = 0;
+  /// A line of information for the user (stderr).
+  virtual void info(const std::string& line) = 0;
+  /// The stage's result for `run --json` and the summary (replaces any earlier one).
+  virtual void set_summary(const std::string& json) = 0;
+};
+
+/// One stage of an experiment. Strategies keep every unit of work in the store keyed by what
+/// determines it, and skip units already stored (this is what makes --resume work).
+class NARROW_API Strategy : public Component {
+ public:
+  ~Strategy() override;
+  virtual void run(StageContext& context) = 0;
+};
+
+}  // namespace narrow

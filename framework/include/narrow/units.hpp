@@ -1,0 +1,27 @@
+#pragma once
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "narrow/export.hpp"
+
+namespace narrow {
+
+/// What a quantity measures.
+enum class Dimension { count, bytes, seconds };
+NARROW_API std::string_view dimension_name(Dimension d);
+
+/// A parsed quantity: `16KiB` (bytes), `2MB` (bytes), `1.5M` (count), `250k` (count),
+/// `10ms` / `250us` (seconds), or a plain number (any dimension).
+struct NARROW_API Quantity {
+  double value = 0;  // in the base unit: items, bytes or seconds
+  Dimension dimension = Dimension::count;
+  bool plain = false;  // a plain number without a unit
+};
+
+/// Parses a quantity; returns false (and says why in `error`) for malformed text.
+/// Units: k, M, G, T (×1000ⁿ for counts); B, KB, MB, GB, TB (×1000ⁿ bytes), KiB, MiB, GiB,
+/// TiB (×1024ⁿ bytes); s, ms, us, ns. Units are case-sensitive except that "kB" = "KB".
+NARROW_API bool parse_quantity(std::string_view text, Quantity& out, std::string& error);
+
+}  // namespace narrow

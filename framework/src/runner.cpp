@@ -1,0 +1,160 @@
+#include "narrow/runner.hpp"
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "narrow/config.hpp"
+#include "narrow/hash.hpp"
+#include "narrow/registry.hpp"
+#include "narrow/store.hpp"
+
+namespace fs = std::filesystem;
+
+namespace narrow {
+
+namespace {
+
+std::string utc_stamp() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  return buf;
+}
+
+// The first line where two texts differ, for a message.
+std::string first_difference(const std::string& a, const std::string& b) {
+  std::istringstream sa(a), sb(b);
+  std::string la, lb;
+  for (int line = 1;; ++line) {
+    bool ea = !std::getline(sa, la), eb = !std::getline(sb, lb);
+    if (ea && eb) return "none";
+    if (ea || eb || la != lb)
+      return fmt::format("line {} of the resolved experiment: stored '{}', now '{}'", line, ea ? "" : la,
+                         eb ? "" : lb);
+  }
+}
+
+class Context final : public StageContext {
+ public:
+  Context(std::string stage, std::uint64_t seed, int threads, const std::vector<SpaceEntry>& spaces,
+          const Constraints& constraints, Store& store)
+      : stage_(std::move(stage)), seed_(seed), threads_(threads), spaces_(spaces),
+        constraints_(constraints), store_(store) {}
+  const std::string& stage() const override { return stage_; }
+  std::uint64_t seed() const override { return seed_; }
+  int threads() const override { return threads_; }
+  const std::vector<SpaceEntry>& spaces() const override { return spaces_; }
+  const Constraints& constraints() const override { return constraints_; }
+  Store& store() override { return store_; }
+  void info(const std::string& line) override { fmt::print(stderr, "{}\n", line); }
+  void set_summary(const std::string& json) override { summary_ = json; }
+  const std::string& summary() const { return summary_; }
+
+ private:
+  std::string stage_;
+  std::uint64_t seed_;
+  int threads_;
+  const std::vector<SpaceEntry>& spaces_;
+  const Constraints& constraints_;
+  Store& store_;
+  std::string summary_ = "{}";
+};
+
+}  // namespace
+
+RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptions& options) {
+  RunReport report;
+  report.out = options.out.empty() ? fmt::format("runs/{}-{}", x.name, utc_stamp()) : options.out;
+  const fs::path dir(report.out);
+  const fs::path db = dir / "results.db";
+  report.store = db.string();
+  if (options.resume) {
+    if (!fs::exists(db))
+      throw InputError(fmt::format("nothing to resume in '{}' (no results.db there)", report.out));
+  } else if (fs::exists(db)) {
+    throw InputError(fmt::format(
+        "'{}' already holds a run (results.db); continue it with --resume or choose another --out",
+        report.out));
+  }
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw InputError(fmt::format("cannot create run folder '{}': {}", report.out, ec.message()));
+
+  auto store = Store::open(db.string());
+  if (options.resume) {
+    const auto stored = store->meta("experiment");
+    if (!stored)
+      throw InputError(fmt::format("'{}' holds no experiment to resume", db.string()));
+    if (*stored != x.resolved)
+      throw InputError(fmt::format(
+          "the experiment differs from the one stored in '{}' ({}); start a new run with another --out",
+          db.string(), first_difference(*stored, x.resolved)));
+  } else {
+    store->set_meta("experiment", x.resolved);
+    store->set_meta("experiment_file", fs::absolute(x.file).string());
+    store->set_meta("experiment_name", x.name);
+    store->set_meta("seed", std::to_string(x.seed));
+    store->set_meta("narrow_version", NARROW_VERSION);
+  }
+  // Every plugin the experiment uses, with its version and library.
+  std::vector<PluginRecord> plugins;
+  std::set<std::pair<int, std::string>> seen;
+  auto note = [&](Kind kind, const std::string& name) {
+    if (!seen.insert({int(kind), name}).second) return;
+    const Registration& r = registry.find(kind, name);
+    plugins.push_back(PluginRecord{std::string(kind_name(kind)), name, r.plugin, r.plugin_version, r.library});
+  };
+  for (const auto& s : x.spaces) note(Kind::space, s.plugin.name);
+  for (const auto& s : x.stages) note(Kind::strategy, s.strategy.name);
+  if (x.dataset) note(Kind::dataset, x.dataset->name);
+  if (x.device) note(Kind::device, x.device->name);
+  for (const auto& f : x.formats) note(Kind::format, f.name);
+  store->set_plugins(plugins);
+
+  const auto session = store->begin_session(options.resume);
+  std::vector<SpaceEntry> spaces;
+  for (const auto& s : x.spaces) spaces.push_back(SpaceEntry{s.name, s.plugin.name, s.space.get(), s.laws, s.key});
+  try {
+    for (const auto& stage : x.stages) {
+      auto object = registry.create(Kind::strategy, stage.strategy.name, stage.strategy.parameters,
+                                    stage.strategy.where);
+      auto* strategy = dynamic_cast<Strategy*>(object.get());
+      if (!strategy)
+        throw Error(fmt::format("strategy '{}' from {} is not a narrow::Strategy", stage.strategy.name,
+                                registry.find(Kind::strategy, stage.strategy.name).library));
+      Context ctx(stage.name, content_seed(fmt::format("{}|stage|{}", x.seed, stage.name)), options.threads,
+                  spaces, x.constraints, *store);
+      const auto t0 = std::chrono::steady_clock::now();
+      StageReport sr{stage.name, stage.strategy.name, "{}", 0};
+      try {
+        strategy->run(ctx);
+      } catch (...) {
+        sr.summary = ctx.summary();
+        sr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        report.stages.push_back(sr);
+        throw;
+      }
+      sr.summary = ctx.summary();
+      sr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      report.stages.push_back(sr);
+      store->set_meta("stage." + stage.name, sr.summary);
+    }
+  } catch (...) {
+    store->end_session(session, "failed");
+    store->set_meta("status", "failed");
+    throw;
+  }
+  store->end_session(session, "finished");
+  store->set_meta("status", "finished");
+  return report;
+}
+
+}  // namespace narrow

@@ -1,0 +1,612 @@
+#include "narrow/store.hpp"
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fmt/format.h>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "narrow/errors.hpp"
+
+// The results store: one SQLite file per run (schema and guarantees: docs/results-store.md).
+//
+// Durability. The file is in WAL mode with `synchronous=NORMAL`. What resume needs is that a
+// unit it finds is complete, not that every unit committed just before a crash survives: a
+// unit that is lost is simply computed again. WAL gives the first under both settings. A
+// transaction becomes visible only when its commit frame is in the log, each frame carries a
+// checksum chained to the previous ones, and recovery replays the log up to the last valid
+// commit frame and ignores the rest. So neither a killed process (the log is in the OS page
+// cache when COMMIT returns) nor a power loss (torn or missing frames fail the checksum) can
+// make a half-written transaction visible. `synchronous=FULL` would add an fsync of the log at
+// every commit, which only buys durability of the last commits across a power loss or an OS
+// crash; with NORMAL those few units may be lost and are redone by resume, while a sampling
+// stage committing thousands of small units does not pay one fsync each. The log is synced
+// before every checkpoint, so the database file itself never holds a partial transaction.
+//
+// Threads. A Store is used from one thread at a time: it caches prepared statements, which
+// SQLite does not let two threads step at once. The connection is still opened with
+// SQLITE_OPEN_FULLMUTEX (serialized mode) so that a mistake makes calls wait rather than
+// corrupt memory. Several processes may open the same file; writers wait on each other for up
+// to the busy timeout.
+//
+// A child process created by fork() must not use a Store its parent opened: it opens its own.
+
+namespace narrow {
+
+std::string_view draw_status_name(DrawStatus s) {
+  switch (s) {
+    case DrawStatus::accepted: return "accepted";
+    case DrawStatus::rejected: return "rejected";
+    case DrawStatus::invalid: return "invalid";
+  }
+  // A value outside the enumeration: a name the store's CHECK constraint refuses.
+  return "unknown";
+}
+
+Store::~Store() = default;
+
+namespace {
+
+// "NRRW" in the file header's application id: marks a SQLite file as a narrow results store.
+constexpr std::int32_t kApplicationId = 0x4E525257;
+constexpr int kSchemaVersion = 1;
+constexpr int kBusyTimeoutMs = 30000;
+
+// The current time as ISO-8601 UTC with milliseconds, e.g. 2024-05-01T12:34:56.789Z.
+constexpr const char* kNow = "strftime('%Y-%m-%dT%H:%M:%fZ','now')";
+
+DrawStatus parse_draw_status(std::string_view name, const std::string& path) {
+  if (name == "accepted") return DrawStatus::accepted;
+  if (name == "rejected") return DrawStatus::rejected;
+  if (name == "invalid") return DrawStatus::invalid;
+  throw Error(fmt::format("results store {}: unknown draw status '{}'", path, name));
+}
+
+std::string schema_sql() {
+  std::string metrics;
+  for (std::string_view name : metric_names)
+    metrics += fmt::format(",\n  {} INTEGER NOT NULL", name);
+  return fmt::format(R"sql(
+CREATE TABLE meta(
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL);
+CREATE TABLE sessions(
+  id INTEGER PRIMARY KEY,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  status TEXT NOT NULL,
+  resumed INTEGER NOT NULL CHECK(resumed IN (0, 1)));
+CREATE TABLE plugins(
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  plugin TEXT NOT NULL,
+  version TEXT NOT NULL,
+  library TEXT NOT NULL,
+  PRIMARY KEY(kind, name));
+CREATE TABLE units(
+  key TEXT PRIMARY KEY,
+  kind TEXT NOT NULL,
+  stage TEXT NOT NULL,
+  result TEXT NOT NULL,
+  finished_at TEXT NOT NULL);
+CREATE INDEX units_by_stage ON units(stage, kind);
+CREATE TABLE architectures(
+  hash TEXT PRIMARY KEY,
+  json TEXT NOT NULL{});
+CREATE TABLE draws(
+  stage TEXT NOT NULL,
+  space TEXT NOT NULL,
+  law TEXT NOT NULL,
+  draw INTEGER NOT NULL,
+  status TEXT NOT NULL CHECK(status IN ('accepted', 'rejected', 'invalid')),
+  hash TEXT REFERENCES architectures(hash),
+  reason TEXT NOT NULL,
+  assignment TEXT NOT NULL,
+  unit TEXT NOT NULL REFERENCES units(key),
+  PRIMARY KEY(stage, space, law, draw));
+CREATE INDEX draws_by_hash ON draws(hash);
+CREATE INDEX draws_by_status ON draws(status, stage);
+CREATE INDEX draws_by_unit ON draws(unit);
+PRAGMA application_id = {};
+PRAGMA user_version = {};
+)sql",
+                     metrics, kApplicationId, kSchemaVersion);
+}
+
+std::string insert_architecture_sql() {
+  std::string columns = "hash, json", values = "?1, ?2";
+  int i = 3;
+  for (std::string_view name : metric_names) {
+    columns += fmt::format(", {}", name);
+    values += fmt::format(", ?{}", i++);
+  }
+  // Only a conflict on the hash is ignored: any other constraint failure is an error.
+  return fmt::format("INSERT INTO architectures({}) VALUES({}) ON CONFLICT(hash) DO NOTHING",
+                     columns, values);
+}
+
+// Errors of opening that mean the file cannot be used as given, rather than a failure of
+// the work.
+bool is_access_error(int code) {
+  switch (code & 0xff) {
+    case SQLITE_CANTOPEN:
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH: return true;
+    default: return false;
+  }
+}
+
+/// Throws what a failure while opening means: a file that is not a database, or that cannot
+/// be opened or written, is bad input (InputError naming the file); anything else is an Error.
+[[noreturn]] void throw_open_error(sqlite3* db, const std::string& path, int code,
+                                   std::string_view what) {
+  std::string message = db ? sqlite3_errmsg(db) : sqlite3_errstr(code);
+  if ((code & 0xff) == SQLITE_NOTADB)
+    throw InputError(fmt::format("{} is not a narrow results store", path));
+  if (is_access_error(code))
+    throw InputError(fmt::format(
+        "cannot open results store {}: {} (are the file and its folder writable?)", path,
+        message));
+  throw Error(fmt::format("results store {}: {}: {}", path, what, message));
+}
+
+/// A prepared statement owned for the life of the connection.
+class Statement {
+ public:
+  /// `opening`: the file is being opened, so failures are reported by throw_open_error.
+  Statement(sqlite3* db, const std::string& path, std::string_view sql, bool opening = false)
+      : db_(db), path_(&path) {
+    const char* tail = nullptr;
+    int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()),
+                                SQLITE_PREPARE_PERSISTENT, &stmt_, &tail);
+    if (rc == SQLITE_OK) return;
+    rc = sqlite3_extended_errcode(db);
+    if (opening) throw_open_error(db, path, rc, fmt::format("cannot prepare '{}'", sql));
+    throw Error(fmt::format("results store {}: cannot prepare '{}': {}", path, sql,
+                            sqlite3_errmsg(db)));
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  sqlite3_stmt* get() const { return stmt_; }
+  sqlite3* db() const { return db_; }
+  const std::string& path() const { return *path_; }
+
+ private:
+  sqlite3* db_;
+  const std::string* path_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+/// One use of a Statement: binds, steps, reads columns, and resets it on scope exit so that
+/// it neither holds a read transaction open nor keeps pointers to the caller's strings.
+class Query {
+ public:
+  explicit Query(const Statement& s) : s_(s), stmt_(s.get()) {}
+  ~Query() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  Query(const Query&) = delete;
+  Query& operator=(const Query&) = delete;
+
+  Query& bind(int i, std::string_view v) {
+    // The caller's strings outlive the query, which resets before returning: no copy.
+    check(sqlite3_bind_text64(stmt_, i, v.data() ? v.data() : "", v.size(), SQLITE_STATIC,
+                              SQLITE_UTF8));
+    return *this;
+  }
+  Query& bind(int i, std::int64_t v) {
+    check(sqlite3_bind_int64(stmt_, i, v));
+    return *this;
+  }
+  Query& bind_null(int i) {
+    check(sqlite3_bind_null(stmt_, i));
+    return *this;
+  }
+
+  /// Steps once: true when a row is available, false when done. Throws Error otherwise,
+  /// with `what` and SQLite's message.
+  bool step(std::string_view what) {
+    int rc = try_step();
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail(what);
+  }
+  /// Steps once and returns SQLITE_ROW, SQLITE_DONE or the extended error code.
+  int try_step() {
+    int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE) return rc;
+    return sqlite3_extended_errcode(s_.db());
+  }
+  /// Runs a statement that returns no rows.
+  void run(std::string_view what) {
+    while (step(what)) {
+    }
+  }
+  /// Throws Error with `what` and SQLite's message about the last failure.
+  [[noreturn]] void fail(std::string_view what) const {
+    throw Error(fmt::format("results store {}: {}: {}", s_.path(), what, sqlite3_errmsg(s_.db())));
+  }
+
+  bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
+  std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+  std::string text(int col) const {
+    const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
+    if (!p) return {};
+    return std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)));
+  }
+
+ private:
+  void check(int rc) const {
+    if (rc != SQLITE_OK)
+      throw Error(fmt::format("results store {}: cannot bind a value: {}", s_.path(),
+                              sqlite3_errstr(rc)));
+  }
+  const Statement& s_;
+  sqlite3_stmt* stmt_;
+};
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(std::string path);
+  ~SqliteStore() override;
+
+  void set_meta(const std::string& key, const std::string& value) override;
+  std::optional<std::string> meta(const std::string& key) const override;
+  std::int64_t begin_session(bool resumed) override;
+  void end_session(std::int64_t id, const std::string& status) override;
+  void set_plugins(const std::vector<PluginRecord>& plugins) override;
+  std::vector<PluginRecord> plugins() const override;
+  std::optional<std::string> unit_result(const std::string& key) const override;
+  void commit_unit(const std::string& key, const std::string& kind, const std::string& stage,
+                   const std::string& result_json,
+                   const std::vector<Store::Architecture>& architectures,
+                   const std::vector<DrawRecord>& draws) override;
+  std::vector<DrawRecord> draws(const std::string& stage) const override;
+  std::int64_t count_architectures() const override;
+  std::optional<std::string> architecture_json(const std::string& hash) const override;
+
+ private:
+  /// BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() succeeded.
+  class Transaction {
+   public:
+    explicit Transaction(SqliteStore& s) : s_(s) { s_.exec("BEGIN IMMEDIATE", "cannot begin"); }
+    ~Transaction() {
+      // SQLite may already have rolled back by itself (after SQLITE_FULL, SQLITE_IOERR...).
+      if (!done_ && !sqlite3_get_autocommit(s_.db_))
+        sqlite3_exec(s_.db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    void commit() {
+      s_.exec("COMMIT", "cannot commit");
+      done_ = true;
+    }
+
+   private:
+    SqliteStore& s_;
+    bool done_ = false;
+  };
+
+  void exec(const std::string& sql, std::string_view what);
+  std::int64_t pragma_int(const char* name);
+  void open_schema();
+  void prepare();
+  void finalize();
+
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  bool opening_ = true;  // failures are reported as throw_open_error says until open succeeds
+
+  // Prepared statements, created once (declared after db_: destroyed before it is closed).
+  std::unique_ptr<Statement> set_meta_, get_meta_, begin_session_, end_session_,
+      delete_plugins_, insert_plugin_, select_plugins_, unit_result_, insert_unit_,
+      insert_architecture_, insert_draw_, select_draws_, select_stage_draws_,
+      count_architectures_, architecture_json_;
+};
+
+void SqliteStore::exec(const std::string& sql, std::string_view what) {
+  char* message = nullptr;
+  int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message);
+  if (rc == SQLITE_OK) return;
+  std::string text = message ? message : sqlite3_errstr(rc);
+  sqlite3_free(message);
+  if (opening_) throw_open_error(db_, path_, sqlite3_extended_errcode(db_), what);
+  throw Error(fmt::format("results store {}: {}: {}", path_, what, text));
+}
+
+std::int64_t SqliteStore::pragma_int(const char* name) {
+  Statement s(db_, path_, fmt::format("PRAGMA {}", name), true);
+  Query q(s);
+  int rc = q.try_step();
+  if (rc == SQLITE_DONE)
+    throw Error(fmt::format("results store {}: PRAGMA {} returned nothing", path_, name));
+  if (rc != SQLITE_ROW) throw_open_error(db_, path_, rc, fmt::format("cannot read {}", name));
+  return q.integer(0);
+}
+
+SqliteStore::SqliteStore(std::string path) : path_(std::move(path)) {
+  const bool in_memory = path_ == ":memory:";
+  if (path_.empty()) throw InputError("the results store needs a file name");
+  if (!in_memory) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::path p(path_);
+    fs::path folder = p.parent_path().empty() ? fs::path(".") : p.parent_path();
+    if (!fs::is_directory(folder, ec))
+      throw InputError(fmt::format("cannot open results store {}: folder {} does not exist",
+                                   path_, folder.string()));
+    if (fs::is_directory(p, ec))
+      throw InputError(fmt::format("cannot open results store {}: it is a folder", path_));
+  }
+
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX;
+  int rc = sqlite3_open_v2(path_.c_str(), &db_, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+    sqlite3_close_v2(db_);
+    db_ = nullptr;
+    if (is_access_error(rc))
+      throw InputError(fmt::format("cannot open results store {}: {}", path_, message));
+    throw Error(fmt::format("cannot open results store {}: {}", path_, message));
+  }
+  try {
+    sqlite3_extended_result_codes(db_, 1);
+    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+    // A file the OS lets us read but not write is opened read-only without an error.
+    if (sqlite3_db_readonly(db_, "main") == 1)
+      throw InputError(fmt::format("cannot open results store {}: the file is not writable",
+                                   path_));
+    open_schema();
+    prepare();
+    opening_ = false;
+  } catch (...) {
+    finalize();
+    sqlite3_close_v2(db_);
+    db_ = nullptr;
+    throw;
+  }
+}
+
+SqliteStore::~SqliteStore() {
+  finalize();
+  // The last connection to close checkpoints the log into the file and removes it.
+  sqlite3_close_v2(db_);
+}
+
+void SqliteStore::open_schema() {
+  // Look at the file before changing anything in it: a foreign database must be left as it
+  // was (turning on WAL, for one, would rewrite its header).
+  enum class Kind { empty, narrow, foreign };
+  auto classify = [&] {
+    Statement s(db_, path_, "SELECT count(*) FROM sqlite_schema", true);
+    Query q(s);
+    int rc = q.try_step();
+    if (rc != SQLITE_ROW) throw_open_error(db_, path_, rc, "cannot read the schema");
+    std::int64_t objects = q.integer(0);
+    std::int64_t id = pragma_int("application_id");
+    std::int64_t version = pragma_int("user_version");
+    if (id == kApplicationId) {
+      if (version > kSchemaVersion)
+        throw InputError(fmt::format(
+            "{} is a narrow results store of schema version {}, newer than this narrow reads "
+            "({}); use a newer narrow",
+            path_, version, kSchemaVersion));
+      if (version < kSchemaVersion)
+        throw InputError(fmt::format(
+            "{} is a narrow results store of unknown schema version {}", path_, version));
+      return Kind::narrow;
+    }
+    if (id == 0 && version == 0 && objects == 0) return Kind::empty;
+    return Kind::foreign;
+  };
+  auto refuse = [&] {
+    throw InputError(fmt::format("{} is not a narrow results store", path_));
+  };
+
+  Kind kind = classify();
+  if (kind == Kind::foreign) refuse();
+
+  // Per-connection settings (none of them can change inside a transaction).
+  exec("PRAGMA foreign_keys = ON", "cannot enable foreign keys");
+  exec("PRAGMA synchronous = NORMAL", "cannot set synchronous mode");
+  {
+    Statement s(db_, path_, "PRAGMA journal_mode = WAL", true);
+    Query q(s);
+    int rc = q.try_step();
+    if (rc != SQLITE_ROW) throw_open_error(db_, path_, rc, "cannot enable write-ahead logging");
+    std::string mode = q.text(0);
+    if (mode != "wal" && !(path_ == ":memory:" && mode == "memory"))
+      throw Error(fmt::format("results store {}: cannot enable write-ahead logging (journal "
+                              "mode stays '{}'); is the file on a network file system?",
+                              path_, mode));
+  }
+
+  if (kind == Kind::empty) {
+    // Another process may be creating the same store: decide again under the write lock.
+    Transaction t(*this);
+    kind = classify();
+    if (kind == Kind::foreign) refuse();
+    if (kind == Kind::empty) exec(schema_sql(), "cannot create the schema");
+    t.commit();
+  }
+}
+
+void SqliteStore::finalize() {
+  for (auto* s : {&set_meta_, &get_meta_, &begin_session_, &end_session_, &delete_plugins_,
+                  &insert_plugin_, &select_plugins_, &unit_result_, &insert_unit_,
+                  &insert_architecture_, &insert_draw_, &select_draws_, &select_stage_draws_,
+                  &count_architectures_, &architecture_json_})
+    s->reset();
+}
+
+void SqliteStore::prepare() {
+  auto make = [&](std::string_view sql) { return std::make_unique<Statement>(db_, path_, sql); };
+  set_meta_ = make(
+      "INSERT INTO meta(key, value) VALUES(?1, ?2) "
+      "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
+  get_meta_ = make("SELECT value FROM meta WHERE key = ?1");
+  begin_session_ = make(fmt::format(
+      "INSERT INTO sessions(started_at, finished_at, status, resumed) "
+      "VALUES({}, NULL, 'running', ?1)",
+      kNow));
+  end_session_ =
+      make(fmt::format("UPDATE sessions SET finished_at = {}, status = ?2 WHERE id = ?1", kNow));
+  delete_plugins_ = make("DELETE FROM plugins");
+  insert_plugin_ =
+      make("INSERT INTO plugins(kind, name, plugin, version, library) VALUES(?1, ?2, ?3, ?4, ?5)");
+  select_plugins_ =
+      make("SELECT kind, name, plugin, version, library FROM plugins ORDER BY kind, name");
+  unit_result_ = make("SELECT result FROM units WHERE key = ?1");
+  insert_unit_ = make(fmt::format(
+      "INSERT INTO units(key, kind, stage, result, finished_at) VALUES(?1, ?2, ?3, ?4, {})",
+      kNow));
+  insert_architecture_ = make(insert_architecture_sql());
+  insert_draw_ = make(
+      "INSERT INTO draws(stage, space, law, draw, status, hash, reason, assignment, unit) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  const char* draw_columns =
+      "SELECT stage, space, law, draw, status, hash, reason, assignment FROM draws";
+  select_draws_ = make(fmt::format("{} ORDER BY stage, space, law, draw", draw_columns));
+  select_stage_draws_ =
+      make(fmt::format("{} WHERE stage = ?1 ORDER BY stage, space, law, draw", draw_columns));
+  count_architectures_ = make("SELECT count(*) FROM architectures");
+  architecture_json_ = make("SELECT json FROM architectures WHERE hash = ?1");
+}
+
+void SqliteStore::set_meta(const std::string& key, const std::string& value) {
+  Query q(*set_meta_);
+  q.bind(1, key).bind(2, value).run(fmt::format("cannot set meta '{}'", key));
+}
+
+std::optional<std::string> SqliteStore::meta(const std::string& key) const {
+  Query q(*get_meta_);
+  q.bind(1, key);
+  if (!q.step(fmt::format("cannot read meta '{}'", key))) return std::nullopt;
+  return q.text(0);
+}
+
+std::int64_t SqliteStore::begin_session(bool resumed) {
+  Query q(*begin_session_);
+  q.bind(1, std::int64_t{resumed ? 1 : 0}).run("cannot begin a session");
+  return sqlite3_last_insert_rowid(db_);
+}
+
+void SqliteStore::end_session(std::int64_t id, const std::string& status) {
+  Query q(*end_session_);
+  q.bind(1, id).bind(2, status).run(fmt::format("cannot end session {}", id));
+  if (sqlite3_changes(db_) == 0)
+    throw Error(fmt::format("results store {}: there is no session {}", path_, id));
+}
+
+void SqliteStore::set_plugins(const std::vector<PluginRecord>& plugins) {
+  Transaction t(*this);
+  Query(*delete_plugins_).run("cannot clear the plugins");
+  for (const PluginRecord& p : plugins) {
+    Query q(*insert_plugin_);
+    q.bind(1, p.kind).bind(2, p.name).bind(3, p.plugin).bind(4, p.version).bind(5, p.library);
+    q.run(fmt::format("cannot record plugin {} '{}'", p.kind, p.name));
+  }
+  t.commit();
+}
+
+std::vector<PluginRecord> SqliteStore::plugins() const {
+  std::vector<PluginRecord> out;
+  Query q(*select_plugins_);
+  while (q.step("cannot read the plugins"))
+    out.push_back(PluginRecord{q.text(0), q.text(1), q.text(2), q.text(3), q.text(4)});
+  return out;
+}
+
+std::optional<std::string> SqliteStore::unit_result(const std::string& key) const {
+  Query q(*unit_result_);
+  q.bind(1, key);
+  if (!q.step(fmt::format("cannot read unit {}", key))) return std::nullopt;
+  return q.text(0);
+}
+
+void SqliteStore::commit_unit(const std::string& key, const std::string& kind,
+                              const std::string& stage, const std::string& result_json,
+                              const std::vector<Store::Architecture>& architectures,
+                              const std::vector<DrawRecord>& draws) {
+  Transaction t(*this);
+  {
+    Query q(*insert_unit_);
+    q.bind(1, key).bind(2, kind).bind(3, stage).bind(4, result_json);
+    int rc = q.try_step();
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+      throw Error(fmt::format("results store {}: unit {} is already stored", path_, key));
+    if (rc != SQLITE_DONE) q.fail(fmt::format("cannot commit unit {}", key));
+  }
+  for (const Store::Architecture& a : architectures) {
+    Query q(*insert_architecture_);
+    q.bind(1, a.hash).bind(2, a.json);
+    int i = 3;
+    for (std::string_view name : metric_names) q.bind(i++, a.metrics.get(name));
+    // Messages are formatted only on failure: a unit may hold many thousands of rows.
+    if (q.try_step() != SQLITE_DONE)
+      q.fail(fmt::format("cannot commit unit {}: architecture {}", key, a.hash));
+  }
+  for (const DrawRecord& d : draws) {
+    Query q(*insert_draw_);
+    q.bind(1, d.stage).bind(2, d.space).bind(3, d.law).bind(4, d.draw);
+    q.bind(5, draw_status_name(d.status));
+    if (d.hash.empty())
+      q.bind_null(6);
+    else
+      q.bind(6, d.hash);
+    q.bind(7, d.reason).bind(8, d.assignment).bind(9, key);
+    if (q.try_step() != SQLITE_DONE)
+      q.fail(fmt::format("cannot commit unit {}: draw {} of stage '{}', space '{}', law '{}'", key,
+                         d.draw, d.stage, d.space, d.law));
+  }
+  t.commit();
+}
+
+std::vector<DrawRecord> SqliteStore::draws(const std::string& stage) const {
+  std::vector<DrawRecord> out;
+  Query q(stage.empty() ? *select_draws_ : *select_stage_draws_);
+  if (!stage.empty()) q.bind(1, stage);
+  while (q.step("cannot read the draws")) {
+    DrawRecord d;
+    d.stage = q.text(0);
+    d.space = q.text(1);
+    d.law = q.text(2);
+    d.draw = q.integer(3);
+    d.status = parse_draw_status(q.text(4), path_);
+    d.hash = q.is_null(5) ? std::string() : q.text(5);
+    d.reason = q.text(6);
+    d.assignment = q.text(7);
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+std::int64_t SqliteStore::count_architectures() const {
+  Query q(*count_architectures_);
+  if (!q.step("cannot count the architectures")) return 0;
+  return q.integer(0);
+}
+
+std::optional<std::string> SqliteStore::architecture_json(const std::string& hash) const {
+  Query q(*architecture_json_);
+  q.bind(1, hash);
+  if (!q.step(fmt::format("cannot read architecture {}", hash))) return std::nullopt;
+  return q.text(0);
+}
+
+}  // namespace
+
+std::unique_ptr<Store> Store::open(const std::string& path) {
+  return std::make_unique<SqliteStore>(path);
+}
+
+}  // namespace narrow
