@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The main job: builds narrow, then samples the sequential space uniformly and analyses every
-# architecture drawn (parameters, MACs, memory), with the reference models next to it.
-# Writes runs/quickstart/samples.csv.
+# The main job: builds narrow, samples the sequential space uniformly and analyses every
+# architecture drawn (parameters, MACs, memory), then runs experiments/quickstart.yaml.
+# Writes runs/quickstart-samples.csv and runs/quickstart-<UTC time>/results.db.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh

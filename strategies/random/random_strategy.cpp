@@ -67,7 +67,7 @@ void RandomStrategy::run(StageContext& ctx) {
       const std::string law_key = fmt::format("{}|{}|{}", entry.key, law.name, law_text(entry, law));
       const std::uint64_t law_seed = content_seed(fmt::format("{}|{}", ctx.seed(), law_key));
       std::int64_t accepted = 0, rejected = 0, invalid = 0, streak = 0, next = 0, batch_index = 0;
-      std::string last_reason;
+      std::string last_rejection, last_invalid;
       Progress progress(fmt::format("{} {}/{}", ctx.stage(), entry.name, law.name), std::uint64_t(per_law_),
                         "accepted");
       while (accepted < per_law_ && streak < max_rejections_) {
@@ -82,7 +82,8 @@ void RandomStrategy::run(StageContext& ctx) {
           invalid = r.at("invalid");
           streak = r.at("streak");
           next = r.at("next");
-          last_reason = r.value("last_reason", "");
+          last_rejection = r.value("last_rejection", "");
+          last_invalid = r.value("last_invalid", "");
           progress.update(std::uint64_t(accepted));
           continue;
         }
@@ -128,24 +129,30 @@ void RandomStrategy::run(StageContext& ctx) {
           } else {
             ++(o.status == DrawStatus::rejected ? rejected : invalid);
             ++streak;
-            last_reason = o.reason;
+            (o.status == DrawStatus::rejected ? last_rejection : last_invalid) = o.reason;
           }
           if (accepted >= per_law_ || streak >= max_rejections_) break;
         }
         next += std::int64_t(draws.size());
         nlohmann::json result{{"accepted", accepted}, {"rejected", rejected}, {"invalid", invalid},
-                              {"streak", streak},     {"next", next},         {"last_reason", last_reason}};
+                              {"streak", streak},     {"next", next},         {"last_rejection", last_rejection},
+                              {"last_invalid", last_invalid}};
         store.commit_unit(key, "random.batch", ctx.stage(), result.dump(), archs, draws);
         progress.update(std::uint64_t(accepted));
       }
       progress.finish();
       ctx.info(fmt::format("{} {}/{}: {} accepted of {} draws ({} rejected by constraints, {} invalid)",
                            ctx.stage(), entry.name, law.name, accepted, next, rejected, invalid));
-      if (streak >= max_rejections_)
+      if (streak >= max_rejections_) {
+        std::string why = fmt::format("{} broke a constraint", rejected);
+        if (!last_rejection.empty()) why += fmt::format(", the last: {}", last_rejection);
+        why += fmt::format("; {} were invalid", invalid);
+        if (!last_invalid.empty()) why += fmt::format(", the last: {}", last_invalid);
         stopped.push_back(fmt::format(
             "space '{}' law '{}' stopped after {} rejected or invalid draws in a row with {} of {} "
-            "accepted (last: {}); loosen the constraints or the law, or raise max_rejections",
-            entry.name, law.name, streak, accepted, per_law_, last_reason));
+            "accepted ({}); loosen the constraints or the law, or raise max_rejections",
+            entry.name, law.name, streak, accepted, per_law_, why));
+      }
       laws.push_back({{"space", entry.name}, {"law", law.name}, {"accepted", accepted}, {"rejected", rejected},
                       {"invalid", invalid}, {"draws", next}, {"stopped", streak >= max_rejections_}});
       total += accepted;
