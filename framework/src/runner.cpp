@@ -29,6 +29,15 @@ std::string utc_stamp() {
   return buf;
 }
 
+std::string utc_iso() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
 // The first line where two texts differ, for a message.
 std::string first_difference(const std::string& a, const std::string& b) {
   std::istringstream sa(a), sb(b);
@@ -103,6 +112,7 @@ RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptio
     store->set_meta("experiment_name", x.name);
     store->set_meta("seed", std::to_string(x.seed));
     store->set_meta("narrow_version", NARROW_VERSION);
+    store->set_meta("started_at", utc_iso());
   }
   // Every plugin the experiment uses, with its version and library.
   std::vector<PluginRecord> plugins;
@@ -154,6 +164,7 @@ RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptio
   }
   store->end_session(session, "finished");
   store->set_meta("status", "finished");
+  store->set_meta("finished_at", utc_iso());
   return report;
 }
 
