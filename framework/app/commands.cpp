@@ -15,11 +15,11 @@
 
 #include "narrow/errors.hpp"
 #include "narrow/experiment.hpp"
-#include "narrow/runner.hpp"
 #include "narrow/loader.hpp"
 #include "narrow/metrics.hpp"
 #include "narrow/progress.hpp"
 #include "narrow/registry.hpp"
+#include "narrow/runner.hpp"
 #include "narrow/sampler.hpp"
 #include "narrow/space.hpp"
 
@@ -347,7 +347,8 @@ int cmd_sample(const std::vector<std::string>& args) {
     if (!csv_out) throw Error(fmt::format("writing CSV file '{}' failed", csv));
     std::error_code ec;
     std::filesystem::rename(csv_partial, csv, ec);
-    if (ec) throw Error(fmt::format("cannot rename '{}' to '{}': {}", csv_partial, csv, ec.message()));
+    if (ec)
+      throw Error(fmt::format("cannot rename '{}' to '{}': {}", csv_partial, csv, ec.message()));
   }
   json stats = json::object();
   for (auto n : metric_names) {
@@ -407,7 +408,8 @@ int cmd_validate(const std::vector<std::string>& args) {
              "in, laws expanded) on success; one line FILE:LINE:COLUMN: error: ... otherwise.",
              &pos))
     return 0;
-  if (file.empty()) throw InputError("validate needs an experiment FILE (see narrow validate --help)");
+  if (file.empty())
+    throw InputError("validate needs an experiment FILE (see narrow validate --help)");
   Registry& reg = load_registry(paths);
   PluginLoader loader(reg);
   auto x = Experiment::load(file, sets, reg, loader);
@@ -415,7 +417,8 @@ int cmd_validate(const std::vector<std::string>& args) {
     std::cout << json{{"name", x.name}, {"file", file}, {"resolved", x.resolved}}.dump(2) << "\n";
   } else {
     std::cout << x.resolved;
-    fmt::print(stderr, "{}: valid ({} spaces, {} stages)\n", file, x.spaces.size(), x.stages.size());
+    fmt::print(stderr, "{}: valid ({} spaces, {} stages)\n", file, x.spaces.size(),
+               x.stages.size());
   }
   return 0;
 }
@@ -426,7 +429,8 @@ int cmd_run(const std::vector<std::string>& args) {
   std::vector<std::string> sets, paths;
   int threads = int(std::max(1u, std::thread::hardware_concurrency()));
   opts.add_options()("help,h", "show this help")("file", po::value(&file), "experiment file")(
-      "out", po::value(&out), "run folder (default runs/<name>-<UTC time>); the store is OUT/results.db")(
+      "out", po::value(&out),
+      "run folder (default runs/<name>-<UTC time>); the store is OUT/results.db")(
       "resume", "continue the run stored in --out: finished units of work are not redone")(
       "set", po::value(&sets)->composing(), "override a key: path.to.key=value (repeatable)")(
       "threads", po::value(&threads)->default_value(threads), "worker threads")(
@@ -443,21 +447,24 @@ int cmd_run(const std::vector<std::string>& args) {
              &pos))
     return 0;
   if (file.empty()) throw InputError("run needs an experiment FILE (see narrow run --help)");
-  if (threads < 1 || threads > 1024) throw InputError(fmt::format("--threads {} must be in 1..1024", threads));
-  if (vm.count("resume") && out.empty()) throw InputError("--resume needs --out DIR, the run to continue");
+  if (threads < 1 || threads > 1024)
+    throw InputError(fmt::format("--threads {} must be in 1..1024", threads));
+  if (vm.count("resume") && out.empty())
+    throw InputError("--resume needs --out DIR, the run to continue");
   Registry& reg = load_registry(paths);
   PluginLoader loader(reg);
   auto x = Experiment::load(file, sets, reg, loader);
   RunOptions options{out, vm.count("resume") > 0, threads};
-  fmt::print(stderr, "run {}: {} stage{} -> {}\n", x.name, x.stages.size(), x.stages.size() == 1 ? "" : "s",
-             options.out.empty() ? "runs/" : options.out);
   auto report = run_experiment(x, reg, options);
   if (vm.count("json")) {
     json stages = json::array();
     for (const auto& s : report.stages)
-      stages.push_back({{"name", s.name}, {"strategy", s.strategy}, {"seconds", s.seconds},
+      stages.push_back({{"name", s.name},
+                        {"strategy", s.strategy},
+                        {"seconds", s.seconds},
                         {"summary", json::parse(s.summary)}});
-    std::cout << json{{"out", report.out}, {"store", report.store}, {"stages", stages}}.dump(2) << "\n";
+    std::cout << json{{"out", report.out}, {"store", report.store}, {"stages", stages}}.dump(2)
+              << "\n";
   } else {
     for (const auto& s : report.stages)
       fmt::print("stage {} ({}): {:.1f} s, {}\n", s.name, s.strategy, s.seconds, s.summary);

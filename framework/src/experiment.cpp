@@ -25,6 +25,13 @@ namespace {
 // Where a node is: FILE:LINE:COLUMN (1-based), or the command line for --set values.
 struct Locator {
   std::string file;
+  // Where the value of `key` in `map` is; an empty value is placed at its key (yaml-cpp gives
+  // it the position of the next token, which may be on a later line).
+  SourceLocation value_at(const YAML::Node& map, const std::string& key) const {
+    for (const auto& kv : map)
+      if (kv.first.Scalar() == key) return kv.second.IsNull() ? at(kv.first) : at(kv.second);
+    return at(map);
+  }
   SourceLocation at(const YAML::Node& n) const {
     const YAML::Mark m = n.Mark();
     if (m.is_null() || m.line < 0) return SourceLocation{"--set", 0, 0};
@@ -36,12 +43,15 @@ struct Locator {
   throw InputError(message, where);
 }
 
-std::string join(const std::vector<std::string>& xs) { return fmt::format("{}", fmt::join(xs, ", ")); }
+std::string join(const std::vector<std::string>& xs) {
+  return fmt::format("{}", fmt::join(xs, ", "));
+}
 
 // Rebuilds a node without source marks: values that come from --set.
 YAML::Node unmarked(const YAML::Node& n) {
   switch (n.Type()) {
-    case YAML::NodeType::Scalar: return YAML::Node(n.Scalar());
+    case YAML::NodeType::Scalar:
+      return YAML::Node(n.Scalar());
     case YAML::NodeType::Sequence: {
       YAML::Node out(YAML::NodeType::Sequence);
       for (const auto& x : n) out.push_back(unmarked(x));
@@ -52,11 +62,14 @@ YAML::Node unmarked(const YAML::Node& n) {
       for (const auto& kv : n) out[kv.first.Scalar()] = unmarked(kv.second);
       return out;
     }
-    default: return YAML::Node(YAML::NodeType::Null);
+    default:
+      return YAML::Node(YAML::NodeType::Null);
   }
 }
 
 YAML::Node load_yaml_file(const std::string& path, const SourceLocation& from) {
+  if (fs::exists(path) && !fs::is_regular_file(path))
+    fail(from.empty() ? SourceLocation{path, 0, 0} : from, fmt::format("'{}' is not a file", path));
   std::ifstream in(path);
   if (!in) fail(from, fmt::format("cannot read file '{}'", path));
   std::stringstream ss;
@@ -96,6 +109,14 @@ void apply_set(YAML::Node root, const std::string& text) {
   std::size_t i = 0;
   while (i < parts.size()) {
     YAML::Node cur = chain.back();
+    // Inside a law (spaces.N.laws.NAME), the rest of the path is one variable name, which may
+    // hold dots (conv1.filters) and need not be listed in the law yet.
+    if (i >= 4 && parts[0] == "spaces" && parts[2] == "laws" && i == 4 && cur.IsMap()) {
+      std::string key = parts[i];
+      for (std::size_t k = i + 1; k < parts.size(); ++k) key += "." + parts[k];
+      cur[key] = value;
+      return;
+    }
     if (cur.IsSequence()) {
       std::size_t idx = 0;
       auto [p, ec] = std::from_chars(parts[i].data(), parts[i].data() + parts[i].size(), idx);
@@ -111,7 +132,8 @@ void apply_set(YAML::Node root, const std::string& text) {
       continue;
     }
     if (!cur.IsMap() && !cur.IsNull())
-      fail(where, fmt::format("'{}' in '{}' goes below a value that is not a mapping", parts[i], path));
+      fail(where,
+           fmt::format("'{}' in '{}' goes below a value that is not a mapping", parts[i], path));
     // Longest existing dotted key first.
     std::size_t take = 1;
     for (std::size_t n = parts.size() - i; n > 1; --n) {
@@ -134,15 +156,32 @@ void apply_set(YAML::Node root, const std::string& text) {
   }
 }
 
-// Checks that a mapping has only allowed keys.
+// Refuses a key written twice in one mapping (YAML readers differ on which one wins).
+void check_unique(const YAML::Node& map, const Locator& loc, const std::string& what) {
+  if (!map.IsMap()) return;
+  std::map<std::string, YAML::Node> seen;
+  for (const auto& kv : map) {
+    const auto key = kv.first.Scalar();
+    auto [it, fresh] = seen.emplace(key, kv.first);
+    if (!fresh) {
+      const auto first = loc.at(it->second);
+      fail(loc.at(kv.first),
+           fmt::format("'{}' is given twice in {} (first on line {})", key, what, first.line));
+    }
+  }
+}
+
+// Checks that a mapping has only allowed keys, each once.
 void check_keys(const YAML::Node& map, const std::vector<std::string>& allowed, const Locator& loc,
                 const std::string& what) {
+  check_unique(map, loc, what);
   for (const auto& kv : map) {
     const auto key = kv.first.Scalar();
     if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
       auto sorted = allowed;
       std::sort(sorted.begin(), sorted.end());
-      fail(loc.at(kv.first), fmt::format("unknown key '{}' in {} (allowed: {})", key, what, join(sorted)));
+      fail(loc.at(kv.first),
+           fmt::format("unknown key '{}' in {} (allowed: {})", key, what, join(sorted)));
     }
   }
 }
@@ -157,6 +196,14 @@ std::string scalar(const YAML::Node& n, const Locator& loc, const std::string& w
   return n.Scalar();
 }
 
+// A scalar under `key` of `map`, located at the key when it is empty.
+std::string scalar_at(const YAML::Node& map, const std::string& key, const Locator& loc) {
+  const YAML::Node n = map[key];
+  if (!n.IsScalar() || n.Scalar().empty())
+    fail(loc.value_at(map, key), fmt::format("'{}' must be a single value", key));
+  return n.Scalar();
+}
+
 bool valid_name(const std::string& s) {
   return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
@@ -166,7 +213,8 @@ bool valid_name(const std::string& s) {
 std::string name_of(const YAML::Node& n, const Locator& loc, const std::string& what) {
   auto s = scalar(n, loc, what);
   if (!valid_name(s))
-    fail(loc.at(n), fmt::format("{} '{}' is not a valid name (letters, digits, _ - ., at most 64)", what, s));
+    fail(loc.at(n),
+         fmt::format("{} '{}' is not a valid name (letters, digits, _ - ., at most 64)", what, s));
   return s;
 }
 
@@ -177,17 +225,19 @@ std::string param_text(const YAML::Node& n, const Locator& loc, const std::strin
   if (n.IsSequence()) {
     std::vector<std::string> xs;
     for (const auto& x : n) {
-      if (!x.IsScalar()) fail(loc.at(x), fmt::format("parameter '{}' must be a value or a list of values", name));
+      if (!x.IsScalar())
+        fail(loc.at(x), fmt::format("parameter '{}' must be a value or a list of values", name));
       xs.push_back(x.Scalar());
     }
-    return "[" + join(xs) + "]";
+    return fmt::format("[{}]", join(xs));
   }
   fail(loc.at(n), fmt::format("parameter '{}' must be a value or a list of values", name));
 }
 
 // Reads `{name|plugin|strategy: X, parameters: {...}}` and validates it against the registry.
 PluginUse plugin_use(const YAML::Node& n, Kind kind, const char* name_key, const Registry& reg,
-                     const Locator& loc, const std::string& what, std::vector<std::string> extra_keys) {
+                     const Locator& loc, const std::string& what,
+                     std::vector<std::string> extra_keys) {
   require_map(n, loc, what);
   extra_keys.push_back(name_key);
   extra_keys.push_back("parameters");
@@ -198,13 +248,20 @@ PluginUse plugin_use(const YAML::Node& n, Kind kind, const char* name_key, const
   use.where = loc.at(n[name_key]);
   const Registration& r = reg.find(kind, use.name, use.where);
   if (const auto p = n["parameters"]) {
-    if (!p.IsMap() && !p.IsNull()) fail(loc.at(p), "'parameters' must be a mapping of names to values");
+    if (!p.IsMap() && !p.IsNull())
+      fail(loc.at(p), "'parameters' must be a mapping of names to values");
     const std::string context = fmt::format("{} '{}'", kind_name(kind), use.name);
+    check_unique(p, loc, "'parameters'");
     for (const auto& kv : p) {
       const auto key = kv.first.Scalar();
       const auto text = param_text(kv.second, loc, key);
-      // Resolve one at a time, so that an error points at its own line.
-      (void)Parameters::resolve(r.schema, {{key, text}}, context, loc.at(kv.first));
+      // Resolve one at a time, so that an error points at its own line: an unknown name at
+      // the name, a bad value at the value (which may come from --set).
+      const bool known = std::any_of(r.schema.begin(), r.schema.end(),
+                                     [&](const ParamSpec& ps) { return ps.name == key; });
+      (void)Parameters::resolve(
+          r.schema, {{key, text}}, context,
+          known && !kv.second.IsNull() ? loc.at(kv.second) : loc.at(kv.first));
       use.parameters[key] = text;
     }
   }
@@ -218,6 +275,7 @@ SamplingLaw read_law(const std::string& name, const YAML::Node& body, const Sear
   law.name = name;
   if (body.IsNull()) return law;
   require_map(body, loc, fmt::format("law '{}'", name));
+  check_unique(body, loc, fmt::format("law '{}'", name));
   const auto& vars = space.variables();
   for (const auto& kv : body) {
     const std::string var = kv.first.Scalar();
@@ -243,7 +301,8 @@ SamplingLaw read_law(const std::string& name, const YAML::Node& body, const Sear
                kv.second[1].IsScalar()) {
       ends = {kv.second[0], kv.second[1]};
     } else {
-      fail(loc.at(kv.second), fmt::format("law '{}': variable '{}' takes [low, high] or one value", name, var));
+      fail(loc.at(kv.second),
+           fmt::format("law '{}': variable '{}' takes [low, high] or one value", name, var));
     }
     std::int64_t bound[2];
     for (int k = 0; k < 2; ++k) {
@@ -252,13 +311,15 @@ SamplingLaw read_law(const std::string& name, const YAML::Node& body, const Sear
         auto it = std::find(v.choices.begin(), v.choices.end(), t);
         if (it == v.choices.end())
           fail(loc.at(ends[std::size_t(k)]),
-               fmt::format("law '{}': '{}' is not a choice of '{}' (choices: {})", name, t, var, join(v.choices)));
+               fmt::format("law '{}': '{}' is not a choice of '{}' (choices: {})", name, t, var,
+                           join(v.choices)));
         bound[k] = std::int64_t(it - v.choices.begin());
       } else {
         std::int64_t x = 0;
         auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), x);
         if (ec != std::errc() || p != t.data() + t.size())
-          fail(loc.at(ends[std::size_t(k)]), fmt::format("law '{}': '{}' for '{}' is not an integer", name, t, var));
+          fail(loc.at(ends[std::size_t(k)]),
+               fmt::format("law '{}': '{}' for '{}' is not an integer", name, t, var));
         bound[k] = x;
       }
     }
@@ -303,9 +364,10 @@ Experiment Experiment::load(const std::string& file, const std::vector<std::stri
 
   Experiment x;
   x.file = file;
+  (void)scalar_at(root, "name", loc);
   x.name = name_of(root["name"], loc, "'name'");
   {
-    const auto t = scalar(root["seed"], loc, "'seed'");
+    const auto t = scalar_at(root, "seed", loc);
     std::uint64_t s = 0;
     auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), s);
     if (ec != std::errc() || p != t.data() + t.size())
@@ -316,12 +378,15 @@ Experiment Experiment::load(const std::string& file, const std::vector<std::stri
 
   // Plugins first: the names below may come from them.
   if (const auto p = root["plugins"]) {
-    if (!p.IsSequence()) fail(loc.at(p), "'plugins' must be a list of plugin folders or library files");
+    if (!p.IsSequence())
+      fail(loc.value_at(root, "plugins"),
+           "'plugins' must be a list of plugin folders or library files");
     for (const auto& item : p) {
       auto path = fs::path(scalar(item, loc, "a plugin path"));
       if (path.is_relative()) path = base / path;
       path = path.lexically_normal();
-      if (!fs::exists(path)) fail(loc.at(item), fmt::format("plugin path '{}' does not exist", path.string()));
+      if (!fs::exists(path))
+        fail(loc.at(item), fmt::format("plugin path '{}' does not exist", path.string()));
       x.plugin_paths.push_back(path.string());
       auto before = loader.libraries().size();
       loader.load_path(path.string());
@@ -330,24 +395,28 @@ Experiment Experiment::load(const std::string& file, const std::vector<std::stri
     }
   }
 
-  if (const auto d = root["dataset"]) x.dataset = plugin_use(d, Kind::dataset, "name", registry, loc, "'dataset'", {});
-  if (const auto d = root["device"]) x.device = plugin_use(d, Kind::device, "name", registry, loc, "'device'", {});
+  if (const auto d = root["dataset"])
+    x.dataset = plugin_use(d, Kind::dataset, "name", registry, loc, "'dataset'", {});
+  if (const auto d = root["device"])
+    x.device = plugin_use(d, Kind::device, "name", registry, loc, "'device'", {});
   if (const auto f = root["formats"]) {
     if (!f.IsSequence()) fail(loc.at(f), "'formats' must be a list");
-    for (const auto& item : f) x.formats.push_back(plugin_use(item, Kind::format, "name", registry, loc, "a format", {}));
+    for (const auto& item : f)
+      x.formats.push_back(plugin_use(item, Kind::format, "name", registry, loc, "a format", {}));
   }
 
   // Spaces, each with its laws.
   const auto spaces = root["spaces"];
   if (!spaces.IsSequence() || spaces.size() == 0)
-    fail(loc.at(spaces), "'spaces' must be a non-empty list of spaces");
+    fail(loc.value_at(root, "spaces"), "'spaces' must be a non-empty list of spaces");
   std::set<std::string> space_names;
   for (const auto& s : spaces) {
     ExperimentSpace es;
     es.plugin = plugin_use(s, Kind::space, "plugin", registry, loc, "a space", {"name", "laws"});
     es.name = s["name"] ? name_of(s["name"], loc, "space name") : es.plugin.name;
     if (!space_names.insert(es.name).second)
-      fail(loc.at(s["name"] ? s["name"] : s), fmt::format("space name '{}' is used twice; give each a distinct 'name'", es.name));
+      fail(loc.at(s["name"] ? s["name"] : s),
+           fmt::format("space name '{}' is used twice; give each a distinct 'name'", es.name));
     es.space = registry.create_space(es.plugin.name, es.plugin.parameters, es.plugin.where);
     const Registration& reg = registry.find(Kind::space, es.plugin.name);
     auto resolved = Parameters::resolve(reg.schema, es.plugin.parameters, "space");
@@ -357,6 +426,7 @@ Experiment Experiment::load(const std::string& file, const std::vector<std::stri
     if (const auto laws = s["laws"]) {
       if (!laws.IsMap() || laws.size() == 0)
         fail(loc.at(laws), "'laws' must map law names to variable ranges or to a law file");
+      check_unique(laws, loc, "'laws'");
       for (const auto& kv : laws) {
         const std::string law_name = name_of(kv.first, loc, "law name");
         if (kv.second.IsScalar() && !kv.second.Scalar().empty()) {
@@ -377,11 +447,14 @@ Experiment Experiment::load(const std::string& file, const std::vector<std::stri
 
   // Constraints: metric -> bound with units.
   if (const auto c = root["constraints"]) {
-    if (!c.IsMap() && !c.IsNull()) fail(loc.at(c), "'constraints' must map metric names to upper bounds");
+    if (!c.IsMap() && !c.IsNull())
+      fail(loc.at(c), "'constraints' must map metric names to upper bounds");
+    check_unique(c, loc, "'constraints'");
     for (const auto& kv : c) {
       const std::string metric = kv.first.Scalar();
       if (metric == "latency")
-        fail(loc.at(kv.first), "'latency' constraints need a device plugin, and none is installed yet");
+        fail(loc.at(kv.first),
+             "'latency' constraints need a device plugin, and none is installed yet");
       if (!metric_known(metric)) {
         std::vector<std::string> names(metric_names.begin(), metric_names.end());
         std::sort(names.begin(), names.end());
@@ -394,8 +467,9 @@ Experiment Experiment::load(const std::string& file, const std::vector<std::stri
       const Dimension want = metric_dimension(metric);
       if (!q.plain && q.dimension != want)
         fail(loc.at(kv.second),
-             fmt::format("'{}' is a {}, but '{}' is a {} (write e.g. {})", metric, dimension_name(want), text,
-                         dimension_name(q.dimension), want == Dimension::bytes ? "64KiB" : "250k"));
+             fmt::format("'{}' is a {}, but '{}' is a {} (write e.g. {})", metric,
+                         dimension_name(want), text, dimension_name(q.dimension),
+                         want == Dimension::bytes ? "64KiB" : "250k"));
       x.constraints.bounds.push_back(Constraint{metric, q.value, text, loc.at(kv.second)});
     }
   }
@@ -403,29 +477,34 @@ Experiment Experiment::load(const std::string& file, const std::vector<std::stri
   // Stages.
   const auto stages = root["stages"];
   if (!stages.IsSequence() || stages.size() == 0)
-    fail(loc.at(stages), "'stages' must be a non-empty list of stages");
+    fail(loc.value_at(root, "stages"), "'stages' must be a non-empty list of stages");
   std::set<std::string> stage_names;
   for (const auto& s : stages) {
     ExperimentStage st;
     st.strategy = plugin_use(s, Kind::strategy, "strategy", registry, loc, "a stage", {"name"});
     st.name = s["name"] ? name_of(s["name"], loc, "stage name") : st.strategy.name;
     if (!stage_names.insert(st.name).second)
-      fail(loc.at(s["name"] ? s["name"] : s), fmt::format("stage name '{}' is used twice; give each a distinct 'name'", st.name));
+      fail(loc.at(s["name"] ? s["name"] : s),
+           fmt::format("stage name '{}' is used twice; give each a distinct 'name'", st.name));
     // Build once now, so that a strategy's own checks run before any work.
-    (void)registry.create(Kind::strategy, st.strategy.name, st.strategy.parameters, st.strategy.where);
+    (void)registry.create(Kind::strategy, st.strategy.name, st.strategy.parameters,
+                          st.strategy.where);
     x.stages.push_back(std::move(st));
   }
 
   if (const auto a = root["ablation"]) {
-    if (!a.IsSequence()) fail(loc.at(a), "'ablation' must be a list of variants, each {name, set: {path: value}}");
+    if (!a.IsSequence())
+      fail(loc.at(a), "'ablation' must be a list of variants, each {name, set: {path: value}}");
     std::set<std::string> names;
     for (const auto& v : a) {
       require_map(v, loc, "an ablation variant");
       check_keys(v, {"name", "set"}, loc, "an ablation variant");
       if (!v["name"]) fail(loc.at(v), "an ablation variant needs 'name'");
       auto n = name_of(v["name"], loc, "variant name");
-      if (!names.insert(n).second) fail(loc.at(v["name"]), fmt::format("variant name '{}' is used twice", n));
-      if (v["set"] && !v["set"].IsMap()) fail(loc.at(v["set"]), "'set' must map key paths to values");
+      if (!names.insert(n).second)
+        fail(loc.at(v["name"]), fmt::format("variant name '{}' is used twice", n));
+      if (v["set"] && !v["set"].IsMap())
+        fail(loc.at(v["set"]), "'set' must map key paths to values");
       x.ablation.push_back(n);
     }
   }
@@ -464,9 +543,17 @@ Experiment Experiment::load(const std::string& file, const std::vector<std::stri
     const auto& vars = s.space->variables();
     for (const auto& law : s.laws) {
       out << YAML::Key << law.name << YAML::Value << YAML::BeginMap;
-      for (std::size_t i = 0; i < vars.size(); ++i)
-        out << YAML::Key << vars[i].name << YAML::Value << YAML::Flow << YAML::BeginSeq
-            << vars[i].label(law.low[i]) << vars[i].label(law.high[i]) << YAML::EndSeq;
+      for (std::size_t i = 0; i < vars.size(); ++i) {
+        out << YAML::Key << vars[i].name << YAML::Value << YAML::Flow << YAML::BeginSeq;
+        // Choice labels stay strings for every YAML reader ("yes" is a boolean to some).
+        if (vars[i].kind == Variable::Kind::choice) {
+          out << YAML::DoubleQuoted << vars[i].label(law.low[i]) << YAML::DoubleQuoted
+              << vars[i].label(law.high[i]);
+        } else {
+          out << law.low[i] << law.high[i];
+        }
+        out << YAML::EndSeq;
+      }
       out << YAML::EndMap;
     }
     out << YAML::EndMap << YAML::EndMap;
@@ -478,7 +565,8 @@ Experiment Experiment::load(const std::string& file, const std::vector<std::stri
   out << YAML::EndMap;
   out << YAML::Key << "stages" << YAML::Value << YAML::BeginSeq;
   for (const auto& s : x.stages) {
-    out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << s.name << YAML::Key << "stage" << YAML::Value;
+    out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << s.name << YAML::Key << "stage"
+        << YAML::Value;
     emit_use(s.strategy, Kind::strategy, "strategy");
     out << YAML::EndMap;
   }

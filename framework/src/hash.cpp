@@ -10,6 +10,8 @@ std::string content_hash(std::string_view text) {
   return fmt::format("{:016x}{:016x}", h.high64, h.low64);
 }
 
-std::uint64_t content_seed(std::string_view text) { return XXH3_64bits(text.data(), text.size()); }
+std::uint64_t content_seed(std::string_view text) {
+  return XXH3_64bits(text.data(), text.size());
+}
 
 }  // namespace narrow

@@ -46,8 +46,8 @@ std::string first_difference(const std::string& a, const std::string& b) {
     bool ea = !std::getline(sa, la), eb = !std::getline(sb, lb);
     if (ea && eb) return "none";
     if (ea || eb || la != lb)
-      return fmt::format("line {} of the resolved experiment: stored '{}', now '{}'", line, ea ? "" : la,
-                         eb ? "" : lb);
+      return fmt::format("line {} of the resolved experiment: stored '{}', now '{}'", line,
+                         ea ? "" : la, eb ? "" : lb);
   }
 }
 
@@ -55,8 +55,12 @@ class Context final : public StageContext {
  public:
   Context(std::string stage, std::uint64_t seed, int threads, const std::vector<SpaceEntry>& spaces,
           const Constraints& constraints, Store& store)
-      : stage_(std::move(stage)), seed_(seed), threads_(threads), spaces_(spaces),
-        constraints_(constraints), store_(store) {}
+      : stage_(std::move(stage)),
+        seed_(seed),
+        threads_(threads),
+        spaces_(spaces),
+        constraints_(constraints),
+        store_(store) {}
   const std::string& stage() const override { return stage_; }
   std::uint64_t seed() const override { return seed_; }
   int threads() const override { return threads_; }
@@ -95,17 +99,21 @@ RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptio
   }
   std::error_code ec;
   fs::create_directories(dir, ec);
-  if (ec) throw InputError(fmt::format("cannot create run folder '{}': {}", report.out, ec.message()));
+  if (ec)
+    throw InputError(fmt::format("cannot create run folder '{}': {}", report.out, ec.message()));
 
   auto store = Store::open(db.string());
+  fmt::print(stderr, "run {}: {} stage{}, {} {}\n", x.name, x.stages.size(),
+             x.stages.size() == 1 ? "" : "s", options.resume ? "resuming" : "results in",
+             db.string());
   if (options.resume) {
     const auto stored = store->meta("experiment");
-    if (!stored)
-      throw InputError(fmt::format("'{}' holds no experiment to resume", db.string()));
+    if (!stored) throw InputError(fmt::format("'{}' holds no experiment to resume", db.string()));
     if (*stored != x.resolved)
-      throw InputError(fmt::format(
-          "the experiment differs from the one stored in '{}' ({}); start a new run with another --out",
-          db.string(), first_difference(*stored, x.resolved)));
+      throw InputError(
+          fmt::format("the experiment differs from the one stored in '{}' ({}); start a new run "
+                      "with another --out",
+                      db.string(), first_difference(*stored, x.resolved)));
   } else {
     store->set_meta("experiment", x.resolved);
     store->set_meta("experiment_file", fs::absolute(x.file).string());
@@ -120,7 +128,8 @@ RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptio
   auto note = [&](Kind kind, const std::string& name) {
     if (!seen.insert({int(kind), name}).second) return;
     const Registration& r = registry.find(kind, name);
-    plugins.push_back(PluginRecord{std::string(kind_name(kind)), name, r.plugin, r.plugin_version, r.library});
+    plugins.push_back(
+        PluginRecord{std::string(kind_name(kind)), name, r.plugin, r.plugin_version, r.library});
   };
   for (const auto& s : x.spaces) note(Kind::space, s.plugin.name);
   for (const auto& s : x.stages) note(Kind::strategy, s.strategy.name);
@@ -131,17 +140,19 @@ RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptio
 
   const auto session = store->begin_session(options.resume);
   std::vector<SpaceEntry> spaces;
-  for (const auto& s : x.spaces) spaces.push_back(SpaceEntry{s.name, s.plugin.name, s.space.get(), s.laws, s.key});
+  for (const auto& s : x.spaces)
+    spaces.push_back(SpaceEntry{s.name, s.plugin.name, s.space.get(), s.laws, s.key});
   try {
     for (const auto& stage : x.stages) {
       auto object = registry.create(Kind::strategy, stage.strategy.name, stage.strategy.parameters,
                                     stage.strategy.where);
       auto* strategy = dynamic_cast<Strategy*>(object.get());
       if (!strategy)
-        throw Error(fmt::format("strategy '{}' from {} is not a narrow::Strategy", stage.strategy.name,
+        throw Error(fmt::format("strategy '{}' from {} is not a narrow::Strategy",
+                                stage.strategy.name,
                                 registry.find(Kind::strategy, stage.strategy.name).library));
-      Context ctx(stage.name, content_seed(fmt::format("{}|stage|{}", x.seed, stage.name)), options.threads,
-                  spaces, x.constraints, *store);
+      Context ctx(stage.name, content_seed(fmt::format("{}|stage|{}", x.seed, stage.name)),
+                  options.threads, spaces, x.constraints, *store);
       const auto t0 = std::chrono::steady_clock::now();
       StageReport sr{stage.name, stage.strategy.name, "{}", 0};
       try {

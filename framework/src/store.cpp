@@ -2,9 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <fmt/format.h>
 #include <cstdint>
 #include <filesystem>
-#include <fmt/format.h>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -40,9 +40,12 @@ namespace narrow {
 
 std::string_view draw_status_name(DrawStatus s) {
   switch (s) {
-    case DrawStatus::accepted: return "accepted";
-    case DrawStatus::rejected: return "rejected";
-    case DrawStatus::invalid: return "invalid";
+    case DrawStatus::accepted:
+      return "accepted";
+    case DrawStatus::rejected:
+      return "rejected";
+    case DrawStatus::invalid:
+      return "invalid";
   }
   // A value outside the enumeration: a name the store's CHECK constraint refuses.
   return "unknown";
@@ -137,8 +140,10 @@ bool is_access_error(int code) {
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:
     case SQLITE_PERM:
-    case SQLITE_AUTH: return true;
-    default: return false;
+    case SQLITE_AUTH:
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -151,8 +156,7 @@ bool is_access_error(int code) {
     throw InputError(fmt::format("{} is not a narrow results store", path));
   if (is_access_error(code))
     throw InputError(fmt::format(
-        "cannot open results store {}: {} (are the file and its folder writable?)", path,
-        message));
+        "cannot open results store {}: {} (are the file and its folder writable?)", path, message));
   throw Error(fmt::format("results store {}: {}: {}", path, what, message));
 }
 
@@ -168,8 +172,8 @@ class Statement {
     if (rc == SQLITE_OK) return;
     rc = sqlite3_extended_errcode(db);
     if (opening) throw_open_error(db, path, rc, fmt::format("cannot prepare '{}'", sql));
-    throw Error(fmt::format("results store {}: cannot prepare '{}': {}", path, sql,
-                            sqlite3_errmsg(db)));
+    throw Error(
+        fmt::format("results store {}: cannot prepare '{}': {}", path, sql, sqlite3_errmsg(db)));
   }
   ~Statement() { sqlite3_finalize(stmt_); }
   Statement(const Statement&) = delete;
@@ -247,8 +251,8 @@ class Query {
  private:
   void check(int rc) const {
     if (rc != SQLITE_OK)
-      throw Error(fmt::format("results store {}: cannot bind a value: {}", s_.path(),
-                              sqlite3_errstr(rc)));
+      throw Error(
+          fmt::format("results store {}: cannot bind a value: {}", s_.path(), sqlite3_errstr(rc)));
   }
   const Statement& s_;
   sqlite3_stmt* stmt_;
@@ -307,10 +311,9 @@ class SqliteStore final : public Store {
   bool opening_ = true;  // failures are reported as throw_open_error says until open succeeds
 
   // Prepared statements, created once (declared after db_: destroyed before it is closed).
-  std::unique_ptr<Statement> set_meta_, get_meta_, begin_session_, end_session_,
-      delete_plugins_, insert_plugin_, select_plugins_, unit_result_, insert_unit_,
-      insert_architecture_, insert_draw_, select_draws_, select_stage_draws_,
-      count_architectures_, architecture_json_;
+  std::unique_ptr<Statement> set_meta_, get_meta_, begin_session_, end_session_, delete_plugins_,
+      insert_plugin_, select_plugins_, unit_result_, insert_unit_, insert_architecture_,
+      insert_draw_, select_draws_, select_stage_draws_, count_architectures_, architecture_json_;
 };
 
 void SqliteStore::exec(const std::string& sql, std::string_view what) {
@@ -342,8 +345,8 @@ SqliteStore::SqliteStore(std::string path) : path_(std::move(path)) {
     fs::path p(path_);
     fs::path folder = p.parent_path().empty() ? fs::path(".") : p.parent_path();
     if (!fs::is_directory(folder, ec))
-      throw InputError(fmt::format("cannot open results store {}: folder {} does not exist",
-                                   path_, folder.string()));
+      throw InputError(fmt::format("cannot open results store {}: folder {} does not exist", path_,
+                                   folder.string()));
     if (fs::is_directory(p, ec))
       throw InputError(fmt::format("cannot open results store {}: it is a folder", path_));
   }
@@ -363,8 +366,8 @@ SqliteStore::SqliteStore(std::string path) : path_(std::move(path)) {
     sqlite3_busy_timeout(db_, kBusyTimeoutMs);
     // A file the OS lets us read but not write is opened read-only without an error.
     if (sqlite3_db_readonly(db_, "main") == 1)
-      throw InputError(fmt::format("cannot open results store {}: the file is not writable",
-                                   path_));
+      throw InputError(
+          fmt::format("cannot open results store {}: the file is not writable", path_));
     open_schema();
     prepare();
     opening_ = false;
@@ -401,16 +404,14 @@ void SqliteStore::open_schema() {
             "({}); use a newer narrow",
             path_, version, kSchemaVersion));
       if (version < kSchemaVersion)
-        throw InputError(fmt::format(
-            "{} is a narrow results store of unknown schema version {}", path_, version));
+        throw InputError(fmt::format("{} is a narrow results store of unknown schema version {}",
+                                     path_, version));
       return Kind::narrow;
     }
     if (id == 0 && version == 0 && objects == 0) return Kind::empty;
     return Kind::foreign;
   };
-  auto refuse = [&] {
-    throw InputError(fmt::format("{} is not a narrow results store", path_));
-  };
+  auto refuse = [&] { throw InputError(fmt::format("{} is not a narrow results store", path_)); };
 
   Kind kind = classify();
   if (kind == Kind::foreign) refuse();
@@ -425,9 +426,10 @@ void SqliteStore::open_schema() {
     if (rc != SQLITE_ROW) throw_open_error(db_, path_, rc, "cannot enable write-ahead logging");
     std::string mode = q.text(0);
     if (mode != "wal" && !(path_ == ":memory:" && mode == "memory"))
-      throw Error(fmt::format("results store {}: cannot enable write-ahead logging (journal "
-                              "mode stays '{}'); is the file on a network file system?",
-                              path_, mode));
+      throw Error(
+          fmt::format("results store {}: cannot enable write-ahead logging (journal "
+                      "mode stays '{}'); is the file on a network file system?",
+                      path_, mode));
   }
 
   if (kind == Kind::empty) {
@@ -441,10 +443,10 @@ void SqliteStore::open_schema() {
 }
 
 void SqliteStore::finalize() {
-  for (auto* s : {&set_meta_, &get_meta_, &begin_session_, &end_session_, &delete_plugins_,
-                  &insert_plugin_, &select_plugins_, &unit_result_, &insert_unit_,
-                  &insert_architecture_, &insert_draw_, &select_draws_, &select_stage_draws_,
-                  &count_architectures_, &architecture_json_})
+  for (auto* s :
+       {&set_meta_, &get_meta_, &begin_session_, &end_session_, &delete_plugins_, &insert_plugin_,
+        &select_plugins_, &unit_result_, &insert_unit_, &insert_architecture_, &insert_draw_,
+        &select_draws_, &select_stage_draws_, &count_architectures_, &architecture_json_})
     s->reset();
 }
 
@@ -454,10 +456,10 @@ void SqliteStore::prepare() {
       "INSERT INTO meta(key, value) VALUES(?1, ?2) "
       "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
   get_meta_ = make("SELECT value FROM meta WHERE key = ?1");
-  begin_session_ = make(fmt::format(
-      "INSERT INTO sessions(started_at, finished_at, status, resumed) "
-      "VALUES({}, NULL, 'running', ?1)",
-      kNow));
+  begin_session_ =
+      make(fmt::format("INSERT INTO sessions(started_at, finished_at, status, resumed) "
+                       "VALUES({}, NULL, 'running', ?1)",
+                       kNow));
   end_session_ =
       make(fmt::format("UPDATE sessions SET finished_at = {}, status = ?2 WHERE id = ?1", kNow));
   delete_plugins_ = make("DELETE FROM plugins");
@@ -467,8 +469,7 @@ void SqliteStore::prepare() {
       make("SELECT kind, name, plugin, version, library FROM plugins ORDER BY kind, name");
   unit_result_ = make("SELECT result FROM units WHERE key = ?1");
   insert_unit_ = make(fmt::format(
-      "INSERT INTO units(key, kind, stage, result, finished_at) VALUES(?1, ?2, ?3, ?4, {})",
-      kNow));
+      "INSERT INTO units(key, kind, stage, result, finished_at) VALUES(?1, ?2, ?3, ?4, {})", kNow));
   insert_architecture_ = make(insert_architecture_sql());
   insert_draw_ = make(
       "INSERT INTO draws(stage, space, law, draw, status, hash, reason, assignment, unit) "

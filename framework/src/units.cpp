@@ -9,9 +9,12 @@ namespace narrow {
 
 std::string_view dimension_name(Dimension d) {
   switch (d) {
-    case Dimension::count: return "count";
-    case Dimension::bytes: return "size";
-    case Dimension::seconds: return "time";
+    case Dimension::count:
+      return "count";
+    case Dimension::bytes:
+      return "size";
+    case Dimension::seconds:
+      return "time";
   }
   return "?";
 }
@@ -76,8 +79,8 @@ bool parse_quantity(std::string_view text, Quantity& out, std::string& error) {
     }
   }
   error = fmt::format(
-      "unknown unit '{}' in '{}' (sizes: B, KB, MB, GB, KiB, MiB, GiB; counts: k, M, G; "
-      "times: s, ms, us, ns)",
+      "unknown unit '{}' in '{}' (sizes: B, kB or KB, MB, GB, TB, KiB, MiB, GiB, TiB; counts: "
+      "k, M, G, T; times: s, ms, us, ns)",
       suffix, t);
   return false;
 }

@@ -158,21 +158,20 @@ narrow::Assignment MlpSpace::reference(const std::string& name) const {
                                   [&](const ReferenceModel& m) { return m.name == name; });
   // Bad input from a user is a narrow::InputError: narrow prints it on one line, exit code 2.
   if (model == models.end())
-    throw narrow::InputError("unknown reference '" + name + "' of space 'mlp' (valid: " +
-                             reference_names() + ")");
+    throw narrow::InputError("unknown reference '" + name +
+                             "' of space 'mlp' (valid: " + reference_names() + ")");
 
   // The parameters may make the space too small for a reference: say which bound to raise.
   const auto layers = std::int64_t(model->hidden_units.size());
-  const auto widest =
-      *std::max_element(model->hidden_units.begin(), model->hidden_units.end());
+  const auto widest = *std::max_element(model->hidden_units.begin(), model->hidden_units.end());
   if (layers > std::int64_t(hidden_.size()))
-    throw narrow::InputError("reference '" + name + "' needs max_depth >= " +
-                             std::to_string(layers) + " (this space has " +
-                             std::to_string(hidden_.size()) + ")");
+    throw narrow::InputError("reference '" + name +
+                             "' needs max_depth >= " + std::to_string(layers) +
+                             " (this space has " + std::to_string(hidden_.size()) + ")");
   if (widest > max_units_)
-    throw narrow::InputError("reference '" + name + "' needs max_units >= " +
-                             std::to_string(widest) + " (this space has " +
-                             std::to_string(max_units_) + ")");
+    throw narrow::InputError("reference '" + name +
+                             "' needs max_units >= " + std::to_string(widest) +
+                             " (this space has " + std::to_string(max_units_) + ")");
 
   // Start from every variable's minimum (the convention for variables the reference leaves
   // inactive), then set the ones it uses.

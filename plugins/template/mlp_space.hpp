@@ -49,8 +49,8 @@ class MlpSpace final : public narrow::SearchSpace {
   narrow::Shape input_;
   std::int64_t classes_ = 0;
   std::int64_t max_units_ = 0;
-  std::size_t depth_ = 0;    // position of `depth`
-  std::size_t dropout_ = 0;  // position of `dropout`
+  std::size_t depth_ = 0;                     // position of `depth`
+  std::size_t dropout_ = 0;                   // position of `dropout`
   std::vector<HiddenLayerVariables> hidden_;  // one entry per possible hidden layer
   std::vector<narrow::Variable> variables_;
 };

@@ -2,8 +2,8 @@
 // declares, checks the plugin API version and the build ABI it reports, and only then calls
 // the registration function below. Keep this file to the registration: the space lives in
 // mlp_space.hpp/.cpp.
-#include "mlp_space.hpp"
 #include "narrow/plugin.hpp"
+#include "mlp_space.hpp"
 
 namespace {
 

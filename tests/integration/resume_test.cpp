@@ -50,11 +50,14 @@ stages:
 
 // Everything a run stores, except timestamps.
 std::string contents(const std::string& db) {
-  return sql(db, "SELECT stage, space, law, draw, status, hash, reason, assignment, unit FROM draws "
-                 "ORDER BY stage, space, law, draw;") +
+  return sql(db,
+             "SELECT stage, space, law, draw, status, hash, reason, assignment, unit FROM draws "
+             "ORDER BY stage, space, law, draw;") +
          sql(db, "SELECT * FROM architectures ORDER BY hash;") +
          sql(db, "SELECT key, kind, stage, result FROM units ORDER BY key;") +
-         sql(db, "SELECT key, value FROM meta WHERE key NOT IN ('started_at', 'finished_at') ORDER BY key;");
+         sql(db,
+             "SELECT key, value FROM meta WHERE key NOT IN ('started_at', 'finished_at') ORDER BY "
+             "key;");
 }
 }  // namespace
 
@@ -78,7 +81,8 @@ BOOST_AUTO_TEST_CASE(killed_run_resumes_to_the_same_store) {
   // Start the same run, and kill it once a few units are stored.
   namespace bp = boost::process;
   const auto killed_db = killed + "/results.db";
-  bp::child child(narrow::test::env("NARROW_EXE"), bp::args({"run", file, "--out", killed, "--threads", "1"}),
+  bp::child child(narrow::test::env("NARROW_EXE"),
+                  bp::args({"run", file, "--out", killed, "--threads", "1"}),
                   bp::std_out > bp::null, bp::std_err > bp::null);
   int stored = 0;
   for (int i = 0; i < 2000 && child.running(); ++i) {
@@ -96,7 +100,9 @@ BOOST_AUTO_TEST_CASE(killed_run_resumes_to_the_same_store) {
   BOOST_REQUIRE(at_kill < units);
   BOOST_TEST(sql(killed_db, "SELECT value FROM meta WHERE key='status';") != "finished\n");
   // Every stored unit is complete: its draws are there.
-  BOOST_TEST(sql(killed_db, "SELECT COUNT(*) FROM units u WHERE NOT EXISTS (SELECT 1 FROM draws d WHERE d.unit=u.key);") == "0\n");
+  BOOST_TEST(sql(killed_db,
+                 "SELECT COUNT(*) FROM units u WHERE NOT EXISTS (SELECT 1 FROM draws d WHERE "
+                 "d.unit=u.key);") == "0\n");
 
   // A second run into the same folder without --resume is refused.
   auto again = run_narrow({"run", file, "--out", killed});
@@ -134,13 +140,15 @@ BOOST_AUTO_TEST_CASE(same_seed_same_store_whatever_the_threads) {
   fs::create_directories(work);
   const auto file = (work / "e.yaml").string();
   std::ofstream(file) << experiment;
-  auto one = run_narrow({"run", file, "--out", (work / "one").string(), "--threads", "1",
-                         "--set", "stages.0.parameters.per_law=300"});
-  auto two = run_narrow({"run", file, "--out", (work / "two").string(), "--threads", "2",
-                         "--set", "stages.0.parameters.per_law=300"});
+  auto one = run_narrow({"run", file, "--out", (work / "one").string(), "--threads", "1", "--set",
+                         "stages.0.parameters.per_law=300"});
+  auto two = run_narrow({"run", file, "--out", (work / "two").string(), "--threads", "2", "--set",
+                         "stages.0.parameters.per_law=300"});
   BOOST_REQUIRE_MESSAGE(one.exit_code == 0, one.err);
   BOOST_REQUIRE_MESSAGE(two.exit_code == 0, two.err);
-  BOOST_TEST(contents((work / "one/results.db").string()) == contents((work / "two/results.db").string()));
-  auto n = sql((work / "one/results.db").string(), "SELECT COUNT(*) FROM draws WHERE status='accepted';");
+  BOOST_TEST(contents((work / "one/results.db").string()) ==
+             contents((work / "two/results.db").string()));
+  auto n = sql((work / "one/results.db").string(),
+               "SELECT COUNT(*) FROM draws WHERE status='accepted';");
   BOOST_TEST(n == "600\n");
 }

@@ -54,7 +54,8 @@ stages:
 BOOST_AUTO_TEST_CASE(run_stores_everything_drawn) {
   auto dir = fresh("run_check");
   std::ofstream(dir / "e.yaml") << experiment;
-  std::ofstream(dir / "law_b.yaml") << "conv_layers: [2, 3]\nconv1.kernel_h: ['3', '5']\nbatchnorm: [yes, yes]\n";
+  std::ofstream(dir / "law_b.yaml")
+      << "conv_layers: [2, 3]\nconv1.kernel_h: ['3', '5']\nbatchnorm: [yes, yes]\n";
   const auto out = (dir / "out").string(), db = out + "/results.db";
   auto r = run_narrow({"run", (dir / "e.yaml").string(), "--out", out, "--json"});
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
@@ -75,14 +76,22 @@ BOOST_AUTO_TEST_CASE(run_stores_everything_drawn) {
                std::to_string(law["draws"].get<int>()) + "\n");
   }
   // Every accepted architecture keeps the constraints; every rejected one breaks one.
-  BOOST_TEST(sql(db, "SELECT COUNT(*) FROM draws d JOIN architectures a ON a.hash=d.hash WHERE d.status='accepted' "
-                     "AND (a.params > 20000 OR a.activation_peak_bytes > 40960);") == "0\n");
-  BOOST_TEST(sql(db, "SELECT COUNT(*) FROM draws d JOIN architectures a ON a.hash=d.hash WHERE d.status='rejected' "
-                     "AND a.params <= 20000 AND a.activation_peak_bytes <= 40960;") == "0\n");
-  BOOST_TEST(sql(db, "SELECT COUNT(*) FROM draws WHERE status='invalid' AND (hash IS NOT NULL AND hash != '');") == "0\n");
+  BOOST_TEST(sql(db,
+                 "SELECT COUNT(*) FROM draws d JOIN architectures a ON a.hash=d.hash WHERE "
+                 "d.status='accepted' "
+                 "AND (a.params > 20000 OR a.activation_peak_bytes > 40960);") == "0\n");
+  BOOST_TEST(sql(db,
+                 "SELECT COUNT(*) FROM draws d JOIN architectures a ON a.hash=d.hash WHERE "
+                 "d.status='rejected' "
+                 "AND a.params <= 20000 AND a.activation_peak_bytes <= 40960;") == "0\n");
+  BOOST_TEST(sql(db,
+                 "SELECT COUNT(*) FROM draws WHERE status='invalid' AND (hash IS NOT NULL AND hash "
+                 "!= '');") == "0\n");
   // Law B came from its file: every draw of it has 2 or 3 conv layers and batch norm.
-  BOOST_TEST(sql(db, "SELECT COUNT(*) FROM draws d JOIN architectures a ON a.hash=d.hash WHERE d.law='B' "
-                     "AND (a.json NOT LIKE '%batchnorm%' OR a.layers < 3);") == "0\n");
+  BOOST_TEST(
+      sql(db,
+          "SELECT COUNT(*) FROM draws d JOIN architectures a ON a.hash=d.hash WHERE d.law='B' "
+          "AND (a.json NOT LIKE '%batchnorm%' OR a.layers < 3);") == "0\n");
   // Run facts.
   BOOST_TEST(sql(db, "SELECT value FROM meta WHERE key='experiment_name';") == "run_check\n");
   BOOST_TEST(sql(db, "SELECT value FROM meta WHERE key='seed';") == "5\n");
@@ -110,9 +119,10 @@ stages:
   const auto out = (dir / "out").string();
   auto r = run_narrow({"run", (dir / "e.yaml").string(), "--out", out, "--json"});
   BOOST_TEST(r.exit_code == 1);
-  BOOST_TEST(r.err.find("stopped after 300 rejected or invalid draws in a row with 0 of 5 accepted") !=
-                 std::string::npos,
-             r.err);
+  BOOST_TEST(
+      r.err.find("stopped after 300 rejected or invalid draws in a row with 0 of 5 accepted") !=
+          std::string::npos,
+      r.err);
   BOOST_TEST(r.err.find("params") != std::string::npos, r.err);
   const auto db = out + "/results.db";
   BOOST_TEST(sql(db, "SELECT COUNT(*) FROM draws;") == "300\n");

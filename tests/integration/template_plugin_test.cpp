@@ -20,10 +20,10 @@
 #include "support/run.hpp"
 
 namespace fs = std::filesystem;
-using nlohmann::json;
 using narrow::test::build_dir;
 using narrow::test::run_narrow;
 using narrow::test::source_dir;
+using nlohmann::json;
 
 namespace {
 
@@ -118,7 +118,7 @@ BOOST_AUTO_TEST_CASE(template_builds_against_the_installed_narrow_and_loads) {
       0);
   BOOST_REQUIRE_EQUAL(sh("cmake --build '" + template_build() + "'"), 0);
   BOOST_REQUIRE(fs::exists(template_plugins() + "/libnarrow_template_mlp.so"));
-  BOOST_TEST(fs::last_write_time(kernel) == kernel_time, "narrow's build was touched");
+  BOOST_TEST((fs::last_write_time(kernel) == kernel_time), "narrow's build was touched");
   // find_package(narrow) found the install, not narrow's build or source tree.
   const std::string cache = read_text(fs::path(template_build()) / "CMakeCache.txt");
   BOOST_TEST(cache.find("narrow_DIR:PATH=" + prefix() + "/lib/cmake/narrow") != std::string::npos,
@@ -151,9 +151,8 @@ BOOST_AUTO_TEST_CASE(template_builds_against_the_installed_narrow_and_loads) {
   // The bundled plugins still load next to it.
   BOOST_TEST(find_entry(plugins, "name", "sequential") != nullptr);
 
-  auto d = run_narrow(
-      {"describe", "--space", "mlp", "--reference", "mlp_lenet300", "--json", "--plugins",
-       template_plugins()});
+  auto d = run_narrow({"describe", "--space", "mlp", "--reference", "mlp_lenet300", "--json",
+                       "--plugins", template_plugins()});
   BOOST_REQUIRE_MESSAGE(d.exit_code == 0, d.err);
   const json lenet = parse_json(d, "narrow describe --reference mlp_lenet300");
   // LeNet-300-100 on 28x28x1 with 10 classes: 784*300+300 + 300*100+100 + 100*10+10.
@@ -199,9 +198,8 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST(space["references"] == json({"mlp_small", "mlp_lenet300"}));
 
   // Every reference builds, with the parameter counts the README gives.
-  for (const auto& [name, params] :
-       std::vector<std::pair<std::string, std::int64_t>>{{"mlp_small", 79510},
-                                                         {"mlp_lenet300", 266610}}) {
+  for (const auto& [name, params] : std::vector<std::pair<std::string, std::int64_t>>{
+           {"mlp_small", 79510}, {"mlp_lenet300", 266610}}) {
     auto d = narrow_with_plugin({"describe", "--space", "mlp", "--reference", name, "--json"});
     BOOST_REQUIRE_MESSAGE(d.exit_code == 0, name << ": " << d.err);
     const json reference = parse_json(d, name);
@@ -225,8 +223,7 @@ BOOST_AUTO_TEST_CASE(
   // Bad input is one clear line and exit code 2.
   auto unknown = narrow_with_plugin({"describe", "--space", "mlp", "--reference", "lenet5"});
   BOOST_TEST(unknown.exit_code == 2);
-  BOOST_TEST(unknown.err.find("valid: mlp_small, mlp_lenet300") != std::string::npos,
-             unknown.err);
+  BOOST_TEST(unknown.err.find("valid: mlp_small, mlp_lenet300") != std::string::npos, unknown.err);
   auto too_small = narrow_with_plugin(
       {"describe", "--space", "mlp", "--reference", "mlp_lenet300", "--param", "max_depth=1"});
   BOOST_TEST(too_small.exit_code == 2);
@@ -261,10 +258,10 @@ BOOST_AUTO_TEST_CASE(
     BOOST_REQUIRE(yaml.good());
   }
   // No --plugins and no NARROW_PLUGIN_PATH: the experiment file alone names the template.
-  auto r = run_narrow({"run", file.string(), "--out", out.string(), "--json"},
-                      {"NARROW_PLUGIN_PATH="});
-  BOOST_REQUIRE_MESSAGE(r.exit_code == 0,
-                        "narrow run exited with " << r.exit_code << "; stderr:\n" << r.err);
+  auto r =
+      run_narrow({"run", file.string(), "--out", out.string(), "--json"}, {"NARROW_PLUGIN_PATH="});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, "narrow run exited with " << r.exit_code << "; stderr:\n"
+                                                                    << r.err);
   BOOST_TEST(r.err.find("warning") == std::string::npos, r.err);
   const json j = parse_json(r, "narrow run --json");
   BOOST_TEST(j["out"] == out.string());
@@ -291,15 +288,16 @@ BOOST_AUTO_TEST_CASE(
   // The store, read with the sqlite3 shell.
   const fs::path db = out / "results.db";
   BOOST_REQUIRE_MESSAGE(fs::exists(db), db << " was not written");
-  BOOST_REQUIRE_MESSAGE(std::system("command -v sqlite3 > /dev/null 2>&1") == 0,
-                        "the sqlite3 command-line shell is not installed; it reads the results "
-                        "store in this test (scripts/setup.sh installs it: apt-get install sqlite3)");
+  BOOST_REQUIRE_MESSAGE(
+      std::system("command -v sqlite3 > /dev/null 2>&1") == 0,
+      "the sqlite3 command-line shell is not installed; it reads the results "
+      "store in this test (scripts/setup.sh installs it: apt-get install sqlite3)");
   BOOST_TEST(sqlite(db, "SELECT COUNT(*) FROM draws WHERE status='accepted' AND space='mlp'") ==
              "20");
-  const std::string max_params = sqlite(
-      db,
-      "SELECT MAX(a.params) FROM draws d JOIN architectures a ON a.hash=d.hash "
-      "WHERE d.status='accepted'");
+  const std::string max_params =
+      sqlite(db,
+             "SELECT MAX(a.params) FROM draws d JOIN architectures a ON a.hash=d.hash "
+             "WHERE d.status='accepted'");
   BOOST_REQUIRE_MESSAGE(!max_params.empty(), "no accepted architecture in the store");
   BOOST_TEST(std::stoll(max_params) <= 60000, "largest accepted network: " << max_params);
 }

@@ -18,14 +18,14 @@ NARROW_API std::string_view draw_status_name(DrawStatus s);
 
 /// One architecture drawn by a stage from one law of one space.
 struct NARROW_API DrawRecord {
-  std::string stage;        // stage name
-  std::string space;        // space name in the experiment
-  std::string law;          // law name
-  std::int64_t draw = 0;    // index of the draw in that law's stream
+  std::string stage;      // stage name
+  std::string space;      // space name in the experiment
+  std::string law;        // law name
+  std::int64_t draw = 0;  // index of the draw in that law's stream
   DrawStatus status = DrawStatus::accepted;
-  std::string hash;         // architecture hash; empty when invalid
-  std::string reason;       // why it was rejected or invalid; empty when accepted
-  std::string assignment;   // the assignment: JSON array of every variable's value by position
+  std::string hash;        // architecture hash; empty when invalid
+  std::string reason;      // why it was rejected or invalid; empty when accepted
+  std::string assignment;  // the assignment: JSON array of every variable's value by position
 };
 
 /// A plugin used by a run.

@@ -1,0 +1,367 @@
+#define BOOST_TEST_MODULE bad_experiments
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <iterator>
+#include <map>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "support/run.hpp"
+
+// Every file tests/fixtures/bad_experiments/*.yaml is an experiment with exactly one problem.
+// `narrow validate FILE` must refuse it with exit code 2, nothing on stdout and exactly one
+// line on stderr: FILE:LINE:COLUMN: error: MESSAGE. The table below says where and what.
+
+namespace fs = std::filesystem;
+namespace bdata = boost::unit_test::data;
+using narrow::test::run_narrow;
+
+namespace {
+
+struct Bad {
+  const char* file;      // the experiment, in tests/fixtures/bad_experiments
+  const char* reported;  // the file the error is in when it is not the experiment (a law file)
+  int line;
+  int column;            // 0: not checked
+  const char* fragment;  // part of the message
+};
+
+// clang-format off
+const Bad bad_experiments[] = {
+    {"yaml_syntax_error.yaml",              nullptr, 7, 48, "YAML syntax"},
+    {"unknown_top_level_key.yaml",          nullptr, 6, 1,  "unknown key 'budget' in the experiment (allowed: ablation, constraints, dataset, device, formats, name, plugins, seed, spaces, stages)"},
+    {"missing_name.yaml",                   nullptr, 1, 0,  "needs 'name'"},
+    {"missing_seed.yaml",                   nullptr, 1, 0,  "needs 'seed'"},
+    {"missing_spaces.yaml",                 nullptr, 1, 0,  "needs 'spaces'"},
+    {"missing_stages.yaml",                 nullptr, 1, 0,  "needs 'stages'"},
+    {"bad_name.yaml",                       nullptr, 2, 7,  "'my experiment!' is not a valid name"},
+    {"negative_seed.yaml",                  nullptr, 3, 7,  "'seed' must be an integer"},
+    {"non_integer_seed.yaml",               nullptr, 3, 7,  "'seed' must be an integer"},
+    {"unknown_space_plugin.yaml",           nullptr, 6, 13, "unknown space 'resnet' (valid: sequential)"},
+    {"unknown_strategy.yaml",               nullptr, 8, 15, "unknown strategy 'grid' (valid: random)"},
+    {"unknown_space_parameter.yaml",        nullptr, 8, 7,  "unknown parameter 'depth' of space 'sequential' (valid: classes, input, max_conv_layers, max_fc_layers, max_filters, max_units)"},
+    {"space_parameter_wrong_type.yaml",     nullptr, 7, 16,  "'ten' is not an integer"},
+    {"space_parameter_out_of_range.yaml",   nullptr, 8, 24,  "65 is out of range (allowed 1..64)"},
+    {"space_parameters_not_a_mapping.yaml", nullptr, 6, 17, "'parameters' must be a mapping"},
+    {"space_without_plugin.yaml",           nullptr, 5, 0,  "needs 'plugin'"},
+    {"unknown_key_in_space.yaml",           nullptr, 6, 5,  "unknown key 'law' in a space (allowed: laws, name, parameters, plugin)"},
+    {"duplicate_space_name.yaml",           nullptr, 7, 11, "space name 'seq' is used twice"},
+    {"law_unknown_variable.yaml",           nullptr, 10, 9, "unknown variable 'conv3.filters'"},
+    {"law_low_above_high.yaml",             nullptr, 9, 24, "'conv1.filters' has low 16 > high 4"},
+    {"law_outside_bounds.yaml",             nullptr, 9, 22, "range [2, 6] is outside its bounds [1, 4]"},
+    {"law_unknown_choice.yaml",             nullptr, 8, 31, "'full' is not a choice of 'conv1.padding' (choices: same, valid)"},
+    {"law_file_missing.yaml",               nullptr, 7, 14, "laws/no_such_law.yaml"},
+    {"law_file_is_a_folder.yaml",           nullptr, 8, 14, "laws"},
+    {"law_file_yaml_error.yaml",            "laws/yaml_error.yaml", 3, 22, "YAML syntax"},
+    {"law_file_unknown_variable.yaml",      "laws/unknown_variable.yaml", 3, 1, "unknown variable 'conv1.filter'"},
+    {"duplicate_law_name.yaml",             nullptr, 8, 7,  "'small'"},
+    {"constraint_unknown_metric.yaml",      nullptr, 7, 3,  "unknown metric 'weights' (valid: activation_peak_bytes, flops, layers, macs, memory_eq6_bytes, params, weight_bytes)"},
+    {"constraint_bad_unit.yaml",            nullptr, 7, 17, "unknown unit 'KiX'"},
+    {"constraint_size_unit_on_count.yaml",  nullptr, 7, 11, "'params' is a count, but '2MB' is a size"},
+    {"constraint_latency.yaml",             nullptr, 8, 3,  "'latency' constraints need a device"},
+    {"unknown_dataset.yaml",                nullptr, 5, 9,  "unknown dataset 'fashion_mnist'"},
+    {"unknown_format.yaml",                 nullptr, 7, 11, "unknown format 'ieee'"},
+    {"plugin_path_missing.yaml",            nullptr, 5, 5,  "no_such_plugin_folder' does not exist"},
+    {"empty_stages.yaml",                   nullptr, 6, 9,  "'stages' must be a non-empty list"},
+    {"stages_without_value.yaml",           nullptr, 4, 0,  "'stages' must be a non-empty list"},
+    {"duplicate_stage_name.yaml",           nullptr, 9, 11, "stage name 'sample' is used twice"},
+    {"strategy_parameter_out_of_range.yaml", nullptr, 10, 16, "parameter 'per_law' of strategy 'random': 0 is out of range"},
+    {"duplicate_key.yaml",                  nullptr, 6, 1,  "'seed'"},
+    {"ablation_not_a_list.yaml",            nullptr, 9, 3,  "'ablation' must be a list"},
+    {"ablation_variant_without_name.yaml",  nullptr, 10, 5, "needs 'name'"},
+};
+// clang-format on
+
+fs::path folder() {
+  return fs::path(narrow::test::source_dir()) / "tests" / "fixtures" / "bad_experiments";
+}
+std::string quickstart() {
+  return (fs::path(narrow::test::source_dir()) / "experiments" / "quickstart.yaml").string();
+}
+
+bool has(const std::string& s, const std::string& part) {
+  return s.find(part) != std::string::npos;
+}
+
+// The start of a long text, for messages.
+std::string head(const std::string& s) {
+  return s.size() <= 300 ? s : s.substr(0, 300) + "...";
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+// A fresh folder name under the build tree that does not exist yet.
+fs::path fresh_dir(const std::string& stem) {
+  static std::atomic<int> n{0};
+  const auto t = std::chrono::steady_clock::now().time_since_epoch().count();
+  fs::path p = fs::path(narrow::test::build_dir()) / "tests" /
+               (stem + "-" + std::to_string(t) + "-" + std::to_string(n++));
+  fs::remove_all(p);
+  return p;
+}
+
+// Checks the one-line error of a refused command: exit 2, nothing on stdout, one line on stderr
+// that starts with `prefix`. Returns that line without the prefix.
+std::string refused(const narrow::test::RunResult& r, const std::string& prefix) {
+  BOOST_TEST(r.exit_code == 2, "exit code " << r.exit_code << ", stderr: " << r.err);
+  BOOST_TEST(r.out.empty(), "stdout: " << head(r.out));
+  const auto ls = lines_of(r.err);
+  BOOST_TEST(ls.size() == 1u, "stderr must be one line, it is:\n" << r.err);
+  if (ls.empty()) return "";
+  const std::string& l = ls.front();
+  BOOST_TEST(l.rfind(prefix, 0) == 0u, "'" << l << "' does not start with '" << prefix << "'");
+  return l.rfind(prefix, 0) == 0 ? l.substr(prefix.size()) : l;
+}
+
+// The resolved experiment's laws: law name -> variable -> "[low, high]". The laws section is
+// found by its key; each law is one level deeper and each variable one level deeper again.
+std::map<std::string, std::map<std::string, std::string>> resolved_laws(const std::string& resolved,
+                                                                        const std::string& space) {
+  std::map<std::string, std::map<std::string, std::string>> laws;
+  const auto ls = lines_of(resolved);
+  auto indent = [](const std::string& l) { return l.find_first_not_of(' '); };
+  bool in_space = false;
+  for (std::size_t i = 0; i < ls.size(); ++i) {
+    if (ls[i].find("- name: " + space) != std::string::npos) in_space = true;
+    if (!in_space || ls[i].substr(indent(ls[i])) != "laws:") continue;
+    const std::size_t base = indent(ls[i]);
+    std::string law;
+    for (++i; i < ls.size() && indent(ls[i]) > base; ++i) {
+      const std::string body = ls[i].substr(indent(ls[i]));
+      if (indent(ls[i]) == base + 2) {
+        law = body.substr(0, body.size() - 1);  // "NAME:"
+        laws[law];
+      } else {
+        const auto colon = body.find(": ");
+        laws[law][body.substr(0, colon)] = colon == std::string::npos ? "" : body.substr(colon + 2);
+      }
+    }
+    break;
+  }
+  return laws;
+}
+
+// The lines of the resolved experiment from the top-level key `key` to the next top-level key.
+std::string section(const std::string& resolved, const std::string& key) {
+  std::string out;
+  bool in = false;
+  for (const auto& l : lines_of(resolved)) {
+    if (!l.empty() && l[0] != ' ' && l[0] != '-') in = l.rfind(key + ":", 0) == 0;
+    if (in) out += l + "\n";
+  }
+  return out;
+}
+
+// Validates quickstart with `sets` and returns the resolved experiment (checking success).
+std::string validate_quickstart(const std::vector<std::string>& sets) {
+  std::vector<std::string> args{"validate", quickstart()};
+  for (const auto& s : sets) {
+    args.push_back("--set");
+    args.push_back(s);
+  }
+  auto r = run_narrow(args);
+  BOOST_TEST(r.exit_code == 0, "stderr: " << r.err);
+  BOOST_TEST(!r.out.empty());
+  return r.out;
+}
+
+}  // namespace
+
+BOOST_DATA_TEST_CASE(each_bad_experiment_is_refused_in_one_line,
+                     bdata::xrange(std::size(bad_experiments)), i) {
+  const Bad& b = bad_experiments[i];
+  const std::string file = (folder() / b.file).string();
+  BOOST_TEST_CONTEXT(b.file) {
+    BOOST_REQUIRE(fs::exists(file));
+    auto r = run_narrow({"validate", file});
+    BOOST_TEST(r.exit_code == 2, "exit code " << r.exit_code << ", stderr: " << r.err);
+    BOOST_TEST(r.out.empty(), "stdout: " << head(r.out));
+    const auto ls = lines_of(r.err);
+    BOOST_REQUIRE_MESSAGE(ls.size() == 1u, "stderr must be one line, it is:\n" << r.err);
+    static const std::regex form(R"(^(.+):([0-9]+):([0-9]+): error: (.+)$)");
+    std::smatch m;
+    BOOST_REQUIRE_MESSAGE(std::regex_match(ls.front(), m, form),
+                          "'" << ls.front() << "' is not FILE:LINE:COLUMN: error: MESSAGE");
+    if (b.reported) {
+      // A law file's error names that file (spelled as narrow found it).
+      const fs::path expected = folder() / b.reported;
+      BOOST_TEST(fs::weakly_canonical(fs::path(m[1].str())) == fs::weakly_canonical(expected),
+                 "error in '" << m[1].str() << "', expected " << expected);
+    } else {
+      BOOST_TEST(m[1].str() == file);
+    }
+    BOOST_TEST(std::stoi(m[2].str()) == b.line, "line of: " << ls.front());
+    if (b.column) BOOST_TEST(std::stoi(m[3].str()) == b.column, "column of: " << ls.front());
+    BOOST_TEST(has(m[4].str(), b.fragment),
+               "message '" << m[4].str() << "' lacks '" << b.fragment << "'");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(the_table_covers_every_fixture) {
+  std::set<std::string> in_table;
+  for (const auto& b : bad_experiments) {
+    BOOST_TEST(in_table.insert(b.file).second, b.file << " is twice in the table");
+    BOOST_TEST(fs::is_regular_file(folder() / b.file),
+               b.file << " is in the table but not in " << folder());
+  }
+  std::size_t files = 0;
+  for (const auto& e : fs::directory_iterator(folder())) {
+    if (!e.is_regular_file() || e.path().extension() != ".yaml") continue;
+    ++files;
+    BOOST_TEST(in_table.count(e.path().filename().string()) == 1u,
+               e.path().filename().string() << " is a fixture that the table does not check");
+  }
+  BOOST_TEST(files == std::size(bad_experiments));
+  BOOST_TEST(files >= 24u);
+}
+
+BOOST_AUTO_TEST_CASE(run_refuses_a_bad_experiment_before_creating_a_store) {
+  const fs::path out = fresh_dir("bad_experiment_run");
+  const std::string file = (folder() / "law_low_above_high.yaml").string();
+  auto r = run_narrow({"run", file, "--out", out.string(), "--threads", "1"});
+  const std::string rest = refused(r, file + ":9:24: error: ");
+  BOOST_TEST(has(rest, "has low 16 > high 4"), rest);
+  BOOST_TEST(!fs::exists(out / "results.db"));
+  fs::remove_all(out);
+}
+
+// ------------------------------------------------------------------ --set
+
+BOOST_AUTO_TEST_CASE(set_overrides_the_seed) {
+  const auto y = validate_quickstart({"seed=7"});
+  BOOST_TEST(has(y, "\nseed: 7\n"), y);
+  BOOST_TEST(!has(y, "\nseed: 1\n"));
+}
+
+BOOST_AUTO_TEST_CASE(set_overrides_a_space_parameter) {
+  const auto y = validate_quickstart({"spaces.0.parameters.classes=5"});
+  const auto spaces = section(y, "spaces");
+  BOOST_TEST(has(spaces, " classes: 5\n"), spaces);
+  BOOST_TEST(!has(spaces, " classes: 10\n"));
+  BOOST_TEST(has(spaces, " max_conv_layers: 6\n"));  // the file's other parameters stay
+}
+
+BOOST_AUTO_TEST_CASE(set_overrides_a_law_range_with_a_dotted_variable_name) {
+  const auto y = validate_quickstart({"spaces.0.laws.L1.conv1.filters=[2,4]"});
+  auto laws = resolved_laws(y, "seq");
+  BOOST_TEST(laws["L1"]["conv1.filters"] == "[2, 4]");
+  BOOST_TEST(laws["L1"]["conv2.filters"] == "[2, 16]");  // the rest of L1 stays
+  BOOST_TEST(laws["L2"]["conv1.filters"] == "[4, 32]");  // other laws stay
+}
+
+BOOST_AUTO_TEST_CASE(set_gives_a_range_to_a_variable_the_law_does_not_list) {
+  // L1 of the quickstart does not name conv4.filters (it takes the full range [1, 512]); a
+  // --set must be able to narrow it like any variable the law lists.
+  const auto y = validate_quickstart({"spaces.0.laws.L1.conv4.filters=[2,4]"});
+  auto laws = resolved_laws(y, "seq");
+  BOOST_TEST(laws["L1"]["conv4.filters"] == "[2, 4]");
+  BOOST_TEST(laws["L2"]["conv4.filters"] == "[4, 32]");
+}
+
+BOOST_AUTO_TEST_CASE(set_overrides_and_adds_constraints) {
+  const auto y = validate_quickstart({"constraints.weight_bytes=32KiB", "constraints.params=250k"});
+  const auto c = section(y, "constraints");
+  BOOST_TEST(has(c, "  weight_bytes: 32768\n"), c);
+  BOOST_TEST(has(c, "  activation_peak_bytes: 65536\n"), c);
+  BOOST_TEST(has(c, "  params: 250000\n"), c);
+}
+
+BOOST_AUTO_TEST_CASE(set_overrides_a_stage_parameter) {
+  const auto y = validate_quickstart({"stages.0.parameters.per_law=5"});
+  const auto s = section(y, "stages");
+  BOOST_TEST(has(s, " per_law: 5\n"), s);
+  BOOST_TEST(has(s, " max_rejections: 20000\n"), s);
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_set_is_reported_against_the_command_line) {
+  struct Case {
+    const char* set;
+    const char* fragment;
+  };
+  const Case cases[] = {
+      {"seed=abc", "'seed' must be an integer"},
+      {"seed=[1", "not valid YAML"},
+      {"seed", "path.to.key=value"},
+      {"spaces.3.name=x", "list index"},
+      {"budget=1", "unknown key 'budget'"},
+      {"constraints.params=2MB", "'params' is a count, but '2MB' is a size"},
+      {"spaces.0.laws.L1.conv1.filters=[4,2]", "has low 4 > high 2"},
+      // The bad value comes from the command line, not from the file (which holds 2000 and 10).
+      {"stages.0.parameters.per_law=0", "0 is out of range"},
+      {"spaces.0.parameters.classes=0", "0 is out of range"},
+  };
+  for (const auto& c : cases) {
+    BOOST_TEST_CONTEXT(c.set) {
+      auto r = run_narrow({"validate", quickstart(), "--set", c.set});
+      const std::string rest = refused(r, "--set: error: ");
+      BOOST_TEST(has(rest, c.fragment), "'" << rest << "' lacks '" << c.fragment << "'");
+    }
+  }
+}
+
+// ------------------------------------------------------------------ the resolved experiment
+
+BOOST_AUTO_TEST_CASE(quickstart_validates_and_prints_the_resolved_experiment) {
+  auto r = run_narrow({"validate", quickstart()});
+  BOOST_REQUIRE_EQUAL(r.exit_code, 0);
+  const auto err = lines_of(r.err);
+  BOOST_TEST(err.size() == 1u, r.err);
+  BOOST_TEST(has(r.err, "valid (1 spaces, 1 stages)"), r.err);
+  const std::string& y = r.out;
+  BOOST_TEST(has(y, "name: quickstart\n"));
+  BOOST_TEST(has(y, "\nseed: 1\n"));
+
+  // Every variable of the space, in every law; unnamed variables take their full bounds.
+  auto d = run_narrow({"describe", "--space", "sequential", "--param", "max_conv_layers=6",
+                       "--param", "max_fc_layers=1", "--json"});
+  BOOST_REQUIRE_EQUAL(d.exit_code, 0);
+  const auto vars = nlohmann::json::parse(d.out)["variables"];
+  BOOST_TEST(vars.size() == 3u + 9u * 6u + 1u);
+  auto laws = resolved_laws(y, "seq");
+  BOOST_TEST(laws.size() == 3u);
+  for (const char* law : {"L1", "L2", "L3"}) {
+    BOOST_TEST_CONTEXT(law) {
+      BOOST_TEST(laws[law].size() == vars.size());
+      for (const auto& v : vars)
+        BOOST_TEST(laws[law].count(v["name"].get<std::string>()) == 1u, v["name"]);
+    }
+  }
+  BOOST_TEST(laws["L1"]["conv_layers"] == "[1, 3]");
+  BOOST_TEST(laws["L1"]["conv4.filters"] == "[1, 512]");
+  BOOST_TEST(laws["L1"]["batchnorm"] == "[\"no\", \"yes\"]");
+  BOOST_TEST(laws["L3"]["batchnorm"] == "[\"yes\", \"yes\"]");
+  BOOST_TEST(laws["L3"]["conv1.padding"] == "[\"same\", \"same\"]");
+
+  // Space parameters and stage parameters with their defaults filled in.
+  const auto spaces = section(y, "spaces");
+  for (const char* p : {" classes: 10\n", " max_conv_layers: 6\n", " max_fc_layers: 1\n",
+                        " max_filters: 512\n", " max_units: 1024\n"})
+    BOOST_TEST(has(spaces, p), p);
+  const auto stages = section(y, "stages");
+  BOOST_TEST(has(stages, "name: sample\n"), stages);
+  BOOST_TEST(has(stages, "strategy: random\n"), stages);
+  for (const char* p : {" per_law: 2000\n", " max_rejections: 20000\n", " batch: 1000\n"})
+    BOOST_TEST(has(stages, p), p);
+  const auto c = section(y, "constraints");
+  BOOST_TEST(has(c, "  weight_bytes: 65536\n"), c);
+  BOOST_TEST(has(c, "  activation_peak_bytes: 65536\n"), c);
+
+  // The same file gives the same text.
+  auto again = run_narrow({"validate", quickstart()});
+  BOOST_TEST(again.out == r.out);
+}
