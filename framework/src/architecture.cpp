@@ -80,27 +80,40 @@ void Architecture::finalize() {
   input_index_.resize(n);
   shapes_.assign(n, Shape{});
   // Edges (producer -> consumer); vertex 0 is the network input, vertex i+1 is layer i.
+  // Ids resolve by a backward scan on small graphs (inputs are usually the previous layer)
+  // and through a hash map on large ones.
   std::vector<std::pair<std::size_t, std::size_t>> edges;
   edges.reserve(n + n / 2);
+  const bool large = n > 48;
+  std::unordered_map<std::string_view, int> ids;
+  if (large) ids.reserve(n * 2);
   for (std::size_t i = 0; i < n; ++i) {
     const Layer& l = layers_[i];
     if (!valid_id(l.id))
       fail(fmt::format("layer {}: id '{}' is not valid (letters, digits and _, not 'input')", i,
                        l.id));
-    for (std::size_t j = 0; j < i; ++j)
-      if (layers_[j].id == l.id) fail(fmt::format("layer id '{}' is used twice", l.id));
+    if (large) {
+      if (!ids.emplace(l.id, int(i)).second) fail(fmt::format("layer id '{}' is used twice", l.id));
+    } else {
+      for (std::size_t j = 0; j < i; ++j)
+        if (layers_[j].id == l.id) fail(fmt::format("layer id '{}' is used twice", l.id));
+    }
     if (l.inputs.empty()) fail(fmt::format("layer '{}' ({}) has no inputs", l.id, op_name(l.op)));
     auto& ins = input_index_[i];
     ins.clear();
     for (const auto& in : l.inputs) {
       int k = -1;
       if (in != "input") {
-        // Inputs are usually recent layers: look backwards.
-        for (std::size_t j = i; j-- > 0;)
-          if (layers_[j].id == in) {
-            k = int(j);
-            break;
-          }
+        if (large) {
+          auto it = ids.find(in);
+          if (it != ids.end() && it->second < int(i)) k = it->second;
+        } else {
+          for (std::size_t j = i; j-- > 0;)
+            if (layers_[j].id == in) {
+              k = int(j);
+              break;
+            }
+        }
         if (k < 0) {
           bool later = false;
           for (std::size_t j = i + 1; j < n; ++j) later = later || layers_[j].id == in;
@@ -246,11 +259,15 @@ void Architecture::finalize() {
 
   std::string out_id = output_.empty() ? layers_.back().id : output_;
   std::size_t out_index = n;
-  for (std::size_t j = n; j-- > 0;)
-    if (layers_[j].id == out_id) {
-      out_index = j;
-      break;
-    }
+  if (large) {
+    if (auto it = ids.find(out_id); it != ids.end()) out_index = std::size_t(it->second);
+  } else {
+    for (std::size_t j = n; j-- > 0;)
+      if (layers_[j].id == out_id) {
+        out_index = j;
+        break;
+      }
+  }
   if (out_index == n) fail(fmt::format("the output '{}' is not a layer", out_id));
   output_index_ = out_index;
   output_ = out_id;

@@ -423,20 +423,29 @@ Experiment Experiment::load(const std::string& file, const std::vector<std::stri
     std::string params;
     for (const auto& [k, v] : resolved.values()) params += fmt::format("{}={};", k, to_string(v));
     es.key = fmt::format("{}@{}:{}|{}", es.plugin.name, reg.plugin, reg.plugin_version, params);
-    if (const auto laws = s["laws"]) {
+    if (auto laws = s["laws"]) {
+      Locator laws_loc = loc;
+      if (laws.IsScalar() && !laws.Scalar().empty()) {
+        // A file of named laws, relative to the experiment file.
+        auto path = fs::path(laws.Scalar());
+        if (path.is_relative()) path = base / path;
+        laws = load_yaml_file(path.string(), loc.at(laws));
+        laws_loc = Locator{path.string()};
+        if (!laws.IsMap()) fail(SourceLocation{path.string(), 1, 1}, "a law file of several laws maps law names to variable ranges");
+      }
       if (!laws.IsMap() || laws.size() == 0)
-        fail(loc.at(laws), "'laws' must map law names to variable ranges or to a law file");
-      check_unique(laws, loc, "'laws'");
+        fail(laws_loc.at(laws), "'laws' must map law names to variable ranges or to a law file, or name a file of laws");
+      check_unique(laws, laws_loc, "'laws'");
       for (const auto& kv : laws) {
-        const std::string law_name = name_of(kv.first, loc, "law name");
+        const std::string law_name = name_of(kv.first, laws_loc, "law name");
         if (kv.second.IsScalar() && !kv.second.Scalar().empty()) {
           // A law file, relative to the experiment file.
           auto path = fs::path(kv.second.Scalar());
           if (path.is_relative()) path = base / path;
-          auto body = load_yaml_file(path.string(), loc.at(kv.second));
+          auto body = load_yaml_file(path.string(), laws_loc.at(kv.second));
           es.laws.push_back(read_law(law_name, body, *es.space, es.name, Locator{path.string()}));
         } else {
-          es.laws.push_back(read_law(law_name, kv.second, *es.space, es.name, loc));
+          es.laws.push_back(read_law(law_name, kv.second, *es.space, es.name, laws_loc));
         }
       }
     } else {

@@ -129,3 +129,24 @@ stages:
   BOOST_TEST(sql(db, "SELECT value FROM meta WHERE key='status';") == "failed\n");
   BOOST_TEST(sql(db, "SELECT status FROM sessions;") == "failed\n");
 }
+
+BOOST_AUTO_TEST_CASE(laws_can_come_from_one_file_of_named_laws) {
+  auto dir = fresh("run_law_file");
+  std::ofstream(dir / "laws.yaml") << "L1: {conv_layers: [1, 2]}\nL2: {conv_layers: [3, 4], conv1.filters: [2, 8]}\n";
+  std::ofstream(dir / "e.yaml") << "name: lawfile\nseed: 1\nspaces:\n  - plugin: sequential\n    laws: laws.yaml\n"
+                                   "stages:\n  - strategy: random\n    parameters: {per_law: 4}\n";
+  const auto out = (dir / "out").string();
+  auto r = run_narrow({"run", (dir / "e.yaml").string(), "--out", out, "--json"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  auto laws = json::parse(r.out)["stages"][0]["summary"]["laws"];
+  BOOST_REQUIRE(laws.size() == 2u);
+  BOOST_TEST(laws[0]["law"] == "L1");
+  BOOST_TEST(laws[1]["law"] == "L2");
+  BOOST_TEST(sql(out + "/results.db", "SELECT COUNT(*) FROM draws d JOIN architectures a ON a.hash=d.hash "
+                                      "WHERE d.law='L2' AND d.status='accepted' AND a.layers < 4;") == "0\n");
+  // An error inside the law file names that file and its line.
+  std::ofstream(dir / "laws.yaml") << "L1: {conv_layers: [1, 2]}\nL2: {conv_layers: [3, 40]}\n";
+  auto bad = run_narrow({"validate", (dir / "e.yaml").string()});
+  BOOST_TEST(bad.exit_code == 2);
+  BOOST_TEST(bad.err.find((dir / "laws.yaml").string() + ":2:") != std::string::npos, bad.err);
+}
