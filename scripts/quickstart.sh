@@ -4,7 +4,7 @@
 # Writes runs/quickstart-samples.csv and runs/quickstart-<UTC time>/results.db.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/build.sh
+bash scripts/build.sh narrow narrow_builtin_plugins
 
 ./build/bin/narrow plugins
 ./build/bin/narrow describe --space sequential --reference lenet5
