@@ -20,23 +20,17 @@ namespace narrow {
 
 namespace {
 
-std::string utc_stamp() {
+// The current UTC time in a strftime format.
+std::string utc_now(const char* format) {
   std::time_t t = std::time(nullptr);
   std::tm tm{};
   gmtime_r(&t, &tm);
   char buf[32];
-  std::strftime(buf, sizeof buf, "%Y%m%d-%H%M%S", &tm);
+  std::strftime(buf, sizeof buf, format, &tm);
   return buf;
 }
-
-std::string utc_iso() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
+std::string utc_stamp() { return utc_now("%Y%m%d-%H%M%S"); }
+std::string utc_iso() { return utc_now("%Y-%m-%dT%H:%M:%SZ"); }
 
 // The first line where two texts differ, for a message.
 std::string first_difference(const std::string& a, const std::string& b) {

@@ -12,24 +12,14 @@
 #include <thread>
 
 #include "support/run.hpp"
+#include "support/sqlite.hpp"
 
 namespace fs = std::filesystem;
 using narrow::test::build_dir;
 using narrow::test::run_narrow;
+using narrow::test::sql;
 
 namespace {
-// Runs the sqlite3 shell on a store and returns what it prints.
-std::string sql(const std::string& db, const std::string& query) {
-  std::string cmd = "sqlite3 -batch '" + db + "' \"" + query + "\" 2>&1";
-  std::string out;
-  if (FILE* p = popen(cmd.c_str(), "r")) {
-    char buf[65536];
-    std::size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    pclose(p);
-  }
-  return out;
-}
 
 const char* experiment = R"(name: resume_check
 seed: 11

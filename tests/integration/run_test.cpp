@@ -10,23 +10,15 @@
 #include <nlohmann/json.hpp>
 
 #include "support/run.hpp"
+#include "support/sqlite.hpp"
 
 namespace fs = std::filesystem;
 using narrow::test::build_dir;
 using narrow::test::run_narrow;
+using narrow::test::sql;
 using nlohmann::json;
 
 namespace {
-std::string sql(const std::string& db, const std::string& query) {
-  std::string cmd = "sqlite3 -batch '" + db + "' \"" + query + "\" 2>&1", out;
-  if (FILE* p = popen(cmd.c_str(), "r")) {
-    char buf[4096];
-    std::size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-    pclose(p);
-  }
-  return out;
-}
 fs::path fresh(const std::string& name) {
   auto p = fs::path(build_dir()) / "tests" / name;
   fs::remove_all(p);

@@ -1,0 +1,12 @@
+#include "mobilenet_space.hpp"
+#include "narrow/plugin.hpp"
+
+namespace {
+void register_mobilenet(narrow::Registry& registry) {
+  registry.add_space<narrow::spaces::MobileNetSpace>(
+      "mobilenet", "depthwise-separable stacks in the style of MobileNetV1 (Howard et al. 2017)",
+      narrow::spaces::MobileNetSpace::schema());
+}
+}  // namespace
+
+NARROW_PLUGIN("mobilenet", "0.1.0", register_mobilenet)

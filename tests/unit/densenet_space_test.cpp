@@ -1,0 +1,224 @@
+#define BOOST_TEST_MODULE densenet_space
+// The `densenet` space plugin: its references have their published sizes and LibTorch agrees
+// with narrow's counts on them; uniform draws are valid networks that LibTorch runs; input
+// shape and class count are parameters; bad parameters are input errors.
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <numeric>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "narrow/architecture.hpp"
+#include "narrow/builder.hpp"
+#include "narrow/errors.hpp"
+#include "narrow/loader.hpp"
+#include "narrow/metrics.hpp"
+#include "narrow/registry.hpp"
+#include "narrow/sampler.hpp"
+#include "narrow/space.hpp"
+
+using namespace narrow;
+
+namespace {
+struct SingleThreadedTorch {
+  SingleThreadedTorch() { torch::set_num_threads(1); }
+};
+BOOST_TEST_GLOBAL_FIXTURE(SingleThreadedTorch);
+
+Registry& registry() {
+  static Registry reg;
+  static bool loaded = [] {
+    PluginLoader(reg).load_path(std::string(std::getenv("NARROW_BUILD_DIR")) +
+                                "/lib/narrow/plugins");
+    return true;
+  }();
+  (void)loaded;
+  return reg;
+}
+
+Architecture reference_arch(const SearchSpace& s, const std::string& name) {
+  auto a = s.build(s.reference(name));
+  a.finalize();
+  return a;
+}
+
+// MACs of the module's real conv and linear layers, from the output shapes LibTorch records.
+std::int64_t torch_macs(GraphModule& m, const Architecture& a) {
+  std::vector<std::vector<std::int64_t>> shapes;
+  const auto& in = a.input();
+  m->forward_recording(torch::zeros({1, in.c, in.h, in.w}), shapes);
+  std::int64_t macs = 0;
+  for (const auto& item : m->named_children()) {
+    std::size_t i = a.index_of(item.key());
+    if (auto* conv = item.value()->as<torch::nn::Conv2dImpl>())
+      macs += conv->weight.numel() * shapes[i][1] * shapes[i][2];
+    else if (auto* fc = item.value()->as<torch::nn::LinearImpl>())
+      macs += fc->weight.numel();
+  }
+  return macs;
+}
+
+// Builds the LibTorch module, compares its counts with narrow's and runs one forward pass.
+void check_against_torch(const Architecture& arch, const std::string& what) {
+  torch::NoGradGuard no_grad;
+  const auto m = analyse(arch);
+  auto module = build_module(arch);
+  module->eval();
+  BOOST_TEST(count_parameters(*module) == m.params, what);
+  BOOST_TEST(torch_macs(module, arch) == m.macs, what);
+  const auto& in = arch.input();
+  auto out = module->forward(torch::randn({1, in.c, in.h, in.w}));
+  BOOST_TEST(out.dim() == 2, what);
+  BOOST_TEST(out.size(0) == 1, what);
+  BOOST_TEST(out.size(1) == arch.shape(arch.output_index()).c, what);
+  BOOST_TEST(out.size(1) == arch.classes(), what);
+  BOOST_TEST(torch::isfinite(out).all().item<bool>(), what);
+}
+
+std::size_t count_ops(const Architecture& a, Op op) {
+  return std::size_t(std::count_if(a.layers().begin(), a.layers().end(),
+                                   [&](const Layer& l) { return l.op == op; }));
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(references_have_their_published_sizes_and_match_libtorch) {
+  auto space = registry().create_space("densenet", {});
+  BOOST_TEST(space->references() ==
+             std::vector<std::string>({"densenet40_k12", "densenet_bc100_k12"}));
+  // Huang et al. 2017, Table 2: DenseNet (L=40, k=12) 1.0M, DenseNet-BC (L=100, k=12) 0.8M.
+  const std::vector<std::pair<std::string, double>> published{{"densenet40_k12", 1.0e6},
+                                                              {"densenet_bc100_k12", 0.8e6}};
+  for (const auto& [name, params] : published) {
+    auto arch = reference_arch(*space, name);
+    const auto m = analyse(arch);
+    BOOST_TEST(std::abs(double(m.params) - params) <= 0.05 * params,
+               name << ": " << m.params << " parameters");
+    check_against_torch(arch, name);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(references_have_the_layers_of_their_names) {
+  auto space = registry().create_space("densenet", {});
+  // DenseNet-40: stem + 3 x 12 dense layers + 2 transitions + classifier = 40 layers; the
+  // final map has 16 + 36 * 12 = 448 channels.
+  auto d40 = reference_arch(*space, "densenet40_k12");
+  BOOST_TEST(analyse(d40).layers == 40);
+  BOOST_TEST(count_ops(d40, Op::concat) == 36u);
+  BOOST_TEST(count_ops(d40, Op::avgpool) == 2u);
+  BOOST_TEST(d40.shape(d40.index_of("flat")).c == 448);
+  BOOST_TEST(d40.shape(d40.index_of("t2p")) == (Shape{160, 8, 8, false}));
+  // DenseNet-BC-100: stem + 3 x 16 x 2 convs + 2 transitions + classifier = 100 layers;
+  // stem 24, block 1 ends at 24 + 192 = 216, compressed to 108, then 300 -> 150, 342.
+  auto bc = reference_arch(*space, "densenet_bc100_k12");
+  BOOST_TEST(analyse(bc).layers == 100);
+  BOOST_TEST(bc.shape(bc.index_of("s")).c == 24);
+  BOOST_TEST(bc.shape(bc.index_of("t1p")) == (Shape{108, 16, 16, false}));
+  BOOST_TEST(bc.shape(bc.index_of("t2p")) == (Shape{150, 8, 8, false}));
+  BOOST_TEST(bc.shape(bc.index_of("flat")).c == 342);
+  BOOST_TEST(bc.shape(bc.index_of("b3l16c1")).c == 48);  // bottleneck: 4k channels
+  for (const auto& l : bc.layers()) {
+    if (l.op == Op::concat) BOOST_TEST(l.inputs.size() == 2u, l.id);
+    if (l.op == Op::conv2d) BOOST_TEST(!l.bias, l.id);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(smallest_network_has_the_counted_parameters) {
+  auto space = registry().create_space("densenet", {});
+  Assignment a(space->variables().size());
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] = space->variables()[i].min;
+  a[space->variable_index("growth")] = 2;
+  auto arch = space->build(a);
+  arch.finalize();
+  // stem 3*16*9, BN 2*16, conv 16*2*9, final BN 2*18, linear 18*10 + 10.
+  BOOST_TEST(analyse(arch).params == 432 + 32 + 288 + 36 + 190);
+  check_against_torch(arch, "smallest");
+}
+
+BOOST_AUTO_TEST_CASE(ten_thousand_uniform_samples_are_valid) {
+  auto space = registry().create_space("densenet", {});
+  Sampler sampler(*space, SamplingLaw::uniform(space->variables()), 11);
+  std::set<std::string> hashes;
+  std::int64_t smallest = std::numeric_limits<std::int64_t>::max(), largest = 0;
+  for (std::uint64_t i = 0; i < 10000; ++i) {
+    auto s = sampler.draw(i);
+    BOOST_REQUIRE(s.rejected == 0);
+    BOOST_REQUIRE(s.architecture.finalized());
+    space->check_assignment(s.assignment);
+    const auto& out = s.architecture.shape(s.architecture.output_index());
+    BOOST_REQUIRE(out.flat && out.c == 10);
+    for (std::size_t k = 0; k < s.architecture.layers().size(); ++k) {
+      const auto& sh = s.architecture.shape(k);
+      BOOST_REQUIRE(sh.c >= 1 && sh.h >= 1 && sh.w >= 1);
+    }
+    BOOST_REQUIRE(s.metrics.params > 0);
+    smallest = std::min(smallest, s.metrics.params);
+    largest = std::max(largest, s.metrics.params);
+    hashes.insert(s.architecture.hash());
+  }
+  BOOST_TEST(hashes.size() > 9000u);
+  // The absolute bounds span the sizes that matter on small devices, and no more.
+  BOOST_TEST(smallest < 1000);
+  BOOST_TEST(largest > 3000000);
+  BOOST_TEST(largest < 12000000);
+}
+
+BOOST_AUTO_TEST_CASE(fifty_uniform_samples_run_in_libtorch) {
+  // A forward of the largest draws takes seconds; to keep the test short we run the 50
+  // smallest by MACs among the first 2,000 draws (and check their counts against LibTorch).
+  auto space = registry().create_space("densenet", {});
+  Sampler sampler(*space, SamplingLaw::uniform(space->variables()), 5);
+  std::vector<std::pair<std::int64_t, std::uint64_t>> by_macs;
+  for (std::uint64_t i = 0; i < 2000; ++i) by_macs.emplace_back(sampler.draw(i).metrics.macs, i);
+  std::sort(by_macs.begin(), by_macs.end());
+  for (std::size_t j = 0; j < 50; ++j) {
+    auto s = sampler.draw(by_macs[j].second);
+    check_against_torch(s.architecture, "draw " + std::to_string(s.index));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(input_shape_and_classes_are_parameters) {
+  auto space = registry().create_space("densenet", {{"input", "[1,28,28]"}, {"classes", "100"}});
+  auto arch = reference_arch(*space, "densenet_bc100_k12");
+  BOOST_TEST(arch.input() == (Shape{1, 28, 28, false}));
+  BOOST_TEST(arch.shape(arch.output_index()).c == 100);
+  // 28 -> 14 -> 7 through the two transitions.
+  BOOST_TEST(arch.shape(arch.index_of("t2p")) == (Shape{150, 7, 7, false}));
+  check_against_torch(arch, "bc100 on [1,28,28], 100 classes");
+  // Four blocks on 64x64 inputs.
+  auto big = registry().create_space("densenet", {{"input", "[3,64,64]"}, {"max_blocks", "4"}});
+  Assignment a = big->reference("densenet40_k12");
+  a[big->variable_index("blocks")] = 4;
+  a[big->variable_index("block4.layers")] = 2;
+  a[big->variable_index("growth")] = 4;
+  auto arch4 = big->build(a);
+  arch4.finalize();
+  BOOST_TEST(arch4.shape(arch4.index_of("t3p")).h == 8);
+  check_against_torch(arch4, "four blocks on [3,64,64]");
+}
+
+BOOST_AUTO_TEST_CASE(bad_parameters_and_references_are_input_errors) {
+  BOOST_CHECK_THROW(registry().create_space("densenet", {{"classes", "0"}}), InputError);
+  BOOST_CHECK_THROW(registry().create_space("densenet", {{"input", "[3,32]"}}), InputError);
+  BOOST_CHECK_THROW(registry().create_space("densenet", {{"max_blocks", "9"}}), InputError);
+  BOOST_CHECK_THROW(registry().create_space("densenet", {{"max_growth", "0"}}), InputError);
+  BOOST_CHECK_THROW(registry().create_space("densenet", {{"depth", "40"}}), InputError);
+  // Three blocks need a map that survives two halvings.
+  BOOST_CHECK_THROW(registry().create_space("densenet", {{"input", "[3,3,3]"}}), InputError);
+  BOOST_CHECK_NO_THROW(registry().create_space("densenet", {{"input", "[3,4,4]"}}));
+  try {
+    registry().create_space("densenet", {{"input", "[3,3,32]"}});
+    BOOST_ERROR("a 3x32 input with three blocks was accepted");
+  } catch (const InputError& e) {
+    BOOST_TEST(std::string(e.what()).find("lower max_blocks") != std::string::npos, e.what());
+  }
+  auto shallow = registry().create_space("densenet", {{"max_layers", "12"}});
+  BOOST_CHECK_NO_THROW(shallow->reference("densenet40_k12"));
+  BOOST_CHECK_THROW(shallow->reference("densenet_bc100_k12"), InputError);
+  auto narrow_k = registry().create_space("densenet", {{"max_growth", "8"}});
+  BOOST_CHECK_THROW(narrow_k->reference("densenet40_k12"), InputError);
+  BOOST_CHECK_THROW(shallow->reference("densenet121"), InputError);
+}
