@@ -18,7 +18,7 @@ const std::vector<std::string> activation_choices{"relu", "relu6"};
 // Keras DS-CNN.
 const std::vector<std::string> stem_kernel_choices{"3x3", "5x5", "10x4"};
 constexpr std::array<std::array<std::int64_t, 4>, 3> stem_kernels{{
-    {3, 3, 1, 1},   // kernel h, kernel w, padding h, padding w
+    {3, 3, 1, 1},  // kernel h, kernel w, padding h, padding w
     {5, 5, 2, 2},
     {10, 4, 5, 1},
 }};
@@ -113,8 +113,8 @@ ParamSchema MobileNetSpace::schema() {
 MobileNetSpace::MobileNetSpace(const Parameters& p) {
   const auto& in = p.integers("input");
   if (in.size() != 3)
-    throw InputError(fmt::format("space 'mobilenet': input must be 3 integers [C,H,W], got {}",
-                                 in.size()));
+    throw InputError(
+        fmt::format("space 'mobilenet': input must be 3 integers [C,H,W], got {}", in.size()));
   input_ = Shape{in[0], in[1], in[2], false};
   classes_ = p.integer("classes");
   const auto max_stages = p.integer("max_stages");
@@ -139,8 +139,8 @@ MobileNetSpace::MobileNetSpace(const Parameters& p) {
   stem_stride_ = add("stem_stride", K::integer, 1, 2, {}, -1, 0, "stride of the stem");
   stem_width_ = add("stem_width", K::integer, 1, max_width, {}, -1, 0,
                     "output channels of the stem, before the multiplier");
-  dropout_ = add("dropout", K::choice, 0, 2, dropout_choices, -1, 0,
-                 "dropout before the classifier");
+  dropout_ =
+      add("dropout", K::choice, 0, 2, dropout_choices, -1, 0, "dropout before the classifier");
   for (std::int64_t i = 1; i <= max_stages; ++i) {
     const int d = int(stages_);
     StageVars s{};
@@ -161,13 +161,12 @@ Architecture MobileNetSpace::build(const Assignment& a) const {
   return arch;
 }
 
-bool MobileNetSpace::try_build(const Assignment& a, Architecture& arch,
-                               std::string& reason) const {
+bool MobileNetSpace::try_build(const Assignment& a, Architecture& arch, std::string& reason) const {
   const auto& k = stem_kernels[std::size_t(a[stem_kernel_])];
   // 3x3 and 5x5 stems are padded to always fit; the 10x4 stem needs a width of at least 2.
   if (input_.h + 2 * k[2] < k[0] || input_.w + 2 * k[3] < k[1]) {
-    reason = fmt::format("stem: kernel {}x{} does not fit the {}x{} input with padding {}x{}",
-                         k[0], k[1], input_.h, input_.w, k[2], k[3]);
+    reason = fmt::format("stem: kernel {}x{} does not fit the {}x{} input with padding {}x{}", k[0],
+                         k[1], input_.h, input_.w, k[2], k[3]);
     return false;
   }
   arch = Architecture(input_, classes_);

@@ -1,5 +1,5 @@
-#include "mobilenet_space.hpp"
 #include "narrow/plugin.hpp"
+#include "mobilenet_space.hpp"
 
 namespace {
 void register_mobilenet(narrow::Registry& registry) {

@@ -97,8 +97,8 @@ ParamSchema ResNetSpace::schema() {
 ResNetSpace::ResNetSpace(const Parameters& p) {
   const auto& in = p.integers("input");
   if (in.size() != 3)
-    throw InputError(fmt::format("space 'resnet': input must be 3 integers [C,H,W], got {}",
-                                 in.size()));
+    throw InputError(
+        fmt::format("space 'resnet': input must be 3 integers [C,H,W], got {}", in.size()));
   input_ = Shape{in[0], in[1], in[2], false};
   classes_ = p.integer("classes");
   const auto max_stages = p.integer("max_stages");

@@ -1,6 +1,7 @@
 #define BOOST_TEST_MODULE resnet_space
 #include <boost/test/unit_test.hpp>
 
+#include <cctype>
 #include <cmath>
 #include <cstdlib>
 #include <set>
@@ -14,6 +15,16 @@
 #include "narrow/space.hpp"
 
 using namespace narrow;
+
+// Boost.Test prints the operands of a failed comparison.
+namespace narrow {
+std::ostream& operator<<(std::ostream& os, const Shape& s) {
+  return os << s.to_string();
+}
+std::ostream& operator<<(std::ostream& os, Op op) {
+  return os << op_name(op);
+}
+}  // namespace narrow
 
 namespace {
 Registry& registry() {
@@ -65,7 +76,10 @@ std::int64_t check_with_torch(const Architecture& arch) {
 }
 
 std::string fmt_stage(int k) {
-  return "stage" + std::to_string(k) + ".width";
+  std::string name = "stage";
+  name += std::to_string(k);
+  name += ".width";
+  return name;
 }
 
 std::size_t count_op(const Architecture& arch, Op op) {
@@ -92,8 +106,7 @@ BOOST_AUTO_TEST_CASE(references_have_their_published_sizes_and_match_libtorch) {
   // ResNet-8 by hand: stem 3*16*9+32; stage 1 two 3x3 convs 16->16 with BN; stages 2 and 3
   // a strided 3x3, a 3x3 and a 1x1 projection, each with BN; classifier 64*10+10.
   auto r8 = analyse(built(*space, space->reference("resnet8")));
-  BOOST_TEST(r8.params == (432 + 32) + 2 * (2304 + 32) +
-                              (4608 + 64 + 9216 + 64 + 512 + 64) +
+  BOOST_TEST(r8.params == (432 + 32) + 2 * (2304 + 32) + (4608 + 64 + 9216 + 64 + 512 + 64) +
                               (18432 + 128 + 36864 + 128 + 2048 + 128) + 650);
   // ResNet-20 and ResNet-56 are 6n+2 layers deep: conv and linear layers.
   BOOST_TEST(r8.layers == 10);
