@@ -1,0 +1,218 @@
+#define BOOST_TEST_MODULE inception_space
+// The `inception` space plugin: LibTorch agrees with narrow's counts on its reference; uniform draws are valid networks that LibTorch runs; input
+// shape and class count are parameters; bad parameters are input errors.
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <numeric>
+#include <limits>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "narrow/architecture.hpp"
+#include "narrow/builder.hpp"
+#include "narrow/errors.hpp"
+#include "narrow/loader.hpp"
+#include "narrow/metrics.hpp"
+#include "narrow/registry.hpp"
+#include "narrow/sampler.hpp"
+#include "narrow/space.hpp"
+
+using namespace narrow;
+
+namespace {
+struct SingleThreadedTorch {
+  SingleThreadedTorch() { torch::set_num_threads(1); }
+};
+BOOST_TEST_GLOBAL_FIXTURE(SingleThreadedTorch);
+
+Registry& registry() {
+  static Registry reg;
+  static bool loaded = [] {
+    PluginLoader(reg).load_path(std::string(std::getenv("NARROW_BUILD_DIR")) +
+                                "/lib/narrow/plugins");
+    return true;
+  }();
+  (void)loaded;
+  return reg;
+}
+
+Architecture reference_arch(const SearchSpace& s, const std::string& name) {
+  auto a = s.build(s.reference(name));
+  a.finalize();
+  return a;
+}
+
+// MACs of the module's real conv and linear layers, from the output shapes LibTorch records.
+std::int64_t torch_macs(GraphModule& m, const Architecture& a) {
+  std::vector<std::vector<std::int64_t>> shapes;
+  const auto& in = a.input();
+  m->forward_recording(torch::zeros({1, in.c, in.h, in.w}), shapes);
+  std::int64_t macs = 0;
+  for (const auto& item : m->named_children()) {
+    std::size_t i = a.index_of(item.key());
+    if (auto* conv = item.value()->as<torch::nn::Conv2dImpl>())
+      macs += conv->weight.numel() * shapes[i][1] * shapes[i][2];
+    else if (auto* fc = item.value()->as<torch::nn::LinearImpl>())
+      macs += fc->weight.numel();
+  }
+  return macs;
+}
+
+// Builds the LibTorch module, compares its counts with narrow's and runs one forward pass.
+void check_against_torch(const Architecture& arch, const std::string& what) {
+  torch::NoGradGuard no_grad;
+  const auto m = analyse(arch);
+  auto module = build_module(arch);
+  module->eval();
+  BOOST_TEST(count_parameters(*module) == m.params, what);
+  BOOST_TEST(torch_macs(module, arch) == m.macs, what);
+  const auto& in = arch.input();
+  auto out = module->forward(torch::randn({1, in.c, in.h, in.w}));
+  BOOST_TEST(out.dim() == 2, what);
+  BOOST_TEST(out.size(0) == 1, what);
+  BOOST_TEST(out.size(1) == arch.shape(arch.output_index()).c, what);
+  BOOST_TEST(out.size(1) == arch.classes(), what);
+  BOOST_TEST(torch::isfinite(out).all().item<bool>(), what);
+}
+
+std::size_t count_ops(const Architecture& a, Op op) {
+  return std::size_t(std::count_if(a.layers().begin(), a.layers().end(),
+                                   [&](const Layer& l) { return l.op == op; }));
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(reference_matches_libtorch_and_its_documented_size) {
+  auto space = registry().create_space("inception", {});
+  BOOST_TEST(space->references() == std::vector<std::string>({"googlenet_small"}));
+  auto arch = reference_arch(*space, "googlenet_small");
+  const auto m = analyse(arch);
+  // The figure of spaces/inception/README.md (no published figure: the model is ours).
+  BOOST_TEST(m.params == 1554698);
+  // Stem + 6 modules of 6 convs + classifier.
+  BOOST_TEST(m.layers == 38);
+  check_against_torch(arch, "googlenet_small");
+}
+
+BOOST_AUTO_TEST_CASE(reference_has_its_documented_layers) {
+  auto space = registry().create_space("inception", {});
+  auto arch = reference_arch(*space, "googlenet_small");
+  BOOST_TEST(arch.shape(arch.index_of("sr")).to_string() == "[64,32,32]");
+  // Module 3a widths: 64 + 128 + 32 + 32 = 256 channels at 32x32.
+  BOOST_TEST(arch.shape(arch.index_of("s1m2k")).to_string() == "[256,32,32]");
+  BOOST_TEST(arch.shape(arch.index_of("p1")).to_string() == "[256,16,16]");
+  // 4a: 192 + 208 + 48 + 64 = 512 at 16x16; halved 5a: 128 + 160 + 64 + 64 = 416 at 8x8.
+  BOOST_TEST(arch.shape(arch.index_of("s2m2k")).to_string() == "[512,16,16]");
+  BOOST_TEST(arch.shape(arch.index_of("s3m1k")).to_string() == "[416,8,8]");
+  BOOST_TEST(arch.shape(arch.index_of("flat")).c == 416);
+  BOOST_TEST(count_ops(arch, Op::concat) == 6u);
+  BOOST_TEST(count_ops(arch, Op::maxpool) == 6u + 2u);
+  BOOST_TEST(arch.layers()[arch.index_of("s1m1c1")].kernel[0] == 5);
+  for (const auto& l : arch.layers()) {
+    if (l.op == Op::concat) BOOST_TEST(l.inputs.size() == 4u, l.id);
+    if (l.op == Op::conv2d) BOOST_TEST(!l.bias, l.id);
+  }
+  // The factorised third branch: two 3x3 convolutions in place of the 5x5.
+  Assignment a = space->reference("googlenet_small");
+  a[space->variable_index("branch5")] = 1;
+  auto two = space->build(a);
+  two.finalize();
+  BOOST_TEST(two.layers()[two.index_of("s1m1c2")].kernel[0] == 3);
+  // Two modules per stage, each trading the 5x5 (ch5x5red*ch5x5*25 weights) for two 3x3
+  // (ch5x5red*ch5x5*9 + ch5x5*ch5x5*9 weights, and one more batch norm of 2*ch5x5).
+  const std::int64_t diff = 2 * (16 * 32 * 25 - (16 * 32 * 9 + 32 * 32 * 9 + 2 * 32)) +
+                            2 * (16 * 48 * 25 - (16 * 48 * 9 + 48 * 48 * 9 + 2 * 48)) +
+                            2 * (16 * 64 * 25 - (16 * 64 * 9 + 64 * 64 * 9 + 2 * 64));
+  BOOST_TEST(analyse(arch).params - analyse(two).params == diff);
+  check_against_torch(two, "googlenet_small with two 3x3");
+}
+
+BOOST_AUTO_TEST_CASE(smallest_network_has_the_counted_parameters) {
+  auto space = registry().create_space("inception", {});
+  Assignment a(space->variables().size());
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] = space->variables()[i].min;
+  auto arch = space->build(a);
+  arch.finalize();
+  // stem 3*9 + BN 2; 1x1 1 + 2; reduce 1 + 2, 3x3 9 + 2; reduce 1 + 2, 5x5 25 + 2;
+  // projection 1 + 2; linear 4*10 + 10.
+  BOOST_TEST(analyse(arch).params == 29 + 3 + 3 + 11 + 3 + 27 + 3 + 50);
+  check_against_torch(arch, "smallest");
+}
+
+BOOST_AUTO_TEST_CASE(ten_thousand_uniform_samples_are_valid) {
+  auto space = registry().create_space("inception", {});
+  Sampler sampler(*space, SamplingLaw::uniform(space->variables()), 11);
+  std::set<std::string> hashes;
+  std::int64_t smallest = std::numeric_limits<std::int64_t>::max(), largest = 0;
+  for (std::uint64_t i = 0; i < 10000; ++i) {
+    auto s = sampler.draw(i);
+    BOOST_REQUIRE(s.rejected == 0);
+    BOOST_REQUIRE(s.architecture.finalized());
+    space->check_assignment(s.assignment);
+    const auto& out = s.architecture.shape(s.architecture.output_index());
+    BOOST_REQUIRE(out.flat && out.c == 10);
+    for (std::size_t k = 0; k < s.architecture.layers().size(); ++k) {
+      const auto& sh = s.architecture.shape(k);
+      BOOST_REQUIRE(sh.c >= 1 && sh.h >= 1 && sh.w >= 1);
+    }
+    BOOST_REQUIRE(s.metrics.params > 0);
+    smallest = std::min(smallest, s.metrics.params);
+    largest = std::max(largest, s.metrics.params);
+    hashes.insert(s.architecture.hash());
+  }
+  // Widths of 1..256 make equal draws all but impossible.
+  BOOST_TEST(hashes.size() == 10000u);
+  BOOST_TEST(smallest < 100000);
+  BOOST_TEST(largest > 5000000);
+}
+
+BOOST_AUTO_TEST_CASE(fifty_uniform_samples_run_in_libtorch) {
+  // A forward of the largest draws takes a second or more; to keep the test short we run the
+  // 50 smallest by MACs among the first 2,000 draws (and check their counts against LibTorch).
+  auto space = registry().create_space("inception", {});
+  Sampler sampler(*space, SamplingLaw::uniform(space->variables()), 5);
+  std::vector<std::pair<std::int64_t, std::uint64_t>> by_macs;
+  for (std::uint64_t i = 0; i < 2000; ++i) by_macs.emplace_back(sampler.draw(i).metrics.macs, i);
+  std::sort(by_macs.begin(), by_macs.end());
+  for (std::size_t j = 0; j < 50; ++j) {
+    auto s = sampler.draw(by_macs[j].second);
+    check_against_torch(s.architecture, "draw " + std::to_string(s.index));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(input_shape_and_classes_are_parameters) {
+  auto space =
+      registry().create_space("inception", {{"input", "[1,28,28]"}, {"classes", "100"}});
+  auto arch = reference_arch(*space, "googlenet_small");
+  BOOST_TEST(arch.input().to_string() == "[1,28,28]");
+  BOOST_TEST(arch.shape(arch.output_index()).c == 100);
+  // 28 -> 14 -> 7 through the padded 3x3/2 poolings.
+  BOOST_TEST(arch.shape(arch.index_of("p2")).to_string() == "[512,7,7]");
+  check_against_torch(arch, "googlenet_small on [1,28,28], 100 classes");
+  // Any input size works, even 1x1: padded poolings never shrink a map below 1x1.
+  auto tiny = registry().create_space("inception", {{"input", "[3,1,1]"}});
+  auto t = reference_arch(*tiny, "googlenet_small");
+  BOOST_TEST(t.shape(t.index_of("p2")).to_string() == "[512,1,1]");
+  check_against_torch(t, "googlenet_small on [3,1,1]");
+}
+
+BOOST_AUTO_TEST_CASE(bad_parameters_and_references_are_input_errors) {
+  BOOST_CHECK_THROW(registry().create_space("inception", {{"classes", "0"}}), InputError);
+  BOOST_CHECK_THROW(registry().create_space("inception", {{"input", "[3,32]"}}), InputError);
+  BOOST_CHECK_THROW(registry().create_space("inception", {{"max_stages", "0"}}), InputError);
+  BOOST_CHECK_THROW(registry().create_space("inception", {{"max_width", "x"}}), InputError);
+  BOOST_CHECK_THROW(registry().create_space("inception", {{"modules", "2"}}), InputError);
+  auto two = registry().create_space("inception", {{"max_stages", "2"}});
+  BOOST_CHECK_THROW(two->reference("googlenet_small"), InputError);
+  auto thin = registry().create_space("inception", {{"max_width", "128"}});
+  try {
+    thin->reference("googlenet_small");
+    BOOST_ERROR("googlenet_small was built with max_width 128");
+  } catch (const InputError& e) {
+    BOOST_TEST(std::string(e.what()).find("max_width >= 208") != std::string::npos, e.what());
+  }
+  BOOST_CHECK_THROW(thin->reference("googlenet"), InputError);
+}
