@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include <boost/program_options.hpp>
 #include <fmt/format.h>
+#include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
 #include "narrow/errors.hpp"
@@ -27,8 +27,8 @@ struct Rate {
 };
 
 // Draws in rounds until `budget` seconds have passed (at least `min_count` draws).
-Rate measure(const narrow::Registry& reg, const std::string& name, double budget, std::uint64_t min_count,
-             std::uint64_t seed) {
+Rate measure(const narrow::Registry& reg, const std::string& name, double budget,
+             std::uint64_t min_count, std::uint64_t seed) {
   auto space = reg.create_space(name, {});
   const auto law = narrow::SamplingLaw::uniform(space->variables());
   Rate r{name};
@@ -58,9 +58,10 @@ int main(int argc, char** argv) {
   double budget = 3;
   std::uint64_t seed = 1;
   po::options_description opts("options");
-  opts.add_options()("help,h", "show this help")("seconds", po::value(&budget)->default_value(budget),
-                                                   "time per space")(
-      "seed", po::value(&seed)->default_value(seed), "sampler seed")("json", "print JSON on stdout");
+  opts.add_options()("help,h", "show this help")(
+      "seconds", po::value(&budget)->default_value(budget), "time per space")(
+      "seed", po::value(&seed)->default_value(seed), "sampler seed")("json",
+                                                                     "print JSON on stdout");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, opts), vm);
@@ -70,8 +71,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (vm.count("help")) {
-    fmt::print("narrow_bench_spaces [--seconds S] [--seed N] [--json]\n\n"
-               "Architectures per second of every space (1 thread), next to sequential's.\n");
+    fmt::print(
+        "narrow_bench_spaces [--seconds S] [--seed N] [--json]\n\n"
+        "Architectures per second of every space (1 thread), next to sequential's.\n");
     return 0;
   }
   try {
@@ -90,19 +92,25 @@ int main(int argc, char** argv) {
     if (vm.count("json")) {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& r : rates)
-        out.push_back({{"space", r.space}, {"threads", 1}, {"count", r.count}, {"seconds", r.seconds},
-                       {"per_second", r.per_second}, {"ratio_to_sequential", r.per_second / base},
-                       {"mean_layers", r.layers_mean}, {"rejected_per_accepted", r.rejected_per_accepted}});
+        out.push_back({{"space", r.space},
+                       {"threads", 1},
+                       {"count", r.count},
+                       {"seconds", r.seconds},
+                       {"per_second", r.per_second},
+                       {"ratio_to_sequential", r.per_second / base},
+                       {"mean_layers", r.layers_mean},
+                       {"rejected_per_accepted", r.rejected_per_accepted}});
       fmt::print("{}\n", out.dump(2));
       return 0;
     }
-    fmt::print("sampling + shape inference + analytics + hash, uniform law, 1 thread, seed {}\n", seed);
-    fmt::print("{:<12} {:>10} {:>9} {:>12} {:>10} {:>12} {:>14}\n", "space", "draws", "seconds", "arch/s",
-               "vs seq", "mean layers", "rejected/acc.");
+    fmt::print("sampling + shape inference + analytics + hash, uniform law, 1 thread, seed {}\n",
+               seed);
+    fmt::print("{:<12} {:>10} {:>9} {:>12} {:>10} {:>12} {:>14}\n", "space", "draws", "seconds",
+               "arch/s", "vs seq", "mean layers", "rejected/acc.");
     for (const auto& r : rates)
-      fmt::print("{:<12} {:>10} {:>9.2f} {:>12.0f} {:>9.2f}x {:>12.1f} {:>14.2f}{}\n", r.space, r.count, r.seconds,
-                 r.per_second, r.per_second / base, r.layers_mean, r.rejected_per_accepted,
-                 r.per_second >= 10000 ? "" : "   below 10,000/s");
+      fmt::print("{:<12} {:>10} {:>9.2f} {:>12.0f} {:>9.2f}x {:>12.1f} {:>14.2f}{}\n", r.space,
+                 r.count, r.seconds, r.per_second, r.per_second / base, r.layers_mean,
+                 r.rejected_per_accepted, r.per_second >= 10000 ? "" : "   below 10,000/s");
     return 0;
   } catch (const narrow::Error& e) {
     fmt::print(stderr, "narrow_bench_spaces: error: {}\n", e.what());

@@ -29,8 +29,12 @@ std::string utc_now(const char* format) {
   std::strftime(buf, sizeof buf, format, &tm);
   return buf;
 }
-std::string utc_stamp() { return utc_now("%Y%m%d-%H%M%S"); }
-std::string utc_iso() { return utc_now("%Y-%m-%dT%H:%M:%SZ"); }
+std::string utc_stamp() {
+  return utc_now("%Y%m%d-%H%M%S");
+}
+std::string utc_iso() {
+  return utc_now("%Y-%m-%dT%H:%M:%SZ");
+}
 
 // The first line where two texts differ, for a message.
 std::string first_difference(const std::string& a, const std::string& b) {
@@ -48,13 +52,15 @@ std::string first_difference(const std::string& a, const std::string& b) {
 class Context final : public StageContext {
  public:
   Context(std::string stage, std::uint64_t seed, int threads, const std::vector<SpaceEntry>& spaces,
-          const Constraints& constraints, Store& store)
+          const Constraints& constraints, Store& store, std::string output_dir)
       : stage_(std::move(stage)),
         seed_(seed),
         threads_(threads),
         spaces_(spaces),
         constraints_(constraints),
-        store_(store) {}
+        store_(store),
+        output_dir_(std::move(output_dir)) {}
+  const std::string& output_dir() const override { return output_dir_; }
   const std::string& stage() const override { return stage_; }
   std::uint64_t seed() const override { return seed_; }
   int threads() const override { return threads_; }
@@ -72,6 +78,7 @@ class Context final : public StageContext {
   const std::vector<SpaceEntry>& spaces_;
   const Constraints& constraints_;
   Store& store_;
+  std::string output_dir_;
   std::string summary_ = "{}";
 };
 
@@ -146,7 +153,7 @@ RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptio
                                 stage.strategy.name,
                                 registry.find(Kind::strategy, stage.strategy.name).library));
       Context ctx(stage.name, content_seed(fmt::format("{}|stage|{}", x.seed, stage.name)),
-                  options.threads, spaces, x.constraints, *store);
+                  options.threads, spaces, x.constraints, *store, report.out);
       const auto t0 = std::chrono::steady_clock::now();
       StageReport sr{stage.name, stage.strategy.name, "{}", 0};
       try {

@@ -50,6 +50,8 @@ class NARROW_API StageContext {
   virtual const std::vector<SpaceEntry>& spaces() const = 0;
   virtual const Constraints& constraints() const = 0;
   virtual Store& store() = 0;
+  /// The run folder, where a stage may write files (CSV tables, plots) next to the store.
+  virtual const std::string& output_dir() const = 0;
   /// A line of information for the user (stderr).
   virtual void info(const std::string& line) = 0;
   /// The stage's result for `run --json` and the summary (replaces any earlier one).

@@ -1,0 +1,326 @@
+#include "statistics_strategy.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <map>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <tbb/blocked_range.h>
+#include <tbb/global_control.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+#include <nlohmann/json.hpp>
+
+#include "narrow/errors.hpp"
+#include "narrow/hash.hpp"
+#include "narrow/metrics.hpp"
+#include "narrow/progress.hpp"
+#include "narrow/sampler.hpp"
+#include "narrow/store.hpp"
+
+namespace narrow::strategies {
+
+namespace {
+
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t b = 0;
+  while (b <= text.size()) {
+    auto e = text.find(',', b);
+    if (e == std::string::npos) e = text.size();
+    auto item = text.substr(b, e - b);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (!item.empty()) out.push_back(item);
+    b = e + 1;
+  }
+  return out;
+}
+
+void check_metric(const std::string& m, const char* parameter) {
+  if (std::find(metric_names.begin(), metric_names.end(), m) == metric_names.end())
+    throw InputError(
+        fmt::format("parameter '{}' of strategy 'statistics': unknown metric '{}' (valid: {})",
+                    parameter, m, fmt::join(metric_names, ", ")));
+}
+
+// Sums for Pearson correlations of log10 metrics, pair by pair, added in a fixed order so that
+// results do not depend on the thread count.
+struct Sums {
+  std::int64_t n = 0;
+  std::vector<double> s, ss;  // per metric: sum, sum of squares
+  std::vector<double> sxy;    // per pair (i < j)
+  void resize(std::size_t k) {
+    s.assign(k, 0);
+    ss.assign(k, 0);
+    sxy.assign(k * (k - 1) / 2, 0);
+  }
+  void add(const std::vector<double>& x) {
+    ++n;
+    std::size_t p = 0;
+    for (std::size_t i = 0; i < x.size(); ++i) {
+      s[i] += x[i];
+      ss[i] += x[i] * x[i];
+      for (std::size_t j = i + 1; j < x.size(); ++j) sxy[p++] += x[i] * x[j];
+    }
+  }
+  void merge(const Sums& o) {
+    n += o.n;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      s[i] += o.s[i];
+      ss[i] += o.ss[i];
+    }
+    for (std::size_t i = 0; i < sxy.size(); ++i) sxy[i] += o.sxy[i];
+  }
+  double pearson(std::size_t i, std::size_t j, std::size_t p) const {
+    const double nn = double(n);
+    const double cov = sxy[p] - s[i] * s[j] / nn;
+    const double vi = ss[i] - s[i] * s[i] / nn, vj = ss[j] - s[j] * s[j] / nn;
+    return vi > 0 && vj > 0 ? cov / std::sqrt(vi * vj) : std::nan("");
+  }
+  nlohmann::json to_json() const { return {{"n", n}, {"s", s}, {"ss", ss}, {"sxy", sxy}}; }
+  static Sums from_json(const nlohmann::json& j) {
+    Sums x;
+    x.n = j.at("n");
+    x.s = j.at("s").get<std::vector<double>>();
+    x.ss = j.at("ss").get<std::vector<double>>();
+    x.sxy = j.at("sxy").get<std::vector<double>>();
+    return x;
+  }
+};
+
+struct LawResult {
+  std::string space, law;
+  std::int64_t count = 0, rejected = 0, min = 0, max = 0;
+  std::map<std::int64_t, std::int64_t> bins;  // bin index -> count
+  std::vector<std::int64_t> below;            // per threshold
+  Sums sums;
+};
+
+}  // namespace
+
+ParamSchema StatisticsStrategy::schema() {
+  return {
+      ParamSpec::integer("per_law", 10000, 1, 100000000, "valid architectures drawn from each law"),
+      ParamSpec::choice("metric", "params",
+                        std::vector<std::string>(metric_names.begin(), metric_names.end()),
+                        "metric of the histogram"),
+      ParamSpec::integer("bins_per_decade", 10, 1, 1000, "histogram bins per factor of 10"),
+      ParamSpec::integers("below", {}, 0, std::int64_t(1) << 62,
+                          "thresholds: count the draws whose metric is below each"),
+      ParamSpec::string("correlate", "params,macs,activation_peak_bytes",
+                        "metrics whose log10 values are correlated (Pearson), comma-separated"),
+      ParamSpec::string("spaces", "",
+                        "spaces of the experiment to use, comma-separated (empty: all)"),
+  };
+}
+
+StatisticsStrategy::StatisticsStrategy(const Parameters& p)
+    : per_law_(p.integer("per_law")),
+      bins_per_decade_(p.integer("bins_per_decade")),
+      metric_(p.string("metric")),
+      below_(p.integers("below")),
+      correlate_(split(p.string("correlate"))),
+      spaces_(split(p.string("spaces"))) {
+  for (const auto& m : correlate_) check_metric(m, "correlate");
+  if (correlate_.size() == 1)
+    throw InputError(
+        "parameter 'correlate' of strategy 'statistics' needs at least 2 metrics (or none)");
+}
+
+void StatisticsStrategy::run(StageContext& ctx) {
+  for (const auto& name : spaces_) {
+    bool found = false;
+    std::vector<std::string> names;
+    for (const auto& e : ctx.spaces()) {
+      found = found || e.name == name;
+      names.push_back(e.name);
+    }
+    if (!found)
+      throw InputError(
+          fmt::format("stage '{}': parameter 'spaces' names '{}', which is not a space of the "
+                      "experiment (spaces: {})",
+                      ctx.stage(), name, fmt::join(names, ", ")));
+  }
+  const std::size_t k = correlate_.size();
+  const std::string config =
+      fmt::format("statistics/1|per_law={}|metric={}|bpd={}|below={}|correlate={}", per_law_,
+                  metric_, bins_per_decade_, fmt::join(below_, ","), fmt::join(correlate_, ","));
+  tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
+                            std::size_t(std::max(1, ctx.threads())));
+  tbb::task_arena arena(std::max(1, ctx.threads()));
+  std::vector<LawResult> results;
+
+  for (const SpaceEntry& entry : ctx.spaces()) {
+    if (!spaces_.empty() && std::find(spaces_.begin(), spaces_.end(), entry.name) == spaces_.end())
+      continue;
+    for (const SamplingLaw& law : entry.laws) {
+      std::string ranges;
+      for (std::size_t i = 0; i < law.low.size(); ++i)
+        ranges += fmt::format("{},{};", law.low[i], law.high[i]);
+      const std::string law_key = fmt::format("{}|{}|{}", entry.key, law.name, ranges);
+      const std::string key =
+          content_hash(fmt::format("{}|{}|seed={}", config, law_key, ctx.seed()));
+      LawResult r;
+      r.space = entry.name;
+      r.law = law.name;
+      r.sums.resize(k);
+      if (auto stored = ctx.store().unit_result(key)) {
+        auto j = nlohmann::json::parse(*stored);
+        r.count = j.at("count");
+        r.rejected = j.at("rejected");
+        r.min = j.at("min");
+        r.max = j.at("max");
+        for (const auto& b : j.at("bins"))
+          r.bins[b.at(0).get<std::int64_t>()] = b.at(1).get<std::int64_t>();
+        r.below = j.at("below_counts").get<std::vector<std::int64_t>>();
+        r.sums = Sums::from_json(j.at("sums"));
+        results.push_back(std::move(r));
+        continue;
+      }
+      Sampler sampler(*entry.space, law, content_seed(fmt::format("{}|{}", ctx.seed(), law_key)));
+      // Fixed chunks, reduced in chunk order: the same sums whatever the thread count.
+      constexpr std::int64_t chunk = 4096;
+      const std::int64_t chunks = (per_law_ + chunk - 1) / chunk;
+      std::vector<LawResult> parts(static_cast<std::size_t>(chunks));
+      Progress progress(fmt::format("{} {}/{}", ctx.stage(), entry.name, law.name),
+                        std::uint64_t(per_law_), "architectures");
+      std::atomic<std::int64_t> done{0};
+      arena.execute([&] {
+        tbb::parallel_for(std::int64_t(0), chunks, [&](std::int64_t c) {
+          LawResult& part = parts[std::size_t(c)];
+          part.sums.resize(k);
+          part.below.assign(below_.size(), 0);
+          part.min = std::numeric_limits<std::int64_t>::max();
+          std::vector<double> x(k);
+          const std::int64_t end = std::min(per_law_, (c + 1) * chunk);
+          for (std::int64_t i = c * chunk; i < end; ++i) {
+            const auto s = sampler.draw(std::uint64_t(i));
+            part.rejected += s.rejected;
+            ++part.count;
+            const std::int64_t v = s.metrics.get(metric_);
+            part.min = std::min(part.min, v);
+            part.max = std::max(part.max, v);
+            const std::int64_t bin =
+                v > 0 ? std::int64_t(std::floor(std::log10(double(v)) * double(bins_per_decade_)))
+                      : -1;
+            ++part.bins[bin];
+            for (std::size_t t = 0; t < below_.size(); ++t) part.below[t] += v < below_[t];
+            for (std::size_t m = 0; m < k; ++m)
+              x[m] = std::log10(std::max<double>(1, double(s.metrics.get(correlate_[m]))));
+            if (k) part.sums.add(x);
+          }
+          done += end - c * chunk;
+        });
+      });
+      progress.update(std::uint64_t(done.load()));
+      progress.finish();
+      r.below.assign(below_.size(), 0);
+      r.min = std::numeric_limits<std::int64_t>::max();
+      for (const auto& part : parts) {
+        r.count += part.count;
+        r.rejected += part.rejected;
+        r.min = std::min(r.min, part.min);
+        r.max = std::max(r.max, part.max);
+        for (const auto& [b, n] : part.bins) r.bins[b] += n;
+        for (std::size_t t = 0; t < below_.size(); ++t) r.below[t] += part.below[t];
+        if (k) r.sums.merge(part.sums);
+      }
+      nlohmann::json bins = nlohmann::json::array();
+      for (const auto& [b, n] : r.bins) bins.push_back({b, n});
+      nlohmann::json result{{"space", r.space},
+                            {"law", r.law},
+                            {"count", r.count},
+                            {"rejected", r.rejected},
+                            {"min", r.min},
+                            {"max", r.max},
+                            {"bins", bins},
+                            {"below", below_},
+                            {"below_counts", r.below},
+                            {"sums", r.sums.to_json()}};
+      ctx.store().commit_unit(key, "statistics.law", ctx.stage(), result.dump(), {}, {});
+      results.push_back(std::move(r));
+    }
+  }
+
+  // Tables next to the store.
+  namespace fs = std::filesystem;
+  const auto hist_path = (fs::path(ctx.output_dir()) / (ctx.stage() + "-histogram.csv")).string();
+  const auto corr_path = (fs::path(ctx.output_dir()) / (ctx.stage() + "-correlation.csv")).string();
+  {
+    std::ofstream out(hist_path);
+    out << "space,law," << metric_ << "_from," << metric_ << "_to,count\n";
+    for (const auto& r : results)
+      for (const auto& [b, n] : r.bins) {
+        const double lo = b < 0 ? 0 : std::pow(10.0, double(b) / double(bins_per_decade_));
+        const double hi = b < 0 ? 1 : std::pow(10.0, double(b + 1) / double(bins_per_decade_));
+        out << fmt::format("{},{},{:.6g},{:.6g},{}\n", r.space, r.law, lo, hi, n);
+      }
+    if (!out) throw Error(fmt::format("cannot write '{}'", hist_path));
+  }
+  nlohmann::json correlations = nlohmann::json::array();
+  {
+    std::ofstream out(corr_path);
+    out << "scope,metric_a,metric_b,pearson_log10,count\n";
+    auto write = [&](const std::string& scope, const Sums& s) {
+      std::size_t p = 0;
+      for (std::size_t i = 0; i < k; ++i)
+        for (std::size_t j = i + 1; j < k; ++j, ++p) {
+          const double r = s.pearson(i, j, p);
+          out << fmt::format("{},{},{},{:.6f},{}\n", scope, correlate_[i], correlate_[j], r, s.n);
+          correlations.push_back(
+              {{"scope", scope}, {"a", correlate_[i]}, {"b", correlate_[j]}, {"pearson", r}});
+        }
+    };
+    if (k) {
+      Sums all;
+      all.resize(k);
+      std::map<std::string, Sums> per_space;
+      std::vector<std::string> order;
+      for (const auto& r : results) {
+        write(r.space + "/" + r.law, r.sums);
+        if (!per_space.count(r.space)) {
+          per_space[r.space].resize(k);
+          order.push_back(r.space);
+        }
+        per_space[r.space].merge(r.sums);
+        all.merge(r.sums);
+      }
+      for (const auto& sp : order) write(sp, per_space[sp]);
+      write("all", all);
+    }
+    if (!out) throw Error(fmt::format("cannot write '{}'", corr_path));
+  }
+
+  nlohmann::json laws = nlohmann::json::array();
+  for (const auto& r : results) {
+    nlohmann::json below = nlohmann::json::object();
+    for (std::size_t t = 0; t < below_.size(); ++t) below[std::to_string(below_[t])] = r.below[t];
+    laws.push_back({{"space", r.space},
+                    {"law", r.law},
+                    {"count", r.count},
+                    {"rejected", r.rejected},
+                    {"min", r.min},
+                    {"max", r.max},
+                    {"below", below}});
+    std::string b;
+    for (std::size_t t = 0; t < below_.size(); ++t)
+      b += fmt::format(", {} below {}", r.below[t], below_[t]);
+    ctx.info(fmt::format("{} {}/{}: {} architectures, {} {}..{}{}", ctx.stage(), r.space, r.law,
+                         r.count, metric_, r.min, r.max, b));
+  }
+  ctx.set_summary(nlohmann::json{
+      {"metric", metric_},
+      {"laws", laws},
+      {"correlations", correlations},
+      {"histogram_csv", hist_path},
+      {"correlation_csv",
+       corr_path}}.dump());
+}
+
+}  // namespace narrow::strategies
