@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -128,4 +129,15 @@ BOOST_AUTO_TEST_CASE(bad_input_gives_one_line_and_exit_code_2) {
   auto r = run_narrow({"describe", "--arch", path});
   BOOST_TEST(r.exit_code == 2);
   BOOST_TEST(has(r.err, path + ": error: layer 'o' (linear) needs a flat vector"), r.err);
+}
+
+BOOST_AUTO_TEST_CASE(every_shipped_experiment_validates) {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(narrow::test::source_dir() + "/experiments")) {
+    if (e.path().extension() != ".yaml") continue;
+    auto r = run_narrow({"validate", e.path().string()});
+    BOOST_TEST(r.exit_code == 0, e.path().string() << ": " << r.err);
+    ++n;
+  }
+  BOOST_TEST(n >= 3);
 }
