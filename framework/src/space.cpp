@@ -32,6 +32,20 @@ std::string Variable::label(std::int64_t value) const {
   return std::to_string(value);
 }
 
+std::size_t add_variable(std::vector<Variable>& vars, std::string name, Variable::Kind kind,
+                         std::int64_t min, std::int64_t max, std::vector<std::string> choices,
+                         int depends_on, std::int64_t depends_min, std::string help) {
+  vars.push_back(Variable{std::move(name), kind, min, max, std::move(choices), depends_on,
+                          depends_min, std::move(help)});
+  return vars.size() - 1;
+}
+
+void throw_unknown_reference(std::string_view space, const std::string& name,
+                             const std::vector<std::string>& valid) {
+  throw InputError(fmt::format("unknown reference '{}' of space '{}' (valid: {})", name, space,
+                               fmt::join(valid, ", ")));
+}
+
 SamplingLaw SamplingLaw::uniform(const std::vector<Variable>& vars) {
   SamplingLaw law;
   law.name = "uniform";

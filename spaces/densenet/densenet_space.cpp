@@ -84,27 +84,20 @@ DenseNetSpace::DenseNetSpace(const Parameters& p) {
         "halve the map; it needs at least {}x{}); lower max_blocks",
         input_.h, input_.w, max_blocks, max_blocks - 1, need, need));
   using K = Variable::Kind;
-  auto add = [&](std::string name, K kind, std::int64_t lo, std::int64_t hi,
-                 std::vector<std::string> choices, int dep, std::int64_t dep_min,
-                 std::string help) {
-    vars_.push_back(
-        Variable{std::move(name), kind, lo, hi, std::move(choices), dep, dep_min, std::move(help)});
-    return vars_.size() - 1;
-  };
   vars_.reserve(std::size_t(5 + max_blocks));
-  blocks_ = add("blocks", K::integer, 1, max_blocks, {}, -1, 0,
-                "number of dense blocks (a transition between two blocks)");
-  growth_ = add("growth", K::integer, 1, max_growth, {}, -1, 0,
-                "growth rate k: channels each dense layer adds");
-  bottleneck_ = add("bottleneck", K::choice, 0, 1, bottleneck_choices, -1, 0,
-                    "yes: BN-ReLU-conv1x1(4k) before each 3x3 conv (DenseNet-B)");
-  compression_ = add("compression", K::choice, 0, 1, compression_choices, -1, 0,
-                     "theta: a transition keeps floor(theta * C) channels (DenseNet-C)");
-  stem_ = add("stem", K::choice, 0, 1, stem_choices, -1, 0,
-              "output channels of the 3x3 stem convolution: 16 or 2k");
+  blocks_ = add_variable(vars_, "blocks", K::integer, 1, max_blocks, {}, -1, 0,
+                         "number of dense blocks (a transition between two blocks)");
+  growth_ = add_variable(vars_, "growth", K::integer, 1, max_growth, {}, -1, 0,
+                         "growth rate k: channels each dense layer adds");
+  bottleneck_ = add_variable(vars_, "bottleneck", K::choice, 0, 1, bottleneck_choices, -1, 0,
+                             "yes: BN-ReLU-conv1x1(4k) before each 3x3 conv (DenseNet-B)");
+  compression_ = add_variable(vars_, "compression", K::choice, 0, 1, compression_choices, -1, 0,
+                              "theta: a transition keeps floor(theta * C) channels (DenseNet-C)");
+  stem_ = add_variable(vars_, "stem", K::choice, 0, 1, stem_choices, -1, 0,
+                       "output channels of the 3x3 stem convolution: 16 or 2k");
   for (std::int64_t i = 1; i <= max_blocks; ++i)
-    layers_.push_back(add(fmt::format("block{}.layers", i), K::integer, 1, max_layers, {},
-                          int(blocks_), i, "dense layers in the block"));
+    layers_.push_back(add_variable(vars_, fmt::format("block{}.layers", i), K::integer, 1,
+                                   max_layers, {}, int(blocks_), i, "dense layers in the block"));
 }
 
 Architecture DenseNetSpace::build(const Assignment& a) const {
@@ -176,18 +169,11 @@ bool DenseNetSpace::try_build(const Assignment& a, Architecture& arch, std::stri
 }
 
 std::vector<std::string> DenseNetSpace::references() const {
-  std::vector<std::string> names;
-  for (const auto& r : reference_table()) names.push_back(r.name);
-  return names;
+  return reference_names(reference_table());
 }
 
 Assignment DenseNetSpace::reference(const std::string& name) const {
-  const auto& refs = reference_table();
-  auto it = std::find_if(refs.begin(), refs.end(), [&](const auto& r) { return r.name == name; });
-  if (it == refs.end())
-    throw InputError(fmt::format("unknown reference '{}' of space 'densenet' (valid: {})", name,
-                                 fmt::join(references(), ", ")));
-  const Reference& r = *it;
+  const Reference& r = find_reference(reference_table(), name, "densenet");
   const auto max_layers = vars_[layers_.front()].max, max_growth = vars_[growth_].max;
   if (std::int64_t(layers_.size()) < r.blocks || max_layers < r.layers || max_growth < r.growth)
     throw InputError(fmt::format(

@@ -34,7 +34,9 @@ const std::vector<Reference>& reference_table() {
       {"googlenet_small",
        64,
        false,
-       {{2, 64, 96, 128, 16, 32, 32}, {2, 192, 96, 208, 16, 48, 64}, {2, 128, 80, 160, 16, 64, 64}}},
+       {{2, 64, 96, 128, 16, 32, 32},
+        {2, 192, 96, 208, 16, 48, 64},
+        {2, 128, 80, 160, 16, 64, 64}}},
   };
   return refs;
 }
@@ -102,37 +104,31 @@ InceptionSpace::InceptionSpace(const Parameters& p) {
   const auto max_modules = p.integer("max_modules");
   const auto max_width = p.integer("max_width");
   using K = Variable::Kind;
-  auto add = [&](std::string name, K kind, std::int64_t lo, std::int64_t hi,
-                 std::vector<std::string> choices, int dep, std::int64_t dep_min,
-                 std::string help) {
-    vars_.push_back(
-        Variable{std::move(name), kind, lo, hi, std::move(choices), dep, dep_min, std::move(help)});
-    return vars_.size() - 1;
-  };
   vars_.reserve(std::size_t(3 + 7 * max_stages));
-  stages_ = add("stages", K::integer, 1, max_stages, {}, -1, 0,
-                "number of stages (3x3/2 max pooling between two stages)");
-  stem_ = add("stem", K::integer, 1, max_width, {}, -1, 0,
-              "output channels of the 3x3 stem convolution");
-  branch5_ = add("branch5", K::choice, 0, 1, branch5_choices, -1, 0,
-                 "third branch after its 1x1 reduce: one 5x5 conv or two 3x3 convs");
+  stages_ = add_variable(vars_, "stages", K::integer, 1, max_stages, {}, -1, 0,
+                         "number of stages (3x3/2 max pooling between two stages)");
+  stem_ = add_variable(vars_, "stem", K::integer, 1, max_width, {}, -1, 0,
+                       "output channels of the 3x3 stem convolution");
+  branch5_ = add_variable(vars_, "branch5", K::choice, 0, 1, branch5_choices, -1, 0,
+                          "third branch after its 1x1 reduce: one 5x5 conv or two 3x3 convs");
   for (std::int64_t s = 1; s <= max_stages; ++s) {
     const int d = int(stages_);
     auto n = [&](const char* what) { return fmt::format("stage{}.{}", s, what); };
     StageVars v{};
-    v.modules = add(n("modules"), K::integer, 1, max_modules, {}, d, s,
-                    "Inception modules in the stage");
-    v.ch1x1 = add(n("ch1x1"), K::integer, 1, max_width, {}, d, s, "1x1 branch: output channels");
-    v.ch3x3red = add(n("ch3x3red"), K::integer, 1, max_width, {}, d, s,
-                     "3x3 branch: channels of the 1x1 reduce");
-    v.ch3x3 = add(n("ch3x3"), K::integer, 1, max_width, {}, d, s,
-                  "3x3 branch: output channels");
-    v.ch5x5red = add(n("ch5x5red"), K::integer, 1, max_width, {}, d, s,
-                     "5x5 branch: channels of the 1x1 reduce");
-    v.ch5x5 = add(n("ch5x5"), K::integer, 1, max_width, {}, d, s,
-                  "5x5 branch: output channels (of both 3x3 convs when branch5 = 3x3x2)");
-    v.pool_proj = add(n("pool_proj"), K::integer, 1, max_width, {}, d, s,
-                      "pool branch: output channels of the 1x1 projection");
+    v.modules = add_variable(vars_, n("modules"), K::integer, 1, max_modules, {}, d, s,
+                             "Inception modules in the stage");
+    v.ch1x1 = add_variable(vars_, n("ch1x1"), K::integer, 1, max_width, {}, d, s,
+                           "1x1 branch: output channels");
+    v.ch3x3red = add_variable(vars_, n("ch3x3red"), K::integer, 1, max_width, {}, d, s,
+                              "3x3 branch: channels of the 1x1 reduce");
+    v.ch3x3 = add_variable(vars_, n("ch3x3"), K::integer, 1, max_width, {}, d, s,
+                           "3x3 branch: output channels");
+    v.ch5x5red = add_variable(vars_, n("ch5x5red"), K::integer, 1, max_width, {}, d, s,
+                              "5x5 branch: channels of the 1x1 reduce");
+    v.ch5x5 = add_variable(vars_, n("ch5x5"), K::integer, 1, max_width, {}, d, s,
+                           "5x5 branch: output channels (of both 3x3 convs when branch5 = 3x3x2)");
+    v.pool_proj = add_variable(vars_, n("pool_proj"), K::integer, 1, max_width, {}, d, s,
+                               "pool branch: output channels of the 1x1 projection");
     stage_.push_back(v);
   }
 }
@@ -197,18 +193,11 @@ bool InceptionSpace::try_build(const Assignment& a, Architecture& arch, std::str
 }
 
 std::vector<std::string> InceptionSpace::references() const {
-  std::vector<std::string> names;
-  for (const auto& r : reference_table()) names.push_back(r.name);
-  return names;
+  return reference_names(reference_table());
 }
 
 Assignment InceptionSpace::reference(const std::string& name) const {
-  const auto& refs = reference_table();
-  auto it = std::find_if(refs.begin(), refs.end(), [&](const auto& r) { return r.name == name; });
-  if (it == refs.end())
-    throw InputError(fmt::format("unknown reference '{}' of space 'inception' (valid: {})", name,
-                                 fmt::join(references(), ", ")));
-  const Reference& r = *it;
+  const Reference& r = find_reference(reference_table(), name, "inception");
   std::int64_t modules = 0, width = r.stem;
   for (const auto& s : r.stages) {
     modules = std::max(modules, s.modules);

@@ -121,35 +121,29 @@ MobileNetSpace::MobileNetSpace(const Parameters& p) {
   const auto max_blocks = p.integer("max_blocks");
   const auto max_width = p.integer("max_width");
   using K = Variable::Kind;
-  auto add = [&](std::string name, K kind, std::int64_t lo, std::int64_t hi,
-                 std::vector<std::string> choices, int dep, std::int64_t dep_min,
-                 std::string help) {
-    vars_.push_back(
-        Variable{std::move(name), kind, lo, hi, std::move(choices), dep, dep_min, std::move(help)});
-    return vars_.size() - 1;
-  };
   vars_.reserve(std::size_t(7 + 3 * max_stages));
-  stages_ = add("stages", K::integer, 1, max_stages, {}, -1, 0, "number of stages");
-  width_mult_ = add("width_mult", K::choice, 0, 3, width_mult_choices, -1, 0,
-                    "width multiplier applied to the stem and every stage width");
-  activation_ = add("activation", K::choice, 0, 1, activation_choices, -1, 0,
-                    "activation after every batch norm");
-  stem_kernel_ = add("stem_kernel", K::choice, 0, 2, stem_kernel_choices, -1, 0,
-                     "kernel of the stem convolution (padding 1x1, 2x2, 5x1)");
-  stem_stride_ = add("stem_stride", K::integer, 1, 2, {}, -1, 0, "stride of the stem");
-  stem_width_ = add("stem_width", K::integer, 1, max_width, {}, -1, 0,
-                    "output channels of the stem, before the multiplier");
-  dropout_ =
-      add("dropout", K::choice, 0, 2, dropout_choices, -1, 0, "dropout before the classifier");
+  stages_ = add_variable(vars_, "stages", K::integer, 1, max_stages, {}, -1, 0, "number of stages");
+  width_mult_ = add_variable(vars_, "width_mult", K::choice, 0, 3, width_mult_choices, -1, 0,
+                             "width multiplier applied to the stem and every stage width");
+  activation_ = add_variable(vars_, "activation", K::choice, 0, 1, activation_choices, -1, 0,
+                             "activation after every batch norm");
+  stem_kernel_ = add_variable(vars_, "stem_kernel", K::choice, 0, 2, stem_kernel_choices, -1, 0,
+                              "kernel of the stem convolution (padding 1x1, 2x2, 5x1)");
+  stem_stride_ =
+      add_variable(vars_, "stem_stride", K::integer, 1, 2, {}, -1, 0, "stride of the stem");
+  stem_width_ = add_variable(vars_, "stem_width", K::integer, 1, max_width, {}, -1, 0,
+                             "output channels of the stem, before the multiplier");
+  dropout_ = add_variable(vars_, "dropout", K::choice, 0, 2, dropout_choices, -1, 0,
+                          "dropout before the classifier");
   for (std::int64_t i = 1; i <= max_stages; ++i) {
     const int d = int(stages_);
     StageVars s{};
-    s.blocks = add(fmt::format("stage{}.blocks", i), K::integer, 1, max_blocks, {}, d, i,
-                   "depthwise-separable blocks in the stage");
-    s.width = add(fmt::format("stage{}.width", i), K::integer, 1, max_width, {}, d, i,
-                  "pointwise output channels of the stage, before the multiplier");
-    s.stride = add(fmt::format("stage{}.stride", i), K::integer, 1, 2, {}, d, i,
-                   "stride of the first depthwise convolution of the stage");
+    s.blocks = add_variable(vars_, fmt::format("stage{}.blocks", i), K::integer, 1, max_blocks, {},
+                            d, i, "depthwise-separable blocks in the stage");
+    s.width = add_variable(vars_, fmt::format("stage{}.width", i), K::integer, 1, max_width, {}, d,
+                           i, "pointwise output channels of the stage, before the multiplier");
+    s.stride = add_variable(vars_, fmt::format("stage{}.stride", i), K::integer, 1, 2, {}, d, i,
+                            "stride of the first depthwise convolution of the stage");
     stage_.push_back(s);
   }
 }
@@ -209,18 +203,11 @@ bool MobileNetSpace::try_build(const Assignment& a, Architecture& arch, std::str
 }
 
 std::vector<std::string> MobileNetSpace::references() const {
-  std::vector<std::string> names;
-  for (const auto& r : reference_table()) names.push_back(r.name);
-  return names;
+  return reference_names(reference_table());
 }
 
 Assignment MobileNetSpace::reference(const std::string& name) const {
-  const auto& refs = reference_table();
-  auto it = std::find_if(refs.begin(), refs.end(), [&](const auto& r) { return r.name == name; });
-  if (it == refs.end())
-    throw InputError(fmt::format("unknown reference '{}' of space 'mobilenet' (valid: {})", name,
-                                 fmt::join(references(), ", ")));
-  const Reference& r = *it;
+  const Reference& r = find_reference(reference_table(), name, "mobilenet");
   std::int64_t blocks = 0, width = r.stem_width;
   for (const auto& s : r.stages) {
     blocks = std::max(blocks, s.blocks);

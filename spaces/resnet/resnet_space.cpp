@@ -105,30 +105,24 @@ ResNetSpace::ResNetSpace(const Parameters& p) {
   const auto max_blocks = p.integer("max_blocks");
   const auto max_width = p.integer("max_width");
   using K = Variable::Kind;
-  auto add = [&](std::string name, K kind, std::int64_t lo, std::int64_t hi,
-                 std::vector<std::string> choices, int dep, std::int64_t dep_min,
-                 std::string help) {
-    vars_.push_back(
-        Variable{std::move(name), kind, lo, hi, std::move(choices), dep, dep_min, std::move(help)});
-    return vars_.size() - 1;
-  };
   vars_.reserve(std::size_t(4 + 2 * max_stages));
-  stages_ = add("stages", K::integer, 1, max_stages, {}, -1, 0,
-                "number of stages; every stage after the first halves the map");
-  block_ = add("block", K::choice, 0, 1, block_choices, -1, 0,
-               "basic: two 3x3 convs; bottleneck: 1x1 reduce, 3x3, 1x1 expand x4");
-  shortcut_ = add("shortcut", K::choice, 0, 1, shortcut_choices, -1, 0,
-                  "identity: identity where the shape is kept, 1x1 projection where it changes; "
-                  "projection: 1x1 projection on every block");
-  stem_width_ = add("stem_width", K::integer, 1, max_width, {}, -1, 0,
-                    "output channels of the 3x3 stem convolution");
+  stages_ = add_variable(vars_, "stages", K::integer, 1, max_stages, {}, -1, 0,
+                         "number of stages; every stage after the first halves the map");
+  block_ = add_variable(vars_, "block", K::choice, 0, 1, block_choices, -1, 0,
+                        "basic: two 3x3 convs; bottleneck: 1x1 reduce, 3x3, 1x1 expand x4");
+  shortcut_ =
+      add_variable(vars_, "shortcut", K::choice, 0, 1, shortcut_choices, -1, 0,
+                   "identity: identity where the shape is kept, 1x1 projection where it changes; "
+                   "projection: 1x1 projection on every block");
+  stem_width_ = add_variable(vars_, "stem_width", K::integer, 1, max_width, {}, -1, 0,
+                             "output channels of the 3x3 stem convolution");
   for (std::int64_t i = 1; i <= max_stages; ++i) {
     const int d = int(stages_);
     StageVars s{};
-    s.blocks = add(fmt::format("stage{}.blocks", i), K::integer, 1, max_blocks, {}, d, i,
-                   "residual blocks in the stage");
-    s.width = add(fmt::format("stage{}.width", i), K::integer, 1, max_width, {}, d, i,
-                  "width of the stage (its output has 4x this with bottleneck blocks)");
+    s.blocks = add_variable(vars_, fmt::format("stage{}.blocks", i), K::integer, 1, max_blocks, {},
+                            d, i, "residual blocks in the stage");
+    s.width = add_variable(vars_, fmt::format("stage{}.width", i), K::integer, 1, max_width, {}, d,
+                           i, "width of the stage (its output has 4x this with bottleneck blocks)");
     stage_.push_back(s);
   }
 }
@@ -201,18 +195,11 @@ bool ResNetSpace::try_build(const Assignment& a, Architecture& arch, std::string
 }
 
 std::vector<std::string> ResNetSpace::references() const {
-  std::vector<std::string> names;
-  for (const auto& r : reference_table()) names.push_back(r.name);
-  return names;
+  return reference_names(reference_table());
 }
 
 Assignment ResNetSpace::reference(const std::string& name) const {
-  const auto& refs = reference_table();
-  auto it = std::find_if(refs.begin(), refs.end(), [&](const auto& r) { return r.name == name; });
-  if (it == refs.end())
-    throw InputError(fmt::format("unknown reference '{}' of space 'resnet' (valid: {})", name,
-                                 fmt::join(references(), ", ")));
-  const Reference& r = *it;
+  const Reference& r = find_reference(reference_table(), name, "resnet");
   std::int64_t blocks = 0, width = r.stem;
   for (const auto& s : r.stages) {
     blocks = std::max(blocks, s.blocks);

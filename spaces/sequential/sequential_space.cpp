@@ -75,39 +75,39 @@ SequentialSpace::SequentialSpace(const Parameters& p) {
   const auto max_filters = p.integer("max_filters");
   const auto max_units = p.integer("max_units");
   using K = Variable::Kind;
-  auto add = [&](std::string name, K kind, std::int64_t lo, std::int64_t hi,
-                 std::vector<std::string> choices, int dep, std::int64_t dep_min,
-                 std::string help) {
-    vars_.push_back(
-        Variable{std::move(name), kind, lo, hi, std::move(choices), dep, dep_min, std::move(help)});
-    return vars_.size() - 1;
-  };
-  conv_layers_ = add("conv_layers", K::integer, 1, max_conv, {}, -1, 0, "number of conv layers");
-  fc_layers_ = add("fc_layers", K::integer, 0, max_fc, {}, -1, 0,
-                   "number of hidden fully-connected layers before the classifier");
-  batchnorm_ = add("batchnorm", K::choice, 0, 1, bn_choices, -1, 0,
-                   "batch norm after every conv layer (conv bias only without it)");
+  conv_layers_ = add_variable(vars_, "conv_layers", K::integer, 1, max_conv, {}, -1, 0,
+                              "number of conv layers");
+  fc_layers_ = add_variable(vars_, "fc_layers", K::integer, 0, max_fc, {}, -1, 0,
+                            "number of hidden fully-connected layers before the classifier");
+  batchnorm_ = add_variable(vars_, "batchnorm", K::choice, 0, 1, bn_choices, -1, 0,
+                            "batch norm after every conv layer (conv bias only without it)");
   for (std::int64_t i = 1; i <= max_conv; ++i) {
     int d = int(conv_layers_);
     auto n = [&](const char* what) { return fmt::format("conv{}.{}", i, what); };
     ConvVars c{};
-    c.filters = add(n("filters"), K::integer, 1, max_filters, {}, d, i, "output channels");
-    c.kernel_h = add(n("kernel_h"), K::choice, 0, 3, kernel_choices, d, i, "kernel height");
-    c.kernel_w = add(n("kernel_w"), K::choice, 0, 3, kernel_choices, d, i, "kernel width");
-    c.stride_h = add(n("stride_h"), K::integer, 1, 2, {}, d, i, "vertical stride (subsampling)");
-    c.stride_w = add(n("stride_w"), K::integer, 1, 2, {}, d, i, "horizontal stride (subsampling)");
-    c.padding = add(n("padding"), K::choice, 0, 1, padding_choices, d, i,
-                    "same: pad kernel/2 on each side; valid: no padding");
-    c.pool_h = add(n("pool_h"), K::integer, 1, 3, {}, d, i,
-                   "pooling height and vertical stride (1: none; at most the map height)");
-    c.pool_w = add(n("pool_w"), K::integer, 1, 3, {}, d, i,
-                   "pooling width and horizontal stride (1: none; at most the map width)");
-    c.pool_type = add(n("pool_type"), K::choice, 0, 1, pool_choices, d, i, "pooling kind");
+    c.filters =
+        add_variable(vars_, n("filters"), K::integer, 1, max_filters, {}, d, i, "output channels");
+    c.kernel_h =
+        add_variable(vars_, n("kernel_h"), K::choice, 0, 3, kernel_choices, d, i, "kernel height");
+    c.kernel_w =
+        add_variable(vars_, n("kernel_w"), K::choice, 0, 3, kernel_choices, d, i, "kernel width");
+    c.stride_h = add_variable(vars_, n("stride_h"), K::integer, 1, 2, {}, d, i,
+                              "vertical stride (subsampling)");
+    c.stride_w = add_variable(vars_, n("stride_w"), K::integer, 1, 2, {}, d, i,
+                              "horizontal stride (subsampling)");
+    c.padding = add_variable(vars_, n("padding"), K::choice, 0, 1, padding_choices, d, i,
+                             "same: pad kernel/2 on each side; valid: no padding");
+    c.pool_h = add_variable(vars_, n("pool_h"), K::integer, 1, 3, {}, d, i,
+                            "pooling height and vertical stride (1: none; at most the map height)");
+    c.pool_w = add_variable(vars_, n("pool_w"), K::integer, 1, 3, {}, d, i,
+                            "pooling width and horizontal stride (1: none; at most the map width)");
+    c.pool_type =
+        add_variable(vars_, n("pool_type"), K::choice, 0, 1, pool_choices, d, i, "pooling kind");
     conv_.push_back(c);
   }
   for (std::int64_t j = 1; j <= max_fc; ++j)
-    fc_.push_back(add(fmt::format("fc{}.units", j), K::integer, 1, max_units, {}, int(fc_layers_),
-                      j, "width of the hidden fully-connected layer"));
+    fc_.push_back(add_variable(vars_, fmt::format("fc{}.units", j), K::integer, 1, max_units, {},
+                               int(fc_layers_), j, "width of the hidden fully-connected layer"));
 }
 
 Architecture SequentialSpace::build(const Assignment& a) const {
@@ -192,18 +192,11 @@ bool SequentialSpace::try_build(const Assignment& a, Architecture& arch,
 }
 
 std::vector<std::string> SequentialSpace::references() const {
-  std::vector<std::string> names;
-  for (const auto& r : reference_table()) names.push_back(r.name);
-  return names;
+  return reference_names(reference_table());
 }
 
 Assignment SequentialSpace::reference(const std::string& name) const {
-  const auto& refs = reference_table();
-  auto it = std::find_if(refs.begin(), refs.end(), [&](const auto& r) { return r.name == name; });
-  if (it == refs.end())
-    throw InputError(fmt::format("unknown reference '{}' of space 'sequential' (valid: {})", name,
-                                 fmt::join(references(), ", ")));
-  const Reference& r = *it;
+  const Reference& r = find_reference(reference_table(), name, "sequential");
   if (r.conv.size() > conv_.size() || r.fc.size() > fc_.size())
     throw InputError(fmt::format(
         "reference '{}' needs max_conv_layers >= {} and max_fc_layers >= {} (this space has {} "

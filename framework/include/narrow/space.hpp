@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -31,6 +32,34 @@ struct NARROW_API Variable {
   /// The label of a value: the number itself, or the choice label.
   std::string label(std::int64_t value) const;
 };
+
+/// Appends a variable to a space's list and returns its index. Spaces declare their
+/// variables in order with it, depth variables first.
+NARROW_API std::size_t add_variable(std::vector<Variable>& vars, std::string name,
+                                    Variable::Kind kind, std::int64_t min, std::int64_t max,
+                                    std::vector<std::string> choices, int depends_on,
+                                    std::int64_t depends_min, std::string help);
+
+/// Throws InputError "unknown reference 'NAME' of space 'SPACE' (valid: ...)".
+[[noreturn]] NARROW_API void throw_unknown_reference(std::string_view space,
+                                                     const std::string& name,
+                                                     const std::vector<std::string>& valid);
+
+/// The names of a table of reference models (anything iterable whose items have `name`).
+template <class Table>
+std::vector<std::string> reference_names(const Table& table) {
+  std::vector<std::string> names;
+  for (const auto& r : table) names.emplace_back(r.name);
+  return names;
+}
+
+/// The reference called `name` in such a table; throws InputError listing the valid names.
+template <class Table>
+const auto& find_reference(const Table& table, const std::string& name, std::string_view space) {
+  for (const auto& r : table)
+    if (r.name == name) return r;
+  throw_unknown_reference(space, name, reference_names(table));
+}
 
 /// Values of every variable of a space, by position. The values of inactive variables do
 /// not matter (draws give them the law's low bound, references the absolute minimum).
