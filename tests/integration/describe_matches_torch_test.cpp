@@ -9,27 +9,11 @@
 #include "narrow/architecture.hpp"
 #include "narrow/builder.hpp"
 #include "support/run.hpp"
+#include "support/spaces.hpp"
 
 using nlohmann::json;
 
-namespace {
-std::int64_t torch_macs(narrow::GraphModule& m, const narrow::Architecture& a) {
-  std::vector<std::vector<std::int64_t>> shapes;
-  const auto& in = a.input();
-  m->forward_recording(torch::zeros({1, in.c, in.h, in.w}), shapes);
-  std::int64_t macs = 0;
-  for (const auto& item : m->named_children()) {
-    std::size_t i = a.index_of(item.key());
-    if (auto* conv = item.value()->as<torch::nn::Conv2dImpl>()) {
-      // weight [out, in/groups, kh, kw]; every output element costs in/groups*kh*kw MACs.
-      macs += conv->weight.numel() * shapes[i][1] * shapes[i][2];
-    } else if (auto* fc = item.value()->as<torch::nn::LinearImpl>()) {
-      macs += fc->weight.numel();
-    }
-  }
-  return macs;
-}
-}  // namespace
+using narrow::test::torch_macs;
 
 BOOST_AUTO_TEST_CASE(every_reference_matches_libtorch) {
   torch::set_num_threads(1);

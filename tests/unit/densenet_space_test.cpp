@@ -7,8 +7,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <numeric>
 #include <limits>
+#include <numeric>
 #include <set>
 #include <string>
 #include <vector>
@@ -21,46 +21,23 @@
 #include "narrow/registry.hpp"
 #include "narrow/sampler.hpp"
 #include "narrow/space.hpp"
+#include "support/spaces.hpp"
 
 using namespace narrow;
 
 namespace {
+using narrow::test::count_ops;
+using narrow::test::registry;
+using narrow::test::torch_macs;
 struct SingleThreadedTorch {
   SingleThreadedTorch() { torch::set_num_threads(1); }
 };
 BOOST_TEST_GLOBAL_FIXTURE(SingleThreadedTorch);
 
-Registry& registry() {
-  static Registry reg;
-  static bool loaded = [] {
-    PluginLoader(reg).load_path(std::string(std::getenv("NARROW_BUILD_DIR")) +
-                                "/lib/narrow/plugins");
-    return true;
-  }();
-  (void)loaded;
-  return reg;
-}
-
 Architecture reference_arch(const SearchSpace& s, const std::string& name) {
   auto a = s.build(s.reference(name));
   a.finalize();
   return a;
-}
-
-// MACs of the module's real conv and linear layers, from the output shapes LibTorch records.
-std::int64_t torch_macs(GraphModule& m, const Architecture& a) {
-  std::vector<std::vector<std::int64_t>> shapes;
-  const auto& in = a.input();
-  m->forward_recording(torch::zeros({1, in.c, in.h, in.w}), shapes);
-  std::int64_t macs = 0;
-  for (const auto& item : m->named_children()) {
-    std::size_t i = a.index_of(item.key());
-    if (auto* conv = item.value()->as<torch::nn::Conv2dImpl>())
-      macs += conv->weight.numel() * shapes[i][1] * shapes[i][2];
-    else if (auto* fc = item.value()->as<torch::nn::LinearImpl>())
-      macs += fc->weight.numel();
-  }
-  return macs;
 }
 
 // Builds the LibTorch module, compares its counts with narrow's and runs one forward pass.
@@ -80,10 +57,6 @@ void check_against_torch(const Architecture& arch, const std::string& what) {
   BOOST_TEST(torch::isfinite(out).all().item<bool>(), what);
 }
 
-std::size_t count_ops(const Architecture& a, Op op) {
-  return std::size_t(std::count_if(a.layers().begin(), a.layers().end(),
-                                   [&](const Layer& l) { return l.op == op; }));
-}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(references_have_their_published_sizes_and_match_libtorch) {

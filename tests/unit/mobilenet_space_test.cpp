@@ -14,6 +14,7 @@
 #include "narrow/registry.hpp"
 #include "narrow/sampler.hpp"
 #include "narrow/space.hpp"
+#include "support/spaces.hpp"
 
 using namespace narrow;
 
@@ -28,16 +29,8 @@ std::ostream& operator<<(std::ostream& os, Op op) {
 }  // namespace narrow
 
 namespace {
-Registry& registry() {
-  static Registry reg;
-  static bool loaded = [] {
-    PluginLoader(reg).load_path(std::string(std::getenv("NARROW_BUILD_DIR")) +
-                                "/lib/narrow/plugins");
-    return true;
-  }();
-  (void)loaded;
-  return reg;
-}
+using narrow::test::count_ops;
+using narrow::test::registry;
 
 Architecture built(const SearchSpace& s, const Assignment& a) {
   auto arch = s.build(a);
@@ -64,23 +57,11 @@ std::int64_t check_with_torch(const Architecture& arch) {
         s.flat ? std::vector<std::int64_t>{s.c} : std::vector<std::int64_t>{s.c, s.h, s.w};
     BOOST_REQUIRE_MESSAGE(shapes[i] == expected, arch.layers()[i].id << " " << s.to_string());
   }
-  std::int64_t macs = 0;
-  for (const auto& item : module->named_children()) {
-    std::size_t i = arch.index_of(item.key());
-    if (auto* conv = item.value()->as<torch::nn::Conv2dImpl>())
-      macs += conv->weight.numel() * shapes[i][1] * shapes[i][2];
-    else if (auto* fc = item.value()->as<torch::nn::LinearImpl>())
-      macs += fc->weight.numel();
-  }
+  const std::int64_t macs = narrow::test::module_macs(module, arch, shapes);
   BOOST_TEST(count_parameters(*module) == analyse(arch).params, "params of " << arch.hash());
   return macs;
 }
 
-std::size_t count_op(const Architecture& arch, Op op) {
-  std::size_t n = 0;
-  for (const auto& l : arch.layers()) n += l.op == op;
-  return n;
-}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(ds_cnn_is_the_mlperf_tiny_keyword_spotting_model) {
@@ -105,7 +86,7 @@ BOOST_AUTO_TEST_CASE(ds_cnn_is_the_mlperf_tiny_keyword_spotting_model) {
   BOOST_TEST(largest == 64 * 25 * 5);
   BOOST_TEST(std::abs(double(m.params + 2 * largest) - 38.6e3) <= 0.05 * 38.6e3);
   BOOST_TEST(check_with_torch(arch) == m.macs);
-  BOOST_TEST(count_op(arch, Op::conv2d) == 9u);
+  BOOST_TEST(count_ops(arch, Op::conv2d) == 9u);
   BOOST_TEST(arch.shape(arch.output_index()) == (Shape{12, 1, 1, true}));
 }
 
@@ -132,8 +113,8 @@ BOOST_AUTO_TEST_CASE(width_multiplier_activation_and_dropout) {
   auto arch = built(*space, a);
   BOOST_TEST(arch.shape(arch.index_of("stem")).c == 8);
   BOOST_TEST(arch.shape(arch.index_of("s5b2pr")).c == 256);
-  BOOST_TEST(count_op(arch, Op::relu) == 0u);
-  BOOST_TEST(count_op(arch, Op::relu6) == 27u);
+  BOOST_TEST(count_ops(arch, Op::relu) == 0u);
+  BOOST_TEST(count_ops(arch, Op::relu6) == 27u);
   const auto& drop = arch.layers()[arch.index_of("drop")];
   BOOST_TEST(drop.op == Op::dropout);
   BOOST_TEST(drop.p == 0.4);

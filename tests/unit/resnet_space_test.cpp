@@ -13,6 +13,7 @@
 #include "narrow/registry.hpp"
 #include "narrow/sampler.hpp"
 #include "narrow/space.hpp"
+#include "support/spaces.hpp"
 
 using namespace narrow;
 
@@ -27,16 +28,8 @@ std::ostream& operator<<(std::ostream& os, Op op) {
 }  // namespace narrow
 
 namespace {
-Registry& registry() {
-  static Registry reg;
-  static bool loaded = [] {
-    PluginLoader(reg).load_path(std::string(std::getenv("NARROW_BUILD_DIR")) +
-                                "/lib/narrow/plugins");
-    return true;
-  }();
-  (void)loaded;
-  return reg;
-}
+using narrow::test::count_ops;
+using narrow::test::registry;
 
 Architecture built(const SearchSpace& s, const Assignment& a) {
   auto arch = s.build(a);
@@ -63,14 +56,7 @@ std::int64_t check_with_torch(const Architecture& arch) {
         s.flat ? std::vector<std::int64_t>{s.c} : std::vector<std::int64_t>{s.c, s.h, s.w};
     BOOST_REQUIRE_MESSAGE(shapes[i] == expected, arch.layers()[i].id << " " << s.to_string());
   }
-  std::int64_t macs = 0;
-  for (const auto& item : module->named_children()) {
-    std::size_t i = arch.index_of(item.key());
-    if (auto* conv = item.value()->as<torch::nn::Conv2dImpl>())
-      macs += conv->weight.numel() * shapes[i][1] * shapes[i][2];
-    else if (auto* fc = item.value()->as<torch::nn::LinearImpl>())
-      macs += fc->weight.numel();
-  }
+  const std::int64_t macs = narrow::test::module_macs(module, arch, shapes);
   BOOST_TEST(count_parameters(*module) == analyse(arch).params, "params of " << arch.hash());
   return macs;
 }
@@ -82,11 +68,6 @@ std::string fmt_stage(int k) {
   return name;
 }
 
-std::size_t count_op(const Architecture& arch, Op op) {
-  std::size_t n = 0;
-  for (const auto& l : arch.layers()) n += l.op == op;
-  return n;
-}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(references_have_their_published_sizes_and_match_libtorch) {
@@ -119,13 +100,13 @@ BOOST_AUTO_TEST_CASE(block_and_shortcut_choices_change_the_structure) {
   auto a = space->reference("resnet20");
   auto basic = built(*space, a);
   // Identity where the shape is kept: only the two stage transitions are projected.
-  BOOST_TEST(count_op(basic, Op::conv2d) == 1u + 18u + 2u);
+  BOOST_TEST(count_ops(basic, Op::conv2d) == 1u + 18u + 2u);
   a[space->variable_index("shortcut")] = 1;
   auto projected = built(*space, a);
-  BOOST_TEST(count_op(projected, Op::conv2d) == 1u + 18u + 9u);
+  BOOST_TEST(count_ops(projected, Op::conv2d) == 1u + 18u + 9u);
   a[space->variable_index("block")] = 1;
   auto bottleneck = built(*space, a);
-  BOOST_TEST(count_op(bottleneck, Op::conv2d) == 1u + 27u + 9u);
+  BOOST_TEST(count_ops(bottleneck, Op::conv2d) == 1u + 27u + 9u);
   BOOST_TEST(bottleneck.shape(bottleneck.output_index()).c == 10);
   // Bottleneck stages expand to 4x their width: the classifier reads 4 * 64 features.
   const auto& fc = bottleneck.layers().back();

@@ -10,20 +10,12 @@
 #include "narrow/registry.hpp"
 #include "narrow/sampler.hpp"
 #include "narrow/space.hpp"
+#include "support/spaces.hpp"
 
 using namespace narrow;
 
 namespace {
-Registry& registry() {
-  static Registry reg;
-  static bool loaded = [] {
-    PluginLoader(reg).load_path(std::string(std::getenv("NARROW_BUILD_DIR")) +
-                                "/lib/narrow/plugins");
-    return true;
-  }();
-  (void)loaded;
-  return reg;
-}
+using narrow::test::registry;
 Metrics reference_metrics(const SearchSpace& s, const std::string& name) {
   auto a = s.build(s.reference(name));
   a.finalize();
