@@ -272,7 +272,11 @@ LoadedLibrary PluginLoader::load_library(const std::string& file) {
                     lib.plugin));
   }
 
-  const auto added = staging.all();
+  // The staging registry holds narrow's built-in registrations too; only the library's own
+  // registrations are merged.
+  std::vector<const Registration*> added;
+  for (const Registration* r : staging.all())
+    if (r->library == lib.path) added.push_back(r);
   if (added.empty())
     return fail(fmt::format(
         "plugin '{}' registered nothing; its registration function must add at least one factory",
@@ -281,9 +285,9 @@ LoadedLibrary PluginLoader::load_library(const std::string& file) {
     if (!registry_.contains(r->kind, r->name)) continue;
     const Registration& first = registry_.find(r->kind, r->name);
     const std::string first_origin =
-        first.plugin.empty()
-            ? (first.library == "(built in)" ? std::string("narrow (built in)")
-                                             : fmt::format("library {}", first.library))
+        first.library == "(built in)" ? std::string("narrow (built in)")
+        : first.plugin.empty()
+            ? fmt::format("library {}", first.library)
             : fmt::format("plugin '{}' (library {})", first.plugin, first.library);
     return fail(fmt::format(
         "plugin '{}' registers {} '{}', which {} already registered; remove or rename one of "

@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "narrow/config.hpp"
+#include "narrow/dataset.hpp"
 #include "narrow/space.hpp"
 
 namespace narrow {
@@ -24,6 +26,7 @@ std::string subject(Kind kind, const std::string& name) {
 /// Where a registration comes from, for messages: "plugin 'p' (library L)" or
 /// "narrow (built in)".
 std::string origin(const std::string& plugin, const std::string& library) {
+  if (library == "(built in)") return "narrow (built in)";
   if (plugin.empty())
     return library.empty() || library == "(built in)" ? std::string("narrow (built in)")
                                                       : fmt::format("library {}", library);
@@ -68,7 +71,13 @@ bool parse_kind(std::string_view name, Kind& out) {
   return false;
 }
 
-Registry::Registry() = default;
+Registry::Registry() {
+  // narrow's own registrations: plugin "narrow", its version, library "(built in)". What the
+  // program adds later is built in as well, without a plugin name (as after a loader merge).
+  set_origin("narrow", NARROW_VERSION, "(built in)");
+  register_builtin_datasets(*this);
+  set_origin("", "", "(built in)");
+}
 Registry::~Registry() = default;
 
 void Registry::add(Kind kind, std::string name, std::string help, ParamSchema schema,
@@ -87,6 +96,11 @@ void Registry::add(Kind kind, std::string name, std::string help, ParamSchema sc
       throw PluginError(fmt::format("{} registers {} with parameter '{}' twice", from,
                                     subject(kind, name), spec.name));
   }
+  // Every dataset, a plugin's too, takes the options the kernel handles (split, subsets,
+  // normalisation, augmentation); a dataset's own parameter of the same name stays.
+  if (kind == Kind::dataset)
+    for (auto& common : DataOptions::schema())
+      if (!seen.count(common.name)) schema.push_back(std::move(common));
   auto key = std::make_pair(kind, name);
   if (auto it = entries_.find(key); it != entries_.end()) {
     const Registration& old = it->second;
@@ -150,8 +164,10 @@ std::unique_ptr<Component> Registry::create(Kind kind, const std::string& name,
   std::unique_ptr<Component> made;
   try {
     made = r.factory(resolved);
-  } catch (const InputError&) {
-    throw;  // bad input stays bad input, with its own location
+  } catch (const InputError& e) {
+    // Bad input stays bad input, with its own location, or else the place that named the object.
+    if (!e.where().empty() || where.empty()) throw;
+    throw InputError(fmt::format("{}: {}", subject(kind, name), e.what()), where);
   } catch (const std::exception& e) {
     throw failed(e.what());
   } catch (...) {

@@ -49,6 +49,14 @@ std::string real_plugin_dir() {
       .string();
 }
 
+/// Names of what plugin libraries registered: everything but narrow's own built-in datasets.
+std::vector<std::string> plugin_names(const Registry& registry) {
+  std::vector<std::string> names;
+  for (const auto* r : registry.all())
+    if (r->library != "(built in)") names.push_back(r->name);
+  return names;
+}
+
 /// The loader's record of one fixture library.
 const LoadedLibrary& record(const PluginLoader& loader, const std::string& name) {
   const std::string path = fixture(name);
@@ -191,11 +199,15 @@ BOOST_FIXTURE_TEST_CASE(duplicate_within_one_library_is_refused, FixtureFolder) 
 }
 
 BOOST_FIXTURE_TEST_CASE(only_the_good_libraries_registered, FixtureFolder) {
-  std::vector<std::string> names;
-  for (const auto* r : registry.all()) names.push_back(r->name);
   const std::vector<std::string> expected{"fixture_dup", "fixture_good", "fixture_not_a_space",
                                           "fixture_null", "fixture_throwing"};
-  BOOST_TEST(names == expected, boost::test_tools::per_element());
+  BOOST_TEST(plugin_names(registry) == expected, boost::test_tools::per_element());
+  // The built-in datasets stay narrow's, whatever was loaded.
+  BOOST_TEST(
+      registry.names(Kind::dataset) == (std::vector<std::string>{"cifar", "idx", "synthetic"}),
+      boost::test_tools::per_element());
+  BOOST_TEST(registry.find(Kind::dataset, "idx").library == "(built in)");
+  BOOST_TEST(registry.find(Kind::dataset, "idx").plugin == "narrow");
 }
 
 BOOST_FIXTURE_TEST_CASE(loading_a_folder_again_changes_nothing, FixtureFolder) {
@@ -355,12 +367,14 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(transactions)
 
-BOOST_AUTO_TEST_CASE(failed_registration_alone_leaves_registry_empty) {
+BOOST_AUTO_TEST_CASE(failed_registration_alone_leaves_only_the_built_ins) {
   Registry registry;
+  const auto built_in = registry.all().size();
   PluginLoader loader(registry);
   const auto lib = loader.load_library(fixture("register_throws"));
   BOOST_TEST(!lib.ok);
-  BOOST_TEST(registry.all().empty());
+  BOOST_TEST(registry.all().size() == built_in);
+  BOOST_TEST(plugin_names(registry).empty());
   BOOST_TEST(loader.failures().size() == 1u);
 }
 
@@ -511,8 +525,11 @@ BOOST_AUTO_TEST_CASE(all_is_sorted_by_kind_then_name) {
   std::vector<std::string> order;
   for (const auto* r : registry.all())
     order.push_back(std::string(narrow::kind_name(r->kind)) + ":" + r->name);
-  BOOST_TEST(order == (std::vector<std::string>{"space:m", "space:z", "format:a", "format:b"}),
-             boost::test_tools::per_element());
+  // The built-in datasets come last, as their kind does.
+  BOOST_TEST(
+      order == (std::vector<std::string>{"space:m", "space:z", "format:a", "format:b",
+                                         "dataset:cifar", "dataset:idx", "dataset:synthetic"}),
+      boost::test_tools::per_element());
   BOOST_TEST(registry.names(Kind::format) == (std::vector<std::string>{"a", "b"}),
              boost::test_tools::per_element());
   BOOST_CHECK_THROW(registry.add(Kind::space, "m", "", {}, none), narrow::PluginError);
