@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -22,6 +23,8 @@
 #include "narrow/runner.hpp"
 #include "narrow/sampler.hpp"
 #include "narrow/space.hpp"
+#include "narrow/hash.hpp"
+#include "narrow/training.hpp"
 
 namespace po = boost::program_options;
 using nlohmann::json;
@@ -107,24 +110,18 @@ void print_metrics(const Metrics& m) {
 }
 
 void print_architecture(const Architecture& a) {
-  fmt::print("input {}  classes {}\n", a.input().to_string(), a.classes());
-  for (std::size_t i = 0; i < a.layers().size(); ++i) {
-    const auto& l = a.layers()[i];
-    std::string attrs;
-    if (l.op == Op::conv2d)
-      attrs = fmt::format("out {} kernel {}x{} stride {}x{} pad {}x{}{}{}", l.out_channels,
-                          l.kernel[0], l.kernel[1], l.stride[0], l.stride[1], l.padding[0],
-                          l.padding[1], l.groups > 1 ? fmt::format(" groups {}", l.groups) : "",
-                          l.bias ? " bias" : "");
-    else if (l.op == Op::maxpool || l.op == Op::avgpool)
-      attrs = fmt::format("kernel {}x{} stride {}x{} pad {}x{}", l.kernel[0], l.kernel[1],
-                          l.stride[0], l.stride[1], l.padding[0], l.padding[1]);
-    else if (l.op == Op::linear)
-      attrs = fmt::format("out {}{}", l.out_channels, l.bias ? " bias" : "");
-    else if (l.op == Op::dropout)
-      attrs = fmt::format("p {}", l.p);
-    fmt::print("  {:<14} {:<15} {:<36} -> {}\n", l.id, op_name(l.op), attrs,
-               a.shape(i).to_string());
+  fmt::print("{}", architecture_table(a));
+}
+
+/// An architecture JSON file; a bad file is an InputError naming it.
+Architecture read_architecture_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(fmt::format("cannot read architecture file '{}'", path));
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  try {
+    return Architecture::from_json_string(text);
+  } catch (const InvalidArchitecture& e) {
+    throw InputError(e.what(), SourceLocation{path});
   }
 }
 
@@ -202,15 +199,7 @@ int cmd_describe(const std::vector<std::string>& args) {
   const bool as_json = vm.count("json") > 0;
 
   if (!arch_file.empty()) {
-    std::ifstream in(arch_file);
-    if (!in) throw InputError(fmt::format("cannot read architecture file '{}'", arch_file));
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    Architecture a;
-    try {
-      a = Architecture::from_json_string(text);
-    } catch (const InvalidArchitecture& e) {
-      throw InputError(e.what(), SourceLocation{arch_file});
-    }
+    const Architecture a = read_architecture_file(arch_file);
     auto m = analyse(a);
     if (as_json) {
       std::cout << json{{"architecture", a.to_json()},
@@ -428,12 +417,17 @@ int cmd_run(const std::vector<std::string>& args) {
   std::string file, out;
   std::vector<std::string> sets, paths;
   int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  int jobs = 0, torch_threads = 0;
   opts.add_options()("help,h", "show this help")("file", po::value(&file), "experiment file")(
       "out", po::value(&out),
       "run folder (default runs/<name>-<UTC time>); the store is OUT/results.db")(
       "resume", "continue the run stored in --out: finished units of work are not redone")(
       "set", po::value(&sets)->composing(), "override a key: path.to.key=value (repeatable)")(
       "threads", po::value(&threads)->default_value(threads), "worker threads")(
+      "jobs", po::value(&jobs)->default_value(0),
+      "trainings at once (0: as many as the cores allow with --torch-threads each)")(
+      "torch-threads", po::value(&torch_threads)->default_value(0),
+      "LibTorch threads per training (0: cores / jobs, at least 1)")(
       "json", "print one JSON object on stdout: out, store, stages with their summaries")(
       "plugins", po::value(&paths)->composing(), "also load plugins from this folder or file");
   po::positional_options_description pos;
@@ -454,7 +448,10 @@ int cmd_run(const std::vector<std::string>& args) {
   Registry& reg = load_registry(paths);
   PluginLoader loader(reg);
   auto x = Experiment::load(file, sets, reg, loader);
-  RunOptions options{out, vm.count("resume") > 0, threads};
+  if (jobs < 0 || jobs > 1024) throw InputError(fmt::format("--jobs {} must be in 0..1024", jobs));
+  if (torch_threads < 0 || torch_threads > 1024)
+    throw InputError(fmt::format("--torch-threads {} must be in 0..1024", torch_threads));
+  RunOptions options{out, vm.count("resume") > 0, threads, jobs, torch_threads};
   auto report = run_experiment(x, reg, options);
   if (vm.count("json")) {
     json stages = json::array();
@@ -473,6 +470,181 @@ int cmd_run(const std::vector<std::string>& args) {
   return 0;
 }
 
+
+// ------------------------------------------------------------------ train
+
+/// Keeps the entries of `given` whose names `schema` knows.
+std::map<std::string, std::string> only_schema(const std::map<std::string, std::string>& given,
+                                               const ParamSchema& schema) {
+  std::map<std::string, std::string> out;
+  for (const auto& [k, v] : given)
+    for (const auto& p : schema)
+      if (p.name == k) out[k] = v;
+  return out;
+}
+
+int cmd_train(const std::vector<std::string>& args) {
+  po::options_description opts("options");
+  std::string space_name, reference, arch_file, experiment_file, stage_name, dataset_name, save;
+  std::vector<std::string> params, data, train, paths;
+  std::uint64_t seed = 1;
+  int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  opts.add_options()("help,h", "show this help")(
+      "arch", po::value(&arch_file), "train the architecture of this JSON file")(
+      "space", po::value(&space_name), "train a reference model of this search space")(
+      "reference", po::value(&reference), "the reference model (default: the space's first)")(
+      "param", po::value(&params)->composing(), "space parameter NAME=VALUE (repeatable)")(
+      "experiment", po::value(&experiment_file),
+      "take the dataset and the training options from this experiment (its seed too)")(
+      "stage", po::value(&stage_name),
+      "with --experiment: the train stage whose options apply (default: the first)")(
+      "dataset", po::value(&dataset_name), "dataset name (default idx: Fashion-MNIST)")(
+      "data", po::value(&data)->composing(),
+      "dataset parameter NAME=VALUE, e.g. train_size=5000 (repeatable)")(
+      "epochs", po::value<std::int64_t>(), "passes over the training set")(
+      "iterations", po::value<std::int64_t>(), "stop after this many batches (traction)")(
+      "batch-size", po::value<std::int64_t>(), "images per batch")(
+      "lr", po::value<double>(), "initial learning rate")(
+      "train", po::value(&train)->composing(),
+      "training parameter NAME=VALUE (repeatable; see below)")(
+      "seed", po::value(&seed)->default_value(seed), "seed of weights, batches and the split")(
+      "threads", po::value(&threads)->default_value(threads), "LibTorch threads")(
+      "save", po::value(&save), "write the trained weights to this file")(
+      "json", "print one JSON object on stdout")(
+      "plugins", po::value(&paths)->composing(), "also load plugins from this folder or file");
+  po::variables_map vm;
+  std::string training_help;
+  for (const auto& p : TrainingConfig::schema())
+    training_help += fmt::format("  {:<16} {:<10} {}{}\n", p.name, to_string(p.default_value),
+                                 p.help, p.allowed().empty() ? "" : " (" + p.allowed() + ")");
+  const std::string usage =
+      "narrow train (--arch FILE.json | --space S [--reference R] [--param K=V]...)\n"
+      "             [--experiment FILE [--stage NAME]] [--dataset NAME] [--data K=V]...\n"
+      "             [--epochs N] [--iterations N] [--batch-size N] [--lr X] [--train K=V]...\n"
+      "             [--seed S] [--threads T] [--save FILE] [--json]\n\n"
+      "Trains one model with LibTorch on this machine, evaluates it on the validation and\n"
+      "test sets and prints accuracy and time. With no dataset named, Fashion-MNIST.\n\n"
+      "training parameters (--train NAME=VALUE):\n" +
+      training_help;
+  if (!parse(args, opts, vm, usage.c_str())) return 0;
+  if (arch_file.empty() == space_name.empty())
+    throw InputError("train needs either --arch FILE.json or --space NAME (see narrow train --help)");
+  if (threads < 1 || threads > 1024)
+    throw InputError(fmt::format("--threads {} must be in 1..1024", threads));
+  Registry& reg = load_registry(paths);
+
+  // The architecture.
+  Architecture arch;
+  std::string what;
+  if (!arch_file.empty()) {
+    arch = read_architecture_file(arch_file);
+    what = arch_file;
+  } else {
+    auto space = reg.create_space(space_name, param_map(params));
+    if (reference.empty()) {
+      if (space->references().empty())
+        throw InputError(fmt::format("space '{}' names no reference model", space_name));
+      reference = space->references().front();
+    }
+    arch = space->build(space->reference(reference));
+    arch.finalize();
+    what = fmt::format("{} reference {}", space_name, reference);
+  }
+
+  // Dataset and training options: the experiment's first, then the command line's.
+  TrainJob job;
+  std::map<std::string, std::string> training;
+  if (!experiment_file.empty()) {
+    PluginLoader loader(reg);
+    auto x = Experiment::load(experiment_file, {}, reg, loader);
+    if (vm["seed"].defaulted()) seed = x.seed;
+    if (x.dataset) {
+      job.dataset.name = x.dataset->name;
+      job.dataset.parameters = x.dataset->parameters;
+    }
+    const ExperimentStage* stage = nullptr;
+    for (const auto& st : x.stages)
+      if (stage_name.empty() ? st.strategy.name == "train" : st.name == stage_name) {
+        stage = &st;
+        break;
+      }
+    if (!stage && !stage_name.empty())
+      throw InputError(fmt::format("{} has no stage '{}'", experiment_file, stage_name));
+    if (stage) training = only_schema(stage->strategy.parameters, TrainingConfig::schema());
+  }
+  if (!dataset_name.empty()) {
+    if (dataset_name != job.dataset.name) job.dataset.parameters.clear();
+    job.dataset.name = dataset_name;
+  }
+  for (const auto& [k, v] : param_map(data)) job.dataset.parameters[k] = v;
+  for (const auto& [k, v] : param_map(train)) training[k] = v;
+  if (vm.count("epochs")) training["epochs"] = std::to_string(vm["epochs"].as<std::int64_t>());
+  if (vm.count("iterations"))
+    training["iterations"] = std::to_string(vm["iterations"].as<std::int64_t>());
+  if (vm.count("batch-size"))
+    training["batch_size"] = std::to_string(vm["batch-size"].as<std::int64_t>());
+  if (vm.count("lr")) training["learning_rate"] = fmt::format("{}", vm["lr"].as<double>());
+  job.config = TrainingConfig::from(
+      Parameters::resolve(TrainingConfig::schema(), training, "training options"));
+  job.dataset.seed = content_seed(fmt::format("{}|dataset", seed));
+  // Reads the data (the engine finds it cached) and checks that the model fits it before
+  // LibTorch loads.
+  check_fits(arch, *load_dataset(reg, job.dataset));
+  job.architecture_hash = arch.hash();
+  job.architecture_json = arch.to_json_string();
+  job.seed = seed;
+  job.threads = threads;
+  job.keep_weights = !save.empty();
+  job.make_key(reg);
+
+  const bool as_json = vm.count("json") > 0;
+  const bool quiet = std::getenv("NARROW_PROGRESS") && std::string(std::getenv("NARROW_PROGRESS")) == "off";
+  const auto metrics = analyse(arch);
+  fmt::print(stderr, "train {} ({} parameters, {} MACs) on {}, {} epochs{}, {} thread{}\n", what,
+             human(metrics.params), human(metrics.macs), job.dataset.name, job.config.epochs,
+             job.config.iterations ? fmt::format(" or {} iterations", job.config.iterations) : "",
+             threads, threads == 1 ? "" : "s");
+  TorchEngine& engine = torch_engine();
+  const auto total_epochs = job.config.epochs;
+  const TrainResult r = engine.train(reg, job, [&](const EpochRecord& e) {
+    if (quiet) return;
+    fmt::print(stderr,
+               "epoch {}/{}  lr {:.4g}  train loss {:.4f} acc {:.4f}  val loss {:.4f} acc {:.4f}  "
+               "({:.1f} s)\n",
+               e.epoch, total_epochs, e.learning_rate, e.train_loss, e.train_accuracy, e.val_loss,
+               e.val_accuracy, e.seconds);
+  });
+  if (!save.empty() && !r.weights.empty()) {
+    std::ofstream out(save, std::ios::binary);
+    out.write(r.weights.data(), std::streamsize(r.weights.size()));
+    if (!out) throw Error(fmt::format("cannot write the weights to '{}'", save));
+  }
+  if (as_json) {
+    json j = r.to_json();
+    j["val_accuracy"] = r.validation.accuracy;
+    j["test_accuracy"] = r.test.accuracy;
+    j["val_loss"] = j["validation"]["loss"];
+    j["test_loss"] = j["test"]["loss"];
+    j["dataset"] = job.dataset.to_json();
+    j["training"] = job.config.to_json();
+    j["metrics"] = metrics_json(metrics);
+    j["seed"] = seed;
+    if (!save.empty()) j["saved"] = save;
+    std::cout << j.dump(2) << "\n";
+  } else if (r.status == "ok") {
+    fmt::print("{}: val accuracy {:.4f}, test accuracy {:.4f} (loss {:.4f}); {} epochs, "
+               "{} iterations in {:.1f} s, {:.0f} images/s, {} thread{}\n",
+               arch.hash(), r.validation.accuracy, r.test.accuracy, r.test.loss, r.epochs,
+               r.iterations, r.seconds, r.images_per_second, r.threads, r.threads == 1 ? "" : "s");
+    if (!save.empty()) fmt::print("weights: {}\n", save);
+  }
+  if (r.status != "ok") {
+    fmt::print(stderr, "narrow train: the training failed: {}\n", r.reason);
+    return 1;
+  }
+  return 0;
+}
+
 }  // namespace
 
 const std::vector<Command>& commands() {
@@ -482,6 +654,7 @@ const std::vector<Command>& commands() {
       {"sample", "draw and analyse architectures of a space", &cmd_sample},
       {"validate", "check an experiment file without running it", &cmd_validate},
       {"run", "run an experiment's stages into a results store", &cmd_run},
+      {"train", "train and evaluate one model (LibTorch, this machine)", &cmd_train},
   };
   return list;
 }

@@ -591,4 +591,27 @@ std::string Architecture::hash() const {
   return fmt::format("{:016x}{:016x}", h.high64, h.low64);
 }
 
+std::string architecture_table(const Architecture& a) {
+  std::string out = fmt::format("input {}  classes {}\n", a.input().to_string(), a.classes());
+  for (std::size_t i = 0; i < a.layers().size(); ++i) {
+    const auto& l = a.layers()[i];
+    std::string attrs;
+    if (l.op == Op::conv2d)
+      attrs = fmt::format("out {} kernel {}x{} stride {}x{} pad {}x{}{}{}", l.out_channels,
+                          l.kernel[0], l.kernel[1], l.stride[0], l.stride[1], l.padding[0],
+                          l.padding[1], l.groups > 1 ? fmt::format(" groups {}", l.groups) : "",
+                          l.bias ? " bias" : "");
+    else if (l.op == Op::maxpool || l.op == Op::avgpool)
+      attrs = fmt::format("kernel {}x{} stride {}x{} pad {}x{}", l.kernel[0], l.kernel[1],
+                          l.stride[0], l.stride[1], l.padding[0], l.padding[1]);
+    else if (l.op == Op::linear)
+      attrs = fmt::format("out {}{}", l.out_channels, l.bias ? " bias" : "");
+    else if (l.op == Op::dropout)
+      attrs = fmt::format("p {}", l.p);
+    out += fmt::format("  {:<14} {:<15} {:<36} -> {}\n", l.id, op_name(l.op), attrs,
+                       a.shape(i).to_string());
+  }
+  return out;
+}
+
 }  // namespace narrow

@@ -165,7 +165,7 @@ torch::Tensor GraphModuleImpl::run(torch::Tensor x,
           y = a.flatten(1);
           break;
         case Op::dropout:
-          y = torch::dropout(a, layer.p, is_training());
+          y = dropout(a, layer.p);
           break;
       }
     } catch (const c10::Error& e) {
@@ -196,6 +196,17 @@ torch::Tensor GraphModuleImpl::run(torch::Tensor x,
     }
   }
   return std::move(outputs[static_cast<std::size_t>(output)]);
+}
+
+torch::Tensor GraphModuleImpl::dropout(const torch::Tensor& a, double p) {
+  if (!generator_ || !is_training()) return torch::dropout(a, p, is_training());
+  if (p <= 0) return a;
+  if (p >= 1) return a * torch::zeros_like(a);  // keeps the graph: zero gradient
+  // Inverted dropout with the job's generator: keep with probability 1-p, scale by 1/(1-p).
+  torch::Tensor mask = torch::empty_like(a, torch::MemoryFormat::Contiguous);
+  mask.bernoulli_(1.0 - p, *generator_);
+  mask.div_(1.0 - p);
+  return a * mask;
 }
 
 GraphModule build_module(const Architecture& arch) {

@@ -13,6 +13,14 @@ std::int64_t weight_bytes_for(std::int64_t params, int bits) {
 }
 
 std::int64_t Metrics::get(std::string_view name) const {
+  return const_cast<Metrics&>(*this).at(name);
+}
+
+void Metrics::set(std::string_view name, std::int64_t value) {
+  at(name) = value;
+}
+
+std::int64_t& Metrics::at(std::string_view name) {
   if (name == "params") return params;
   if (name == "macs") return macs;
   if (name == "flops") return flops;

@@ -16,6 +16,13 @@ std::string duration(double s) {
   if (s < 3600) return fmt::format("{}m{:02}s", int(s) / 60, int(s) % 60);
   return fmt::format("{}h{:02}m", int(s) / 3600, (int(s) % 3600) / 60);
 }
+// A rate that stays readable when work is slow: 1,234/s, 2.5/s, 12.0/min, 3.0/h.
+std::string rate_text(double per_second) {
+  if (per_second >= 10) return fmt::format("{:.0f}/s", per_second);
+  if (per_second >= 1) return fmt::format("{:.1f}/s", per_second);
+  if (per_second * 60 >= 1) return fmt::format("{:.1f}/min", per_second * 60);
+  return fmt::format("{:.1f}/h", per_second * 3600);
+}
 }  // namespace
 
 bool Progress::interactive() {
@@ -53,11 +60,11 @@ void Progress::update(std::uint64_t done) {
     int filled = int(frac * width);
     std::string bar(std::size_t(filled), '#');
     bar.resize(width, '.');
-    fmt::print(stderr, "\r{} [{}] {}/{} {} {:.0f}/s, {} left   ", what_, bar, done, total_, unit_,
-               rate, duration(left));
+    fmt::print(stderr, "\r{} [{}] {}/{} {} {}, {} left   ", what_, bar, done, total_, unit_,
+               rate_text(rate), duration(left));
   } else {
-    fmt::print(stderr, "{}: {}/{} {} ({:.0f}%), {:.0f}/s, {} left\n", what_, done, total_, unit_,
-               100 * frac, rate, duration(left));
+    fmt::print(stderr, "{}: {}/{} {} ({:.0f}%), {}, {} left\n", what_, done, total_, unit_,
+               100 * frac, rate_text(rate), duration(left));
   }
   std::fflush(stderr);
 }
@@ -68,8 +75,8 @@ void Progress::finish() {
   if (quiet_) return;
   double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   double rate = elapsed > 0 ? double(done_) / elapsed : 0;
-  fmt::print(stderr, "{}{}: {} {} in {}, {:.0f}/s\n", tty_ ? "\r\033[K" : "", what_, done_, unit_,
-             duration(elapsed), rate);
+  fmt::print(stderr, "{}{}: {} {} in {}, {}\n", tty_ ? "\r\033[K" : "", what_, done_, unit_,
+             duration(elapsed), rate_text(rate));
 }
 
 }  // namespace narrow

@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <ctime>
+#include <functional>
+#include <memory>
 #include <filesystem>
 #include <set>
 #include <sstream>
@@ -13,6 +15,7 @@
 #include "narrow/hash.hpp"
 #include "narrow/registry.hpp"
 #include "narrow/store.hpp"
+#include "narrow/training.hpp"
 
 namespace fs = std::filesystem;
 
@@ -52,14 +55,22 @@ std::string first_difference(const std::string& a, const std::string& b) {
 class Context final : public StageContext {
  public:
   Context(std::string stage, std::uint64_t seed, int threads, const std::vector<SpaceEntry>& spaces,
-          const Constraints& constraints, Store& store, std::string output_dir)
+          const Constraints& constraints, Store& store, std::string output_dir,
+          const Registry& registry, const DatasetSpec& dataset,
+          std::function<TrainingService&()> training)
       : stage_(std::move(stage)),
         seed_(seed),
         threads_(threads),
         spaces_(spaces),
         constraints_(constraints),
         store_(store),
-        output_dir_(std::move(output_dir)) {}
+        output_dir_(std::move(output_dir)),
+        registry_(registry),
+        dataset_(dataset),
+        training_(std::move(training)) {}
+  const Registry& registry() const override { return registry_; }
+  const DatasetSpec& dataset() const override { return dataset_; }
+  TrainingService& training() override { return training_(); }
   const std::string& output_dir() const override { return output_dir_; }
   const std::string& stage() const override { return stage_; }
   std::uint64_t seed() const override { return seed_; }
@@ -79,6 +90,9 @@ class Context final : public StageContext {
   const Constraints& constraints_;
   Store& store_;
   std::string output_dir_;
+  const Registry& registry_;
+  const DatasetSpec& dataset_;
+  std::function<TrainingService&()> training_;
   std::string summary_ = "{}";
 };
 
@@ -139,6 +153,21 @@ RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptio
   for (const auto& f : x.formats) note(Kind::format, f.name);
   store->set_plugins(plugins);
 
+  // The dataset every training of the run uses; its split seed comes from the experiment's.
+  DatasetSpec dataset;
+  if (x.dataset) {
+    dataset.name = x.dataset->name;
+    dataset.parameters = x.dataset->parameters;
+  }
+  dataset.seed = content_seed(fmt::format("{}|dataset", x.seed));
+  // The training service starts (and LibTorch loads) only when a stage asks for it.
+  std::unique_ptr<TrainingService> training;
+  auto training_service = [&]() -> TrainingService& {
+    if (!training)
+      training = torch_engine().local_scheduler(registry, options.jobs, options.torch_threads);
+    return *training;
+  };
+
   const auto session = store->begin_session(options.resume);
   std::vector<SpaceEntry> spaces;
   for (const auto& s : x.spaces)
@@ -153,7 +182,8 @@ RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptio
                                 stage.strategy.name,
                                 registry.find(Kind::strategy, stage.strategy.name).library));
       Context ctx(stage.name, content_seed(fmt::format("{}|stage|{}", x.seed, stage.name)),
-                  options.threads, spaces, x.constraints, *store, report.out);
+                  options.threads, spaces, x.constraints, *store, report.out, registry, dataset,
+                  training_service);
       const auto t0 = std::chrono::steady_clock::now();
       StageReport sr{stage.name, stage.strategy.name, "{}", 0};
       try {

@@ -3,7 +3,9 @@
 #include <sqlite3.h>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <cstdint>
+#include <cmath>
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -57,7 +59,7 @@ namespace {
 
 // "NRRW" in the file header's application id: marks a SQLite file as a narrow results store.
 constexpr std::int32_t kApplicationId = 0x4E525257;
-constexpr int kSchemaVersion = 1;
+constexpr int kSchemaVersion = 2;
 constexpr int kBusyTimeoutMs = 30000;
 
 // The current time as ISO-8601 UTC with milliseconds, e.g. 2024-05-01T12:34:56.789Z.
@@ -68,6 +70,33 @@ DrawStatus parse_draw_status(std::string_view name, const std::string& path) {
   if (name == "rejected") return DrawStatus::rejected;
   if (name == "invalid") return DrawStatus::invalid;
   throw Error(fmt::format("results store {}: unknown draw status '{}'", path, name));
+}
+
+// Added in schema version 2 (stores of version 1 gain it when opened).
+constexpr const char* trainings_sql() {
+  return R"sql(CREATE TABLE IF NOT EXISTS trainings(
+  key TEXT PRIMARY KEY REFERENCES units(key),
+  stage TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  dataset TEXT NOT NULL,
+  config TEXT NOT NULL,
+  seed TEXT NOT NULL,
+  status TEXT NOT NULL CHECK(status IN ('ok', 'failed')),
+  reason TEXT NOT NULL,
+  epochs INTEGER NOT NULL,
+  iterations INTEGER NOT NULL,
+  val_accuracy REAL NOT NULL,
+  val_loss REAL,
+  test_accuracy REAL NOT NULL,
+  test_loss REAL,
+  seconds REAL NOT NULL,
+  images_per_second REAL NOT NULL,
+  threads INTEGER NOT NULL,
+  history TEXT NOT NULL,
+  result TEXT NOT NULL,
+  weights BLOB);
+CREATE INDEX IF NOT EXISTS trainings_by_hash ON trainings(hash);
+CREATE INDEX IF NOT EXISTS trainings_by_stage ON trainings(stage);)sql";
 }
 
 std::string schema_sql() {
@@ -115,10 +144,11 @@ CREATE TABLE draws(
 CREATE INDEX draws_by_hash ON draws(hash);
 CREATE INDEX draws_by_status ON draws(status, stage);
 CREATE INDEX draws_by_unit ON draws(unit);
+{}
 PRAGMA application_id = {};
 PRAGMA user_version = {};
 )sql",
-                     metrics, kApplicationId, kSchemaVersion);
+                     metrics, trainings_sql(), kApplicationId, kSchemaVersion);
 }
 
 std::string insert_architecture_sql() {
@@ -211,6 +241,23 @@ class Query {
     check(sqlite3_bind_int64(stmt_, i, v));
     return *this;
   }
+  Query& bind(int i, double v) {
+    check(sqlite3_bind_double(stmt_, i, v));
+    return *this;
+  }
+  /// A real that may be NaN or infinite (a failed training's loss): NULL then.
+  Query& bind_real_or_null(int i, double v) {
+    return std::isfinite(v) ? bind(i, v) : bind_null(i);
+  }
+  Query& bind_blob(int i, std::string_view v) {
+    check(sqlite3_bind_blob64(stmt_, i, v.data(), v.size(), SQLITE_STATIC));
+    return *this;
+  }
+  std::string blob(int col) const {
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
+    if (!p) return {};
+    return std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)));
+  }
   Query& bind_null(int i) {
     check(sqlite3_bind_null(stmt_, i));
     return *this;
@@ -277,6 +324,11 @@ class SqliteStore final : public Store {
   std::vector<DrawRecord> draws(const std::string& stage) const override;
   std::int64_t count_architectures() const override;
   std::optional<std::string> architecture_json(const std::string& hash) const override;
+  std::vector<Store::Architecture> accepted_architectures(const std::string& stage) const override;
+  void commit_training(const std::string& stage, const TrainJob& job, const TrainResult& result,
+                       const Metrics& metrics) override;
+  std::vector<TrainResult> trainings(const std::string& stage) const override;
+  std::optional<std::string> training_weights(const std::string& key) const override;
 
  private:
   /// BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() succeeded.
@@ -313,7 +365,9 @@ class SqliteStore final : public Store {
   // Prepared statements, created once (declared after db_: destroyed before it is closed).
   std::unique_ptr<Statement> set_meta_, get_meta_, begin_session_, end_session_, delete_plugins_,
       insert_plugin_, select_plugins_, unit_result_, insert_unit_, insert_architecture_,
-      insert_draw_, select_draws_, select_stage_draws_, count_architectures_, architecture_json_;
+      insert_draw_, select_draws_, select_stage_draws_, count_architectures_, architecture_json_,
+      select_accepted_, select_stage_accepted_, insert_training_, select_trainings_,
+      select_stage_trainings_, training_weights_;
 };
 
 void SqliteStore::exec(const std::string& sql, std::string_view what) {
@@ -388,7 +442,7 @@ SqliteStore::~SqliteStore() {
 void SqliteStore::open_schema() {
   // Look at the file before changing anything in it: a foreign database must be left as it
   // was (turning on WAL, for one, would rewrite its header).
-  enum class Kind { empty, narrow, foreign };
+  enum class Kind { empty, narrow, version1, foreign };
   auto classify = [&] {
     Statement s(db_, path_, "SELECT count(*) FROM sqlite_schema", true);
     Query q(s);
@@ -403,6 +457,7 @@ void SqliteStore::open_schema() {
             "{} is a narrow results store of schema version {}, newer than this narrow reads "
             "({}); use a newer narrow",
             path_, version, kSchemaVersion));
+      if (version == 1) return Kind::version1;
       if (version < kSchemaVersion)
         throw InputError(fmt::format("{} is a narrow results store of unknown schema version {}",
                                      path_, version));
@@ -440,13 +495,23 @@ void SqliteStore::open_schema() {
     if (kind == Kind::empty) exec(schema_sql(), "cannot create the schema");
     t.commit();
   }
+  if (kind == Kind::version1) {
+    // Version 2 adds the trainings table; nothing else changed.
+    Transaction t(*this);
+    if (classify() == Kind::version1)
+      exec(fmt::format("{}\nPRAGMA user_version = {};", trainings_sql(), kSchemaVersion),
+           "cannot upgrade the schema to version 2");
+    t.commit();
+  }
 }
 
 void SqliteStore::finalize() {
   for (auto* s :
        {&set_meta_, &get_meta_, &begin_session_, &end_session_, &delete_plugins_, &insert_plugin_,
         &select_plugins_, &unit_result_, &insert_unit_, &insert_architecture_, &insert_draw_,
-        &select_draws_, &select_stage_draws_, &count_architectures_, &architecture_json_})
+        &select_draws_, &select_stage_draws_, &count_architectures_, &architecture_json_,
+        &select_accepted_, &select_stage_accepted_, &insert_training_, &select_trainings_,
+        &select_stage_trainings_, &training_weights_})
     s->reset();
 }
 
@@ -481,6 +546,22 @@ void SqliteStore::prepare() {
       make(fmt::format("{} WHERE stage = ?1 ORDER BY stage, space, law, draw", draw_columns));
   count_architectures_ = make("SELECT count(*) FROM architectures");
   architecture_json_ = make("SELECT json FROM architectures WHERE hash = ?1");
+  std::string metric_columns;
+  for (std::string_view name : metric_names) metric_columns += fmt::format(", a.{}", name);
+  const std::string accepted = fmt::format(
+      "SELECT a.hash, a.json{} FROM architectures a WHERE a.hash IN (SELECT hash FROM draws "
+      "WHERE status = 'accepted'",
+      metric_columns);
+  select_accepted_ = make(accepted + ") ORDER BY a.hash");
+  select_stage_accepted_ = make(accepted + " AND stage = ?1) ORDER BY a.hash");
+  insert_training_ = make(
+      "INSERT INTO trainings(key, stage, hash, dataset, config, seed, status, reason, epochs, "
+      "iterations, val_accuracy, val_loss, test_accuracy, test_loss, seconds, images_per_second, "
+      "threads, history, result, weights) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+      "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)");
+  select_trainings_ = make("SELECT result FROM trainings ORDER BY key");
+  select_stage_trainings_ = make("SELECT result FROM trainings WHERE stage = ?1 ORDER BY key");
+  training_weights_ = make("SELECT weights FROM trainings WHERE key = ?1");
 }
 
 void SqliteStore::set_meta(const std::string& key, const std::string& value) {
@@ -602,6 +683,89 @@ std::optional<std::string> SqliteStore::architecture_json(const std::string& has
   q.bind(1, hash);
   if (!q.step(fmt::format("cannot read architecture {}", hash))) return std::nullopt;
   return q.text(0);
+}
+
+std::vector<Store::Architecture> SqliteStore::accepted_architectures(
+    const std::string& stage) const {
+  std::vector<Store::Architecture> out;
+  Query q(stage.empty() ? *select_accepted_ : *select_stage_accepted_);
+  if (!stage.empty()) q.bind(1, stage);
+  while (q.step("cannot read the accepted architectures")) {
+    Store::Architecture a;
+    a.hash = q.text(0);
+    a.json = q.text(1);
+    int col = 2;
+    for (std::string_view name : metric_names) a.metrics.set(name, q.integer(col++));
+    out.push_back(std::move(a));
+  }
+  return out;
+}
+
+void SqliteStore::commit_training(const std::string& stage, const TrainJob& job,
+                                  const TrainResult& r, const Metrics& metrics) {
+  const std::string what = fmt::format("cannot commit training {}", job.key);
+  const nlohmann::json result_json = r.to_json();
+  const std::string result = result_json.dump();
+  Transaction t(*this);
+  {
+    Query q(*insert_unit_);
+    q.bind(1, job.key).bind(2, std::string_view("training")).bind(3, stage).bind(4, result);
+    int rc = q.try_step();
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+      throw Error(fmt::format("results store {}: training {} is already stored", path_, job.key));
+    if (rc != SQLITE_DONE) q.fail(what);
+  }
+  {
+    Query q(*insert_architecture_);
+    q.bind(1, job.architecture_hash).bind(2, job.architecture_json);
+    int i = 3;
+    for (std::string_view name : metric_names) q.bind(i++, metrics.get(name));
+    int rc = q.try_step();
+    if (rc != SQLITE_DONE && rc != SQLITE_CONSTRAINT_PRIMARYKEY) q.fail(what);
+  }
+  {
+    const std::string config = job.config.to_json().dump();
+    const std::string seed = std::to_string(job.seed);
+    const std::string dataset = job.dataset.to_json().dump();
+    const std::string history_text = result_json.at("history").dump();
+    Query q(*insert_training_);
+    q.bind(1, job.key).bind(2, stage).bind(3, job.architecture_hash).bind(4, dataset);
+    q.bind(5, config).bind(6, seed).bind(7, r.status).bind(8, r.reason);
+    q.bind(9, r.epochs).bind(10, r.iterations);
+    q.bind(11, r.validation.accuracy).bind_real_or_null(12, r.validation.loss);
+    q.bind(13, r.test.accuracy).bind_real_or_null(14, r.test.loss);
+    q.bind(15, r.seconds).bind(16, r.images_per_second).bind(17, std::int64_t{r.threads});
+    q.bind(18, history_text).bind(19, result);
+    if (r.weights.empty())
+      q.bind_null(20);
+    else
+      q.bind_blob(20, r.weights);
+    if (q.try_step() != SQLITE_DONE) q.fail(what);
+  }
+  t.commit();
+}
+
+std::vector<TrainResult> SqliteStore::trainings(const std::string& stage) const {
+  std::vector<TrainResult> out;
+  Query q(stage.empty() ? *select_trainings_ : *select_stage_trainings_);
+  if (!stage.empty()) q.bind(1, stage);
+  while (q.step("cannot read the trainings")) {
+    try {
+      out.push_back(TrainResult::from_json(nlohmann::json::parse(q.text(0))));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(fmt::format("results store {}: a stored training is not readable: {}", path_,
+                              e.what()));
+    }
+  }
+  return out;
+}
+
+std::optional<std::string> SqliteStore::training_weights(const std::string& key) const {
+  Query q(*training_weights_);
+  q.bind(1, key);
+  if (!q.step(fmt::format("cannot read the weights of training {}", key))) return std::nullopt;
+  if (q.is_null(0)) return std::nullopt;
+  return q.blob(0);
 }
 
 }  // namespace

@@ -48,7 +48,7 @@ const Bad bad_experiments[] = {
     {"negative_seed.yaml",                  nullptr, 3, 7,  "'seed' must be an integer"},
     {"non_integer_seed.yaml",               nullptr, 3, 7,  "'seed' must be an integer"},
     {"unknown_space_plugin.yaml",           nullptr, 6, 13, "unknown space 'resnt' (valid: densenet, inception, mobilenet, resnet, sequential)"},
-    {"unknown_strategy.yaml",               nullptr, 8, 15, "unknown strategy 'grid' (valid: random, statistics)"},
+    {"unknown_strategy.yaml",               nullptr, 8, 15, "unknown strategy 'grid' (valid: random, statistics, train)"},
     {"unknown_space_parameter.yaml",        nullptr, 8, 7,  "unknown parameter 'depth' of space 'sequential' (valid: classes, input, max_conv_layers, max_fc_layers, max_filters, max_units)"},
     {"space_parameter_wrong_type.yaml",     nullptr, 7, 16,  "'ten' is not an integer"},
     {"space_parameter_out_of_range.yaml",   nullptr, 8, 24,  "65 is out of range (allowed 1..64)"},
@@ -69,7 +69,9 @@ const Bad bad_experiments[] = {
     {"constraint_bad_unit.yaml",            nullptr, 7, 17, "unknown unit 'KiX'"},
     {"constraint_size_unit_on_count.yaml",  nullptr, 7, 11, "'params' is a count, but '2MB' is a size"},
     {"constraint_latency.yaml",             nullptr, 8, 3,  "'latency' constraints need a device"},
-    {"unknown_dataset.yaml",                nullptr, 5, 9,  "unknown dataset 'fashion_mnist'"},
+    {"unknown_dataset.yaml",                nullptr, 5, 9,  "unknown dataset 'fashion_mnist' (valid: cifar, idx, synthetic)"},
+    {"dataset_parameter_out_of_range.yaml", nullptr, 6, 28, "parameter 'validation' of dataset 'idx': 0.9 is out of range"},
+    {"train_without_epochs.yaml",           nullptr, 8, 15, "strategy 'train': training needs 'epochs' > 0 or 'iterations' > 0"},
     {"unknown_format.yaml",                 nullptr, 7, 11, "unknown format 'ieee'"},
     {"plugin_path_missing.yaml",            nullptr, 5, 5,  "no_such_plugin_folder' does not exist"},
     {"empty_stages.yaml",                   nullptr, 6, 9,  "'stages' must be a non-empty list"},
@@ -321,7 +323,7 @@ BOOST_AUTO_TEST_CASE(quickstart_validates_and_prints_the_resolved_experiment) {
   BOOST_REQUIRE_EQUAL(r.exit_code, 0);
   const auto err = lines_of(r.err);
   BOOST_TEST(err.size() == 1u, r.err);
-  BOOST_TEST(has(r.err, "valid (1 spaces, 1 stages)"), r.err);
+  BOOST_TEST(has(r.err, "valid (1 spaces, 2 stages)"), r.err);
   const std::string& y = r.out;
   BOOST_TEST(has(y, "name: quickstart\n"));
   BOOST_TEST(has(y, "\nseed: 1\n"));
@@ -355,7 +357,7 @@ BOOST_AUTO_TEST_CASE(quickstart_validates_and_prints_the_resolved_experiment) {
   const auto stages = section(y, "stages");
   BOOST_TEST(has(stages, "name: sample\n"), stages);
   BOOST_TEST(has(stages, "strategy: random\n"), stages);
-  for (const char* p : {" per_law: 2000\n", " max_rejections: 20000\n", " batch: 1000\n"})
+  for (const char* p : {" per_law: 1000\n", " max_rejections: 20000\n", " batch: 1000\n"})
     BOOST_TEST(has(stages, p), p);
   const auto c = section(y, "constraints");
   BOOST_TEST(has(c, "  weight_bytes: 65536\n"), c);

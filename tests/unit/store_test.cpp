@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <cmath>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -20,6 +21,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "narrow/errors.hpp"
 #include "narrow/metrics.hpp"
@@ -191,7 +194,7 @@ BOOST_AUTO_TEST_CASE(creates_the_schema_and_reopens) {
   const std::string bytes = read_bytes(db);
   BOOST_TEST(bytes.substr(0, 16) == std::string("SQLite format 3\0", 16));
   BOOST_TEST(header_u32(bytes, kApplicationIdOffset) == 0x4E525257u);
-  BOOST_TEST(header_u32(bytes, kUserVersionOffset) == 1u);
+  BOOST_TEST(header_u32(bytes, kUserVersionOffset) == 2u);
   BOOST_TEST(static_cast<int>(bytes[18]) == 2);  // WAL write version
   BOOST_TEST(static_cast<int>(bytes[19]) == 2);  // WAL read version
 
@@ -503,6 +506,116 @@ BOOST_AUTO_TEST_CASE(draws_are_ordered_and_filtered_by_stage) {
   BOOST_TEST(s->draws("nope").empty());
 }
 
+namespace {
+TrainJob training_job(const std::string& hash, std::uint64_t seed) {
+  TrainJob j;
+  j.architecture_hash = hash;
+  j.architecture_json = "{\"arch\":\"" + hash + "\"}";
+  j.dataset.name = "synthetic";
+  j.seed = seed;
+  j.key = "train-" + hash + "-" + std::to_string(seed);
+  return j;
+}
+TrainResult training_result(const TrainJob& j, double accuracy) {
+  TrainResult r;
+  r.key = j.key;
+  r.architecture_hash = j.architecture_hash;
+  r.epochs = 2;
+  r.iterations = 20;
+  r.parameters = 10;
+  r.history = {EpochRecord{1, 0.1, 1.5, 0.4, 1.2, 0.5, 0.25}, EpochRecord{2, 0.05, 0.9, 0.7, 0.8,
+                                                                          accuracy, 0.25}};
+  r.validation = Evaluation{10, 0.8, accuracy, {{5, 0}, {0, 5}}};
+  r.test = Evaluation{4, 0.7, 0.75, {{2, 1}, {0, 1}}};
+  r.seconds = 0.5;
+  r.images_per_second = 400;
+  r.weights = std::string("\0\1\2weights", 10);
+  return r;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(trainings_are_units_with_results_and_weights) {
+  TempDir tmp;
+  const std::string db = tmp.file("results.db");
+  auto s = Store::open(db);
+  const TrainJob a = training_job("ha", 1), b = training_job("hb", 2);
+  s->commit_training("train", a, training_result(a, 0.9), metrics(10));
+  TrainResult failed = training_result(b, 0.1);
+  failed.status = "failed";
+  failed.reason = "loss became NaN at epoch 2";
+  failed.test.loss = std::nan("");
+  failed.weights.clear();
+  s->commit_training("other", b, failed, metrics(20));
+
+  BOOST_TEST(*s->unit_result(a.key) == training_result(a, 0.9).to_json().dump());
+  const auto all = s->trainings();
+  BOOST_REQUIRE(all.size() == 2u);
+  BOOST_TEST(all[0].to_json() == training_result(a, 0.9).to_json());
+  BOOST_TEST(all[1].status == "failed");
+  BOOST_TEST(std::isnan(all[1].test.loss));
+  BOOST_TEST(s->trainings("other").size() == 1u);
+  BOOST_TEST(*s->training_weights(a.key) == std::string("\0\1\2weights", 10));
+  BOOST_TEST(!s->training_weights(b.key));
+  BOOST_TEST(!s->training_weights("nope"));
+  // The architecture came with the training.
+  BOOST_TEST(*s->architecture_json("ha") == a.architecture_json);
+  // A training is stored once.
+  BOOST_TEST(contains(error_of([&] { s->commit_training("train", a, training_result(a, 0.5),
+                                                           metrics(10)); }),
+                      "already stored"));
+  if (have_sqlite_cli()) {
+    s.reset();
+    BOOST_TEST(sqlite_cli(tmp, db,
+                          "SELECT stage, status, epochs, val_accuracy, test_loss IS NULL, "
+                          "json_array_length(history), length(weights) FROM trainings ORDER BY "
+                          "key;") == "train|ok|2|0.9|0|2|10\nother|failed|2|0.1|1|2|\n");
+  }
+}
+
+BOOST_AUTO_TEST_CASE(accepted_architectures_by_stage) {
+  auto s = Store::open(":memory:");
+  s->commit_unit("u1", "sample", "a", "{}", {arch("h1", 10), arch("h2", 20)},
+                 {draw("a", "sp", "law", 0, DrawStatus::accepted, "h1"),
+                  draw("a", "sp", "law", 1, DrawStatus::rejected, "h2")});
+  s->commit_unit("u2", "sample", "b", "{}", {arch("h3", 30)},
+                 {draw("b", "sp", "law", 0, DrawStatus::accepted, "h3"),
+                  draw("b", "sp", "law", 1, DrawStatus::accepted, "h1")});
+  auto hashes = [](const std::vector<Store::Architecture>& v) {
+    std::string out;
+    for (const auto& a : v) out += a.hash + ",";
+    return out;
+  };
+  BOOST_TEST(hashes(s->accepted_architectures()) == "h1,h3,");
+  BOOST_TEST(hashes(s->accepted_architectures("a")) == "h1,");
+  BOOST_TEST(hashes(s->accepted_architectures("b")) == "h1,h3,");
+  const auto all = s->accepted_architectures();
+  BOOST_TEST(all[1].metrics.params == 30);
+  BOOST_TEST(all[1].metrics.activation_peak_bytes == metrics(30).activation_peak_bytes);
+}
+
+BOOST_AUTO_TEST_CASE(a_version_1_store_gains_the_trainings_table) {
+  if (!have_sqlite_cli()) {
+    BOOST_TEST_MESSAGE("sqlite3 shell missing: skipped");
+    return;
+  }
+  TempDir tmp;
+  const std::string db = tmp.file("results.db");
+  {
+    auto s = Store::open(db);
+    s->set_meta("seed", "3");
+  }
+  // What narrow's first schema looked like: no trainings table, user_version 1.
+  sqlite_cli(tmp, db, "DROP TABLE trainings; PRAGMA user_version = 1;", nullptr, true);
+  BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "1\n");
+  {
+    auto s = Store::open(db);
+    BOOST_TEST(*s->meta("seed") == "3");
+    BOOST_TEST(s->trainings().empty());
+  }
+  BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "2\n");
+  BOOST_TEST(sqlite_cli(tmp, db, "SELECT count(*) FROM trainings;") == "0\n");
+}
+
 BOOST_AUTO_TEST_CASE(refuses_files_that_are_not_narrow_stores) {
   TempDir tmp;
   const std::string expected_suffix = " is not a narrow results store";
@@ -541,12 +654,12 @@ BOOST_AUTO_TEST_CASE(refuses_files_that_are_not_narrow_stores) {
 
   // A narrow store of a newer schema version.
   std::string newer = good;
-  patch_u32(newer, kUserVersionOffset, 2);
+  patch_u32(newer, kUserVersionOffset, 3);
   const std::string newer_file = tmp.file("newer.db");
   write_bytes(newer_file, newer);
   message = input_error_of([&] { Store::open(newer_file); });
   BOOST_TEST(contains(message, newer_file), message);
-  BOOST_TEST(contains(message, "schema version 2"), message);
+  BOOST_TEST(contains(message, "schema version 3"), message);
 
   // A SQLite file made by someone else, with a table of its own.
   if (have_sqlite_cli()) {

@@ -122,4 +122,8 @@ class NARROW_API Architecture {
   std::size_t output_index_ = 0;
 };
 
+/// The architecture as a table for people: the input and class count, then one line per layer
+/// with its op, its attributes and its output shape. Ends with a newline.
+NARROW_API std::string architecture_table(const Architecture& a);
+
 }  // namespace narrow

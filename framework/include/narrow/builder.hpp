@@ -2,6 +2,7 @@
 // Architecture -> LibTorch module. Only translation units that hold tensors include this.
 #include <torch/torch.h>
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,11 +21,18 @@ class NARROW_API GraphModuleImpl : public torch::nn::Module {
   /// Runs forward and records the output shape of every layer (without the batch dimension).
   torch::Tensor forward_recording(torch::Tensor x, std::vector<std::vector<std::int64_t>>& shapes);
   const Architecture& architecture() const { return arch_; }
+  /// Dropout masks in training mode are drawn from `generator` (Bernoulli, kept values
+  /// scaled by 1/(1-p)), so that they depend on a job's seed alone; without one (the
+  /// default), dropout uses torch::dropout and LibTorch's global generator.
+  void set_generator(std::optional<at::Generator> generator) { generator_ = std::move(generator); }
+  const std::optional<at::Generator>& generator() const { return generator_; }
 
  private:
   torch::Tensor run(torch::Tensor x, std::vector<std::vector<std::int64_t>>* shapes);
+  torch::Tensor dropout(const torch::Tensor& a, double p);
   Architecture arch_;
   std::vector<torch::nn::AnyModule> modules_;  // one per layer; empty for functional layers
+  std::optional<at::Generator> generator_;     // dropout masks; none: the global generator
 };
 TORCH_MODULE(GraphModule);
 

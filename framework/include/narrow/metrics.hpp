@@ -20,6 +20,10 @@ struct NARROW_API Metrics {
 
   /// Value of a metric by its name (see metric_names); throws InputError for unknown names.
   std::int64_t get(std::string_view name) const;
+  void set(std::string_view name, std::int64_t value);
+
+ private:
+  std::int64_t& at(std::string_view name);
 };
 
 /// The metric names, in the order narrow prints them.

@@ -12,7 +12,9 @@ class Registry;
 struct NARROW_API RunOptions {
   std::string out;      // run folder; empty: runs/<name>-<UTC timestamp>
   bool resume = false;  // continue the run stored in `out`
-  int threads = 1;
+  int threads = 1;       // threads of sampling and analytics
+  int jobs = 0;          // trainings at once (0: fill the cores with torch_threads each)
+  int torch_threads = 0;  // LibTorch threads per training (0: cores / jobs)
 };
 
 struct NARROW_API StageReport {

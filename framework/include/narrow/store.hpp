@@ -9,6 +9,7 @@
 
 #include "narrow/export.hpp"
 #include "narrow/metrics.hpp"
+#include "narrow/training.hpp"
 
 namespace narrow {
 
@@ -76,6 +77,18 @@ class NARROW_API Store {
   virtual std::vector<DrawRecord> draws(const std::string& stage = "") const = 0;
   virtual std::int64_t count_architectures() const = 0;
   virtual std::optional<std::string> architecture_json(const std::string& hash) const = 0;
+  /// Architectures that draws of `stage` (of every stage when empty) accepted, by hash.
+  virtual std::vector<Architecture> accepted_architectures(const std::string& stage = "") const = 0;
+
+  /// Writes a finished training as a unit of kind "training" keyed by `job.key`, with its
+  /// result, history and weights, in one transaction. The architecture is stored too when the
+  /// store does not hold it yet (`metrics` are its metrics).
+  virtual void commit_training(const std::string& stage, const TrainJob& job,
+                               const TrainResult& result, const Metrics& metrics) = 0;
+  /// Stored trainings without their weights, by key; of one stage when `stage` is given.
+  virtual std::vector<TrainResult> trainings(const std::string& stage = "") const = 0;
+  /// The stored weights of a training (LibTorch's serialisation), if any.
+  virtual std::optional<std::string> training_weights(const std::string& key) const = 0;
 };
 
 }  // namespace narrow

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "narrow/component.hpp"
+#include "narrow/dataset.hpp"
 #include "narrow/errors.hpp"
 #include "narrow/export.hpp"
 #include "narrow/metrics.hpp"
@@ -12,6 +13,8 @@
 namespace narrow {
 
 class Store;
+class Registry;
+class TrainingService;
 
 /// An upper bound on a metric, from the experiment's `constraints`.
 struct NARROW_API Constraint {
@@ -52,6 +55,14 @@ class NARROW_API StageContext {
   virtual Store& store() = 0;
   /// The run folder, where a stage may write files (CSV tables, plots) next to the store.
   virtual const std::string& output_dir() const = 0;
+  /// The plugin registry of the run (for keys of datasets, and for objects built by name).
+  virtual const Registry& registry() const = 0;
+  /// The experiment's dataset with the split seed: Fashion-MNIST through `idx` when the
+  /// experiment names none.
+  virtual const DatasetSpec& dataset() const = 0;
+  /// The service that trains models (the local scheduler, or a distributed one). Created on
+  /// first use, which loads LibTorch; throws Error when narrow cannot load it.
+  virtual TrainingService& training() = 0;
   /// A line of information for the user (stderr).
   virtual void info(const std::string& line) = 0;
   /// The stage's result for `run --json` and the summary (replaces any earlier one).

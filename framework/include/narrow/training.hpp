@@ -1,0 +1,140 @@
+#pragma once
+// Training jobs and their results, the scheduler interface that runs them, and the LibTorch
+// engine that the kernel loads on demand. No LibTorch here: jobs and results are plain data
+// (JSON-serialisable), so that a distributed back end can ship them between processes.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "narrow/architecture.hpp"
+#include "narrow/dataset.hpp"
+#include "narrow/export.hpp"
+#include "narrow/parameters.hpp"
+
+namespace narrow {
+
+class Registry;
+
+/// How a model is trained: SGD with momentum, a learning-rate schedule, a number of epochs or
+/// of iterations (a partial "traction" training, Chan et al. 3.4).
+struct NARROW_API TrainingConfig {
+  std::int64_t epochs = 10;
+  std::int64_t iterations = 0;  // > 0: stop after this many batches instead of `epochs`
+  std::int64_t batch_size = 64;
+  double learning_rate = 0.05;
+  double momentum = 0.9;
+  bool nesterov = false;
+  double weight_decay = 5e-4;
+  std::string schedule = "cosine";  // cosine | step | constant
+  std::int64_t step_epochs = 30;    // step: multiply the rate by `gamma` every this many epochs
+  double gamma = 0.1;
+  double label_smoothing = 0;
+
+  /// The parameters above, with defaults, ranges and help (strategies and `narrow train`).
+  static ParamSchema schema();
+  static TrainingConfig from(const Parameters& p);
+  nlohmann::json to_json() const;
+  static TrainingConfig from_json(const nlohmann::json& j);
+};
+
+/// One training: an architecture, a dataset, a configuration, a seed. Its `key` is the content
+/// hash of all of these, under which the store keeps the result.
+struct NARROW_API TrainJob {
+  std::string key;
+  std::string architecture_hash;
+  std::string architecture_json;  // canonical JSON
+  DatasetSpec dataset;
+  TrainingConfig config;
+  std::uint64_t seed = 0;  // weights, batch order, augmentation, dropout
+  int threads = 1;         // LibTorch threads for this job (set by the scheduler)
+  bool keep_weights = true;
+
+  /// Fills `key` from the hash, dataset key, configuration and seed.
+  void make_key(const Registry& registry);
+  nlohmann::json to_json() const;
+  static TrainJob from_json(const nlohmann::json& j);
+};
+
+/// Loss, top-1 accuracy and confusion matrix of a model on one set of images.
+struct NARROW_API Evaluation {
+  std::int64_t count = 0;
+  double loss = 0, accuracy = 0;  // accuracy is a fraction in [0, 1]
+  std::vector<std::vector<std::int64_t>> confusion;  // [true class][predicted class]
+  nlohmann::json to_json() const;
+  static Evaluation from_json(const nlohmann::json& j);
+};
+
+/// One epoch (or the partial epoch an iteration budget ends in).
+struct NARROW_API EpochRecord {
+  std::int64_t epoch = 0;
+  double learning_rate = 0;
+  double train_loss = 0, train_accuracy = 0;
+  double val_loss = 0, val_accuracy = 0;
+  double seconds = 0;
+};
+
+/// What a training came to. A training whose loss becomes NaN or Inf is `failed` with the
+/// reason; the run goes on.
+struct NARROW_API TrainResult {
+  std::string key;
+  std::string architecture_hash;
+  std::string status = "ok";  // ok | failed
+  std::string reason;         // why it failed; empty when ok
+  std::int64_t epochs = 0;    // epochs run (the last may be partial with `iterations`)
+  std::int64_t iterations = 0;
+  std::int64_t parameters = 0;
+  std::vector<EpochRecord> history;
+  Evaluation validation, test;
+  double seconds = 0;            // wall time of the training loop (evaluation excluded)
+  double images_per_second = 0;  // training images through forward and backward per second
+  int threads = 1;
+  std::string weights;  // the trained weights, serialised by LibTorch (empty if not kept)
+
+  /// JSON without the weights (they are binary; the store keeps them as a blob).
+  nlohmann::json to_json() const;
+  static TrainResult from_json(const nlohmann::json& j);
+};
+
+/// Throws InputError when `arch` cannot train on `data`: its input shape differs from the
+/// images' or its class count from the data set's.
+NARROW_API void check_fits(const Architecture& arch, const PreparedData& data);
+
+/// Runs training jobs. The local back end runs J jobs at once on a TBB arena, each with T
+/// LibTorch threads; a distributed back end implements the same interface. Results do not
+/// depend on J or on the order in which jobs finish: every job carries its own seed.
+class NARROW_API TrainingService {
+ public:
+  virtual ~TrainingService();
+  /// Jobs run at once, and LibTorch threads per job.
+  virtual int jobs() const = 0;
+  virtual int threads_per_job() const = 0;
+  /// Runs the jobs; `on_result` is called once per job as it finishes, never by two threads
+  /// at once. A job that fails to train (NaN loss) is a result with status "failed"; an error
+  /// (a dataset that cannot be read) is thrown once the running jobs have finished.
+  virtual void run(const std::vector<TrainJob>& jobs,
+                   const std::function<void(const TrainResult&)>& on_result) = 0;
+};
+
+/// What the LibTorch half of narrow (libnarrow_torch) offers the kernel. The kernel loads it
+/// on first use, so that commands that do not train start without loading LibTorch.
+class NARROW_API TorchEngine {
+ public:
+  virtual ~TorchEngine();
+  /// A local scheduler: `jobs` at once with `threads` LibTorch threads each (0: jobs x threads
+  /// fill the cores).
+  virtual std::unique_ptr<TrainingService> local_scheduler(const Registry& registry, int jobs,
+                                                           int threads) = 0;
+  /// Trains one job in the calling thread. `on_epoch` (may be empty) hears of each epoch.
+  virtual TrainResult train(const Registry& registry, const TrainJob& job,
+                            const std::function<void(const EpochRecord&)>& on_epoch) = 0;
+};
+
+/// The engine, loaded from libnarrow_torch next to libnarrow on first call. Throws Error
+/// when the library cannot be loaded.
+NARROW_API TorchEngine& torch_engine();
+
+}  // namespace narrow

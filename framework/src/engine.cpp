@@ -1,0 +1,108 @@
+// The LibTorch engine the kernel loads on demand: one-job training and the local scheduler.
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <thread>
+
+#include <tbb/global_control.h>
+#include <tbb/task_arena.h>
+#include <tbb/task_group.h>
+
+#include "narrow/architecture.hpp"
+#include "narrow/dataset.hpp"
+#include "narrow/errors.hpp"
+#include "narrow/trainer.hpp"
+#include "narrow/training.hpp"
+
+namespace narrow {
+
+namespace {
+
+TrainResult train_job(const Registry& registry, const TrainJob& job, int threads,
+                      const std::function<void(const EpochRecord&)>& on_epoch) {
+  const auto data = load_dataset(registry, job.dataset);
+  const Architecture arch = Architecture::from_json_string(job.architecture_json);
+  check_fits(arch, *data);
+  TrainResult r =
+      train_model(arch, *data, job.config, job.seed, threads, job.keep_weights, on_epoch);
+  r.key = job.key;
+  r.architecture_hash = job.architecture_hash;
+  return r;
+}
+
+/// Runs J jobs at once on a TBB arena, each with T LibTorch threads. The calling thread takes
+/// part in the arena, so J jobs need J - 1 TBB workers.
+class LocalScheduler final : public TrainingService {
+ public:
+  LocalScheduler(const Registry& registry, int jobs, int threads)
+      : registry_(registry), jobs_(jobs), threads_(threads) {}
+  int jobs() const override { return jobs_; }
+  int threads_per_job() const override { return threads_; }
+
+  void run(const std::vector<TrainJob>& jobs,
+           const std::function<void(const TrainResult&)>& on_result) override {
+    if (jobs.empty()) return;
+    const int concurrency = std::min<int>(jobs_, static_cast<int>(jobs.size()));
+    tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
+                              std::max<std::size_t>(concurrency, 2));
+    tbb::task_arena arena(concurrency);
+    std::mutex result_mutex;
+    std::atomic<bool> stop{false};
+    std::exception_ptr error;
+    // `concurrency` workers take jobs in order from a shared counter, so jobs start in the
+    // order given and none starts after an error.
+    std::atomic<std::size_t> next{0};
+    arena.execute([&] {
+      tbb::task_group group;
+      for (int w = 0; w < concurrency; ++w) {
+        group.run([&] {
+          for (std::size_t i; !stop.load() && (i = next.fetch_add(1)) < jobs.size();) {
+            try {
+              TrainResult r = train_job(registry_, jobs[i], threads_, {});
+              std::lock_guard lock(result_mutex);
+              if (!stop.load()) on_result(r);
+            } catch (...) {
+              std::lock_guard lock(result_mutex);
+              if (!error) error = std::current_exception();
+              stop.store(true);
+            }
+          }
+        });
+      }
+      group.wait();
+    });
+    if (error) std::rethrow_exception(error);
+  }
+
+ private:
+  const Registry& registry_;
+  int jobs_, threads_;
+};
+
+class Engine final : public TorchEngine {
+ public:
+  std::unique_ptr<TrainingService> local_scheduler(const Registry& registry, int jobs,
+                                                   int threads) override {
+    const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+    if (jobs <= 0 && threads <= 0) jobs = cores;
+    if (jobs <= 0) jobs = std::max(1, cores / threads);
+    if (threads <= 0) threads = std::max(1, cores / jobs);
+    return std::make_unique<LocalScheduler>(registry, jobs, threads);
+  }
+
+  TrainResult train(const Registry& registry, const TrainJob& job,
+                    const std::function<void(const EpochRecord&)>& on_epoch) override {
+    return train_job(registry, job, std::max(1, job.threads), on_epoch);
+  }
+};
+
+}  // namespace
+
+}  // namespace narrow
+
+/// The entry point the kernel looks up in this library (narrow::torch_engine()).
+extern "C" NARROW_API narrow::TorchEngine* narrow_torch_engine() {
+  static narrow::Engine engine;
+  return &engine;
+}

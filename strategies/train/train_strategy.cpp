@@ -1,0 +1,205 @@
+#include "train_strategy.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <optional>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "narrow/architecture.hpp"
+#include "narrow/errors.hpp"
+#include "narrow/hash.hpp"
+#include "narrow/metrics.hpp"
+#include "narrow/progress.hpp"
+
+namespace narrow::strategies {
+
+using nlohmann::json;
+
+ParamSchema TrainStrategy::schema() {
+  std::vector<std::string> metrics(metric_names.begin(), metric_names.end());
+  ParamSchema s{
+      ParamSpec::choice("select", "best", {"all", "best", "grid"},
+                        "which accepted architectures train: all, the 'count' best by 'metric', "
+                        "or 'count' that fill a log grid of 'metric' values"),
+      ParamSpec::integer("count", 10, 1, 1000000, "how many architectures train (best, grid)"),
+      ParamSpec::choice("metric", "params", metrics, "the metric that ranks (best) or spans (grid)"),
+      ParamSpec::choice("order", "largest", {"largest", "smallest"},
+                        "best: take the largest or the smallest values of 'metric'"),
+      ParamSpec::string("from", "", "take the architectures of this stage only (default: all)"),
+      ParamSpec::boolean("keep_weights", true, "store the trained weights with each result"),
+  };
+  for (auto& p : TrainingConfig::schema()) s.push_back(std::move(p));
+  return s;
+}
+
+TrainStrategy::TrainStrategy(const Parameters& p)
+    : select_(p.string("select")),
+      metric_(p.string("metric")),
+      order_(p.string("order")),
+      from_(p.string("from")),
+      count_(p.integer("count")),
+      keep_weights_(p.boolean("keep_weights")),
+      config_(TrainingConfig::from(p)) {}
+
+std::vector<Store::Architecture> TrainStrategy::select(std::vector<Store::Architecture> c,
+                                                       const std::string& rule,
+                                                       std::int64_t count,
+                                                       const std::string& metric,
+                                                       const std::string& order) {
+  std::sort(c.begin(), c.end(), [&](const auto& a, const auto& b) {
+    const auto x = a.metrics.get(metric), y = b.metrics.get(metric);
+    return x != y ? x < y : a.hash < b.hash;
+  });
+  const auto n = static_cast<std::int64_t>(c.size());
+  if (rule == "all" || n <= count) return c;
+  if (rule == "best") {
+    if (order == "largest") std::reverse(c.begin(), c.end());
+    c.resize(static_cast<std::size_t>(count));
+    return c;
+  }
+  // grid: thresholds from the largest value down to the smallest, evenly spaced in log.
+  const double lo = std::max<double>(1, static_cast<double>(c.front().metrics.get(metric)));
+  const double hi = std::max<double>(lo, static_cast<double>(c.back().metrics.get(metric)));
+  std::set<std::size_t> chosen;
+  for (std::int64_t k = 0; k < count; ++k) {
+    const double t =
+        count == 1 ? hi
+                   : std::exp(std::log(hi) - (std::log(hi) - std::log(lo)) * double(k) /
+                                                 double(count - 1));
+    // The candidate with the largest metric within t that is not taken yet; when every one
+    // within t is taken, the smallest one above it that is free.
+    std::int64_t pick = -1;
+    for (std::int64_t i = n - 1; i >= 0; --i)
+      if (double(c[std::size_t(i)].metrics.get(metric)) <= t * (1 + 1e-12) &&
+          !chosen.count(std::size_t(i))) {
+        pick = i;
+        break;
+      }
+    if (pick < 0)
+      for (std::int64_t i = 0; i < n; ++i)
+        if (!chosen.count(std::size_t(i))) {
+          pick = i;
+          break;
+        }
+    chosen.insert(std::size_t(pick));
+  }
+  std::vector<Store::Architecture> out;
+  for (std::size_t i : chosen) out.push_back(std::move(c[i]));
+  return out;
+}
+
+void TrainStrategy::run(StageContext& ctx) {
+  Store& store = ctx.store();
+  auto candidates = store.accepted_architectures(from_);
+  if (candidates.empty())
+    throw Error(fmt::format("stage '{}': no accepted architectures to train{}; put a sampling "
+                            "stage before it",
+                            ctx.stage(),
+                            from_.empty() ? std::string() : fmt::format(" in stage '{}'", from_)));
+  const auto picked = select(std::move(candidates), select_, count_, metric_, order_);
+
+  // Every selected model must fit the data before any training starts.
+  const auto data = load_dataset(ctx.registry(), ctx.dataset());
+  for (const auto& a : picked) check_fits(Architecture::from_json_string(a.json), *data);
+
+  std::vector<TrainJob> jobs;
+  std::map<std::string, Metrics> metrics;  // by job key
+  std::size_t done_before = 0;
+  for (const auto& a : picked) {
+    TrainJob job;
+    job.architecture_hash = a.hash;
+    job.architecture_json = a.json;
+    job.dataset = ctx.dataset();
+    job.config = config_;
+    job.seed = content_seed(fmt::format("{}|train|{}", ctx.seed(), a.hash));
+    job.keep_weights = keep_weights_;
+    job.make_key(ctx.registry());
+    metrics[job.key] = a.metrics;
+    if (store.unit_result(job.key)) {
+      ++done_before;  // trained before this resume
+      continue;
+    }
+    jobs.push_back(std::move(job));
+  }
+  std::map<std::string, const TrainJob*> by_key;
+  for (const auto& j : jobs) by_key[j.key] = &j;
+
+  ctx.info(fmt::format("{}: {} architectures selected ({} of {} by {}), {} to train{}",
+                       ctx.stage(), picked.size(), select_, count_, metric_, jobs.size(),
+                       done_before ? fmt::format(", {} trained before", done_before) : ""));
+  if (!jobs.empty()) {
+    TrainingService& service = ctx.training();
+    ctx.info(fmt::format("{}: {} jobs at once, {} LibTorch thread{} each", ctx.stage(),
+                         service.jobs(), service.threads_per_job(),
+                         service.threads_per_job() == 1 ? "" : "s"));
+    // A bar on a terminal; otherwise one line per finished training.
+    std::optional<Progress> bar;
+    if (Progress::interactive())
+      bar.emplace(fmt::format("{} training", ctx.stage()), jobs.size(), "models");
+    std::uint64_t finished = 0;
+    service.run(jobs, [&](const TrainResult& r) {
+      const TrainJob& job = *by_key.at(r.key);
+      store.commit_training(ctx.stage(), job, r, metrics.at(r.key));
+      ++finished;
+      if (bar)
+        bar->update(finished);
+      else
+        ctx.info(fmt::format(
+            "{}: {}/{} {} {} val {:.4f} test {:.4f} ({:.1f} s, {:.0f} images/s){}", ctx.stage(),
+            finished, jobs.size(), r.architecture_hash.substr(0, 12), r.status,
+            r.validation.accuracy, r.test.accuracy, r.seconds, r.images_per_second,
+            r.status == "ok" ? std::string() : ": " + r.reason));
+    });
+    if (bar) bar->finish();
+  }
+
+  // The summary: every training of this stage, and the best by validation accuracy.
+  const auto results = store.trainings(ctx.stage());
+  const TrainResult* best = nullptr;
+  std::int64_t failed = 0;
+  for (const auto& r : results) {
+    if (r.status != "ok") {
+      ++failed;
+      continue;
+    }
+    if (!best || r.validation.accuracy > best->validation.accuracy ||
+        (r.validation.accuracy == best->validation.accuracy &&
+         r.architecture_hash < best->architecture_hash))
+      best = &r;
+  }
+  json summary{{"selected", picked.size()},
+               {"trained", results.size() - std::size_t(failed)},
+               {"failed", failed}};
+  if (best) {
+    const auto arch_json = store.architecture_json(best->architecture_hash);
+    Metrics m;
+    for (const auto& a : picked)
+      if (a.hash == best->architecture_hash) m = a.metrics;
+    json mj = json::object();
+    for (auto name : metric_names) mj[std::string(name)] = m.get(name);
+    summary["best"] = {{"architecture_hash", best->architecture_hash},
+                       {"val_accuracy", best->validation.accuracy},
+                       {"test_accuracy", best->test.accuracy},
+                       {"epochs", best->epochs},
+                       {"seconds", best->seconds},
+                       {"metrics", mj}};
+    std::string text = fmt::format(
+        "{}: best of {} by validation accuracy: {} val {:.4f} test {:.4f}\n", ctx.stage(),
+        results.size() - std::size_t(failed), best->architecture_hash, best->validation.accuracy,
+        best->test.accuracy);
+    for (auto name : metric_names) text += fmt::format("  {:<22} {:>12}\n", name, m.get(name));
+    if (arch_json) text += architecture_table(Architecture::from_json_string(*arch_json));
+    if (!text.empty() && text.back() == '\n') text.pop_back();
+    ctx.info(text);
+  }
+  ctx.set_summary(summary.dump());
+  if (!results.empty() && failed == static_cast<std::int64_t>(results.size()))
+    throw Error(fmt::format("stage '{}': every training failed, the first: {}", ctx.stage(),
+                            results.front().reason));
+}
+
+}  // namespace narrow::strategies

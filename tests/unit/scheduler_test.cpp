@@ -1,0 +1,137 @@
+#define BOOST_TEST_MODULE scheduler
+// The local scheduler: results do not depend on how many jobs run at once or on the order in
+// which they finish; results reach the caller one at a time; jobs and results are plain,
+// serialisable data; errors come back after the running jobs end.
+#include <boost/test/unit_test.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "narrow/architecture.hpp"
+#include "narrow/errors.hpp"
+#include "narrow/registry.hpp"
+#include "narrow/training.hpp"
+
+using namespace narrow;
+
+namespace {
+
+std::string arch_json(int channels) {
+  return fmt::format(R"({{"input": [1, 8, 8], "classes": 4, "output": "fc", "layers": [
+    {{"id": "conv", "op": "conv2d", "inputs": ["input"], "out_channels": {}, "kernel": 3, "padding": 1}},
+    {{"id": "relu", "op": "relu", "inputs": ["conv"]}},
+    {{"id": "drop", "op": "dropout", "inputs": ["relu"], "p": 0.2}},
+    {{"id": "pool", "op": "maxpool", "inputs": ["drop"], "kernel": 2}},
+    {{"id": "flat", "op": "flatten", "inputs": ["pool"]}},
+    {{"id": "fc", "op": "linear", "inputs": ["flat"], "out_features": 4}}]}})",
+                     channels);
+}
+
+std::vector<TrainJob> jobs(const Registry& reg) {
+  std::vector<TrainJob> out;
+  for (int c : {2, 4, 6, 8, 12}) {
+    TrainJob j;
+    const Architecture a = Architecture::from_json_string(arch_json(c));
+    j.architecture_hash = a.hash();
+    j.architecture_json = a.to_json_string();
+    j.dataset.name = "synthetic";
+    j.dataset.parameters = {{"train", "320"}, {"test", "80"}};
+    j.dataset.seed = 7;
+    j.config.epochs = 2;
+    j.config.batch_size = 32;
+    j.seed = 100 + std::uint64_t(c);
+    j.make_key(reg);
+    out.push_back(j);
+  }
+  return out;
+}
+
+// Everything a result says except times and rates.
+std::string essence(const TrainResult& r) {
+  auto j = r.to_json();
+  j.erase("seconds");
+  j.erase("images_per_second");
+  j.erase("threads");
+  for (auto& e : j["history"]) e.erase("seconds");
+  return j.dump() + "|" + std::to_string(std::hash<std::string>{}(r.weights));
+}
+
+std::map<std::string, std::string> run(const Registry& reg, int jobs_at_once,
+                                       const std::vector<TrainJob>& js) {
+  auto service = torch_engine().local_scheduler(reg, jobs_at_once, 1);
+  BOOST_TEST(service->jobs() == jobs_at_once);
+  BOOST_TEST(service->threads_per_job() == 1);
+  std::map<std::string, std::string> out;
+  std::atomic<int> inside{0};
+  bool overlapped = false;
+  service->run(js, [&](const TrainResult& r) {
+    if (inside.fetch_add(1) != 0) overlapped = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    out[r.key] = essence(r);
+    inside.fetch_sub(1);
+  });
+  BOOST_TEST(!overlapped, "on_result was called by two threads at once");
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(results_do_not_depend_on_jobs_at_once) {
+  Registry reg;
+  const auto js = jobs(reg);
+  const auto one = run(reg, 1, js);
+  const auto two = run(reg, 2, js);
+  const auto three = run(reg, 3, js);
+  BOOST_TEST(one.size() == js.size());
+  BOOST_TEST(one == two);
+  BOOST_TEST(one == three);
+}
+
+BOOST_AUTO_TEST_CASE(jobs_and_results_are_serialisable) {
+  Registry reg;
+  auto js = jobs(reg);
+  const TrainJob& j = js.front();
+  const TrainJob back = TrainJob::from_json(nlohmann::json::parse(j.to_json().dump()));
+  BOOST_TEST(back.to_json() == j.to_json());
+  // What does not change the training does not change the key.
+  TrainJob k = j;
+  k.threads = 4;
+  k.keep_weights = false;
+  k.make_key(reg);
+  BOOST_TEST(k.key == j.key);
+  k.seed += 1;
+  k.make_key(reg);
+  BOOST_TEST(k.key != j.key);
+  k = j;
+  k.config.learning_rate = 0.01;
+  k.make_key(reg);
+  BOOST_TEST(k.key != j.key);
+  k = j;
+  k.dataset.parameters["train"] = "321";
+  k.make_key(reg);
+  BOOST_TEST(k.key != j.key);
+
+  const TrainResult r = torch_engine().train(reg, j, {});
+  BOOST_TEST(r.status == "ok");
+  BOOST_TEST(r.key == j.key);
+  const TrainResult rb = TrainResult::from_json(nlohmann::json::parse(r.to_json().dump()));
+  BOOST_TEST(rb.to_json() == r.to_json());
+  BOOST_TEST(rb.test.confusion == r.test.confusion);
+}
+
+BOOST_AUTO_TEST_CASE(an_error_comes_back_after_the_running_jobs) {
+  Registry reg;
+  auto js = jobs(reg);
+  js[1].dataset.parameters["classes"] = "3";  // the architectures have 4 outputs
+  std::vector<std::string> finished;
+  auto service = torch_engine().local_scheduler(reg, 1, 1);
+  BOOST_CHECK_THROW(
+      service->run(js, [&](const TrainResult& r) { finished.push_back(r.key); }), InputError);
+  // With one job at a time, the first finished and the rest never started.
+  BOOST_TEST(finished.size() == 1u);
+}
