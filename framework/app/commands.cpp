@@ -24,9 +24,11 @@
 #include "narrow/sampler.hpp"
 #include "narrow/space.hpp"
 #include "narrow/hash.hpp"
+#include "narrow/store.hpp"
 #include "narrow/training.hpp"
 
 namespace po = boost::program_options;
+namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace narrow::cli {
@@ -645,6 +647,125 @@ int cmd_train(const std::vector<std::string>& args) {
   return 0;
 }
 
+
+// ------------------------------------------------------------------ evaluate
+
+int cmd_evaluate(const std::vector<std::string>& args) {
+  po::options_description opts("options");
+  std::string space_name, reference, arch_file, weights_file, store_file, hash, dataset_name;
+  std::vector<std::string> params, data, paths;
+  std::uint64_t seed = 1;
+  int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  opts.add_options()("help,h", "show this help")(
+      "arch", po::value(&arch_file), "the architecture JSON file")(
+      "space", po::value(&space_name), "or a reference model of this search space")(
+      "reference", po::value(&reference), "the reference model (default: the space's first)")(
+      "param", po::value(&params)->composing(), "space parameter NAME=VALUE (repeatable)")(
+      "weights", po::value(&weights_file), "trained weights, as narrow train --save wrote them")(
+      "store", po::value(&store_file),
+      "or take architecture, weights and dataset from this results store...")(
+      "hash", po::value(&hash), "...for the architecture with this hash (or its first digits)")(
+      "dataset", po::value(&dataset_name), "dataset name (default idx: Fashion-MNIST)")(
+      "data", po::value(&data)->composing(), "dataset parameter NAME=VALUE (repeatable)")(
+      "seed", po::value(&seed)->default_value(seed), "seed of the validation split")(
+      "threads", po::value(&threads)->default_value(threads), "LibTorch threads")(
+      "json", "print one JSON object on stdout")(
+      "plugins", po::value(&paths)->composing(), "also load plugins from this folder or file");
+  po::variables_map vm;
+  if (!parse(args, opts, vm,
+             "narrow evaluate (--arch FILE.json | --space S [--reference R]) --weights FILE\n"
+             "                [--dataset NAME] [--data K=V]... [--seed S] [--json]\n"
+             "       narrow evaluate --store RUN/results.db --hash H [--json]\n\n"
+             "Evaluates a trained model on the validation and test sets: loss, top-1 accuracy\n"
+             "and the confusion matrix. From a store, the model's best training is used, with\n"
+             "the dataset and split it was trained with."))
+    return 0;
+  if (threads < 1 || threads > 1024)
+    throw InputError(fmt::format("--threads {} must be in 1..1024", threads));
+  Registry& reg = load_registry(paths);
+  std::string arch_json, weights, what;
+  DatasetSpec dataset;
+  if (!store_file.empty()) {
+    if (hash.empty()) throw InputError("--store needs --hash, the architecture to evaluate");
+    if (!fs::exists(store_file))
+      throw InputError(fmt::format("results store '{}' does not exist", store_file));
+    auto store = Store::open(store_file);
+    const TrainResult* best = nullptr;
+    const auto trainings = store->trainings();
+    for (const auto& t : trainings)
+      if (t.architecture_hash.starts_with(hash) && t.status == "ok" &&
+          (!best || t.validation.accuracy > best->validation.accuracy))
+        best = &t;
+    if (!best)
+      throw InputError(fmt::format("{} holds no successful training of an architecture whose "
+                                   "hash starts with '{}'",
+                                   store_file, hash));
+    auto w = store->training_weights(best->key);
+    if (!w)
+      throw InputError(fmt::format("the training {} in {} kept no weights (keep_weights: no)",
+                                   best->key, store_file));
+    weights = std::move(*w);
+    arch_json = *store->architecture_json(best->architecture_hash);
+    dataset = store->training_dataset(best->key);
+    what = fmt::format("{} from {}", best->architecture_hash, store_file);
+  } else {
+    if (arch_file.empty() == space_name.empty())
+      throw InputError(
+          "evaluate needs --arch FILE.json, --space NAME or --store FILE (see narrow evaluate "
+          "--help)");
+    if (weights_file.empty()) throw InputError("evaluate needs --weights FILE");
+    std::ifstream in(weights_file, std::ios::binary);
+    if (!in) throw InputError(fmt::format("cannot read weights file '{}'", weights_file));
+    weights.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    Architecture arch;
+    if (!arch_file.empty()) {
+      arch = read_architecture_file(arch_file);
+      what = arch_file;
+    } else {
+      auto space = reg.create_space(space_name, param_map(params));
+      if (reference.empty()) {
+        if (space->references().empty())
+          throw InputError(fmt::format("space '{}' names no reference model", space_name));
+        reference = space->references().front();
+      }
+      arch = space->build(space->reference(reference));
+      arch.finalize();
+      what = fmt::format("{} reference {}", space_name, reference);
+    }
+    arch_json = arch.to_json_string();
+    if (!dataset_name.empty()) dataset.name = dataset_name;
+    dataset.parameters = param_map(data);
+    dataset.seed = content_seed(fmt::format("{}|dataset", seed));
+  }
+  const Architecture arch = Architecture::from_json_string(arch_json);
+  check_fits(arch, *load_dataset(reg, dataset));
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto [validation, test] = torch_engine().evaluate(reg, arch_json, weights, dataset, threads);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (vm.count("json")) {
+    json v = validation.to_json(), t = test.to_json();
+    std::cout << json{{"architecture_hash", arch.hash()},
+                      {"dataset", dataset.to_json()},
+                      {"val_accuracy", validation.accuracy},
+                      {"test_accuracy", test.accuracy},
+                      {"validation", v},
+                      {"test", t},
+                      {"seconds", seconds},
+                      {"threads", threads}}
+                     .dump(2)
+              << "\n";
+  } else {
+    fmt::print("{}: val accuracy {:.4f} (loss {:.4f}, {} images), test accuracy {:.4f} (loss "
+               "{:.4f}, {} images); {:.1f} s, {} thread{}\n",
+               what, validation.accuracy, validation.loss, validation.count, test.accuracy,
+               test.loss, test.count, seconds, threads, threads == 1 ? "" : "s");
+    fmt::print("test confusion matrix (rows: true class, columns: predicted):\n");
+    for (const auto& row : test.confusion) fmt::print("  {}\n", fmt::join(row, " "));
+  }
+  return 0;
+}
+
 }  // namespace
 
 const std::vector<Command>& commands() {
@@ -655,6 +776,7 @@ const std::vector<Command>& commands() {
       {"validate", "check an experiment file without running it", &cmd_validate},
       {"run", "run an experiment's stages into a results store", &cmd_run},
       {"train", "train and evaluate one model (LibTorch, this machine)", &cmd_train},
+      {"evaluate", "evaluate trained weights on the validation and test sets", &cmd_evaluate},
   };
   return list;
 }

@@ -95,6 +95,26 @@ class Engine final : public TorchEngine {
                     const std::function<void(const EpochRecord&)>& on_epoch) override {
     return train_job(registry, job, std::max(1, job.threads), on_epoch);
   }
+
+  std::pair<Evaluation, Evaluation> evaluate(const Registry& registry,
+                                             const std::string& architecture_json,
+                                             const std::string& weights,
+                                             const DatasetSpec& dataset, int threads) override {
+    const auto data = load_dataset(registry, dataset);
+    const Architecture arch = Architecture::from_json_string(architecture_json);
+    check_fits(arch, *data);
+    at::set_num_threads(std::max(1, threads));
+    GraphModule module = build_module(arch);
+    try {
+      load_weights(module, weights);
+    } catch (const InputError&) {
+      throw;
+    } catch (const Error& e) {
+      throw InputError(e.what());  // weights of another model: bad input
+    }
+    return {narrow::evaluate(module, data->validation, data->classes),
+            narrow::evaluate(module, data->test, data->classes)};
+  }
 };
 
 }  // namespace

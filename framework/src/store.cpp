@@ -329,6 +329,7 @@ class SqliteStore final : public Store {
                        const Metrics& metrics) override;
   std::vector<TrainResult> trainings(const std::string& stage) const override;
   std::optional<std::string> training_weights(const std::string& key) const override;
+  DatasetSpec training_dataset(const std::string& key) const override;
 
  private:
   /// BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() succeeded.
@@ -367,7 +368,7 @@ class SqliteStore final : public Store {
       insert_plugin_, select_plugins_, unit_result_, insert_unit_, insert_architecture_,
       insert_draw_, select_draws_, select_stage_draws_, count_architectures_, architecture_json_,
       select_accepted_, select_stage_accepted_, insert_training_, select_trainings_,
-      select_stage_trainings_, training_weights_;
+      select_stage_trainings_, training_weights_, training_dataset_;
 };
 
 void SqliteStore::exec(const std::string& sql, std::string_view what) {
@@ -511,7 +512,7 @@ void SqliteStore::finalize() {
         &select_plugins_, &unit_result_, &insert_unit_, &insert_architecture_, &insert_draw_,
         &select_draws_, &select_stage_draws_, &count_architectures_, &architecture_json_,
         &select_accepted_, &select_stage_accepted_, &insert_training_, &select_trainings_,
-        &select_stage_trainings_, &training_weights_})
+        &select_stage_trainings_, &training_weights_, &training_dataset_})
     s->reset();
 }
 
@@ -562,6 +563,7 @@ void SqliteStore::prepare() {
   select_trainings_ = make("SELECT result FROM trainings ORDER BY key");
   select_stage_trainings_ = make("SELECT result FROM trainings WHERE stage = ?1 ORDER BY key");
   training_weights_ = make("SELECT weights FROM trainings WHERE key = ?1");
+  training_dataset_ = make("SELECT dataset FROM trainings WHERE key = ?1");
 }
 
 void SqliteStore::set_meta(const std::string& key, const std::string& value) {
@@ -766,6 +768,19 @@ std::optional<std::string> SqliteStore::training_weights(const std::string& key)
   if (!q.step(fmt::format("cannot read the weights of training {}", key))) return std::nullopt;
   if (q.is_null(0)) return std::nullopt;
   return q.blob(0);
+}
+
+DatasetSpec SqliteStore::training_dataset(const std::string& key) const {
+  Query q(*training_dataset_);
+  q.bind(1, key);
+  if (!q.step(fmt::format("cannot read the dataset of training {}", key)))
+    throw Error(fmt::format("results store {}: there is no training {}", path_, key));
+  try {
+    return DatasetSpec::from_json(nlohmann::json::parse(q.text(0)));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(fmt::format("results store {}: the dataset of training {} is not readable: {}",
+                            path_, key, e.what()));
+  }
 }
 
 }  // namespace

@@ -96,6 +96,24 @@ BOOST_AUTO_TEST_CASE(train_an_architecture_file) {
   BOOST_TEST(j["validation"]["count"] == 48);  // 10% of 480
   BOOST_TEST(fs::file_size(weights) > 0u);
 
+  // The saved weights evaluate to what the training reported.
+  auto e = run_narrow(Args{"evaluate", "--arch", arch, "--weights", weights, "--threads", "1",
+                           "--json"} +
+                      synthetic);
+  BOOST_REQUIRE_MESSAGE(e.exit_code == 0, e.err);
+  const json ej = json::parse(e.out);
+  BOOST_TEST(ej["test_accuracy"] == j["test_accuracy"]);
+  BOOST_TEST(ej["val_accuracy"] == j["val_accuracy"]);
+  BOOST_TEST(ej["test"]["confusion"] == j["test"]["confusion"]);
+  // Weights of another model are refused in one line.
+  std::string other_text = tiny_arch;
+  const std::string eight = "\"out_channels\": 8";
+  other_text.replace(other_text.find(eight), eight.size(), "\"out_channels\": 6");
+  const auto other = write(work / "other.json", other_text);
+  auto bad = run_narrow(Args{"evaluate", "--arch", other, "--weights", weights} + synthetic);
+  BOOST_TEST(bad.exit_code == 2, bad.err);
+  BOOST_TEST(bad.err.find("cannot load the weights") != std::string::npos, bad.err);
+
   // The same seed gives the same training in another process.
   auto again = run_narrow(Args{"train", "--arch", arch, "--epochs", "4", "--batch-size", "32",
                            "--threads", "1", "--json"} +
@@ -103,7 +121,7 @@ BOOST_AUTO_TEST_CASE(train_an_architecture_file) {
   BOOST_REQUIRE_MESSAGE(again.exit_code == 0, again.err);
   json k = json::parse(again.out), j2 = j;
   for (json* x : {&k, &j2})
-    for (auto& e : (*x)["history"]) e.erase("seconds");
+    for (auto& epoch : (*x)["history"]) epoch.erase("seconds");
   BOOST_TEST(k["history"] == j2["history"]);
   BOOST_TEST(k["test_accuracy"] == j["test_accuracy"]);
   BOOST_TEST(k["test"]["confusion"] == j["test"]["confusion"]);
@@ -193,6 +211,13 @@ BOOST_AUTO_TEST_CASE(train_stage_stores_every_training_whatever_the_jobs) {
                  "SELECT MAX(a.params) = (SELECT MAX(b.params) FROM architectures b JOIN draws d "
                  "ON d.hash = b.hash WHERE d.status='accepted') FROM trainings t JOIN "
                  "architectures a ON a.hash = t.hash;") == "1\n");
+
+  // A stored training evaluates again to its stored accuracies, with its own dataset split.
+  const std::string best_hash = train["best"]["architecture_hash"];
+  auto e = run_narrow(Args{"evaluate", "--store", db, "--hash", best_hash.substr(0, 10), "--json"});
+  BOOST_REQUIRE_MESSAGE(e.exit_code == 0, e.err);
+  BOOST_TEST(json::parse(e.out)["val_accuracy"] == train["best"]["val_accuracy"]);
+  BOOST_TEST(json::parse(e.out)["test_accuracy"] == train["best"]["test_accuracy"]);
 
   auto b = run_narrow(Args{"run", smoke(), "--out", two, "--jobs", "2", "--torch-threads", "1"});
   BOOST_REQUIRE_MESSAGE(b.exit_code == 0, b.err);

@@ -89,6 +89,8 @@ class NARROW_API Store {
   virtual std::vector<TrainResult> trainings(const std::string& stage = "") const = 0;
   /// The stored weights of a training (LibTorch's serialisation), if any.
   virtual std::optional<std::string> training_weights(const std::string& key) const = 0;
+  /// The dataset a stored training used (name, parameters, split seed); Error if none.
+  virtual DatasetSpec training_dataset(const std::string& key) const = 0;
 };
 
 }  // namespace narrow

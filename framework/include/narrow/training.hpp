@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -131,6 +132,14 @@ class NARROW_API TorchEngine {
   /// Trains one job in the calling thread. `on_epoch` (may be empty) hears of each epoch.
   virtual TrainResult train(const Registry& registry, const TrainJob& job,
                             const std::function<void(const EpochRecord&)>& on_epoch) = 0;
+  /// Evaluates an architecture (canonical JSON) with trained `weights` (as TrainResult keeps
+  /// them, or as `narrow train --save` writes them) on the validation and test sets of
+  /// `dataset`, with `threads` LibTorch threads. Weights that do not fit the architecture are
+  /// an InputError.
+  virtual std::pair<Evaluation, Evaluation> evaluate(const Registry& registry,
+                                                     const std::string& architecture_json,
+                                                     const std::string& weights,
+                                                     const DatasetSpec& dataset, int threads) = 0;
 };
 
 /// The engine, loaded from libnarrow_torch next to libnarrow on first call. Throws Error
