@@ -1,0 +1,81 @@
+#pragma once
+// Number formats: plugins of kind `format` that round float32 values in place to the values
+// of a reduced-precision format (emulation), and report its bit width. No LibTorch here: the
+// evaluator applies formats to tensors' data.
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "narrow/component.hpp"
+#include "narrow/export.hpp"
+
+namespace narrow {
+
+/// How a value between two representable ones is rounded.
+enum class Rounding {
+  nearest_even,  // to the nearest, ties to the even significand (IEEE 754 default)
+  toward_zero,   // truncation
+  up,            // toward +infinity
+  down,          // toward -infinity
+  stochastic,    // up with probability (x - lower) / (upper - lower), seeded
+};
+NARROW_API std::string_view rounding_name(Rounding r);  // "nearest_even", ...
+/// Parses a rounding name; false when it is not one of rounding_name()'s.
+NARROW_API bool parse_rounding(std::string_view name, Rounding& out);
+/// Every rounding mode, in declaration order.
+NARROW_API std::vector<Rounding> all_roundings();
+
+/// How to round one call. Stochastic rounding draws value i's random bits from
+/// (seed, offset + i) alone, so results do not depend on how a tensor is split into calls or
+/// on threads.
+struct NARROW_API RoundingOptions {
+  Rounding mode = Rounding::nearest_even;
+  std::uint64_t seed = 0;
+  std::uint64_t offset = 0;
+};
+
+/// What a tensor is, for formats whose scale depends on it (int8 affine quantisation).
+struct NARROW_API TensorInfo {
+  enum class Role { activation, weight, bias };
+  Role role = Role::activation;
+  /// For weights: the number of output channels; the values are laid out channel-major
+  /// ([out, ...]) with size() / channels values per channel.
+  std::int64_t channels = 1;
+};
+
+/// A number format. Implementations are stateless after construction and safe to call from
+/// several threads at once.
+class NARROW_API NumberFormat : public Component {
+ public:
+  ~NumberFormat() override;
+  /// The format as narrow prints it, e.g. "ieee(4,3)", "half", "e4m3", "fixed(3,4)", "int8".
+  virtual std::string name() const = 0;
+  /// Bits per stored value; memory footprints are params x bits, bit-packed.
+  virtual int bits() const = 0;
+  /// The rounding modes this format supports (all five unless it says otherwise).
+  virtual std::vector<Rounding> roundings() const;
+  /// Rounds every value in place to the nearest value of the format in the sense of `options`
+  /// (overflow, NaN and Inf as the format defines them). A mode not in roundings() is an
+  /// InputError.
+  virtual void round(std::span<float> values, const RoundingOptions& options = {}) const = 0;
+  /// Rounds one tensor of a model. Formats with per-tensor or per-channel scales override it;
+  /// the default is round().
+  virtual void quantize(std::span<float> values, const TensorInfo& tensor,
+                        const RoundingOptions& options = {}) const;
+};
+
+class Registry;
+
+/// Builds a format from its text as users write it: "NAME" or "NAME(v1,v2,...)", where the
+/// values fill the registration's first parameters in order ("ieee(4,3)" is ieee with w=4,
+/// t=3), and `extra` sets parameters by name. Unknown names, values out of range and formats
+/// that are not NumberFormats are InputError.
+NARROW_API std::unique_ptr<NumberFormat> create_format(
+    const Registry& registry, std::string_view text,
+    const std::map<std::string, std::string>& extra = {});
+
+}  // namespace narrow

@@ -1,0 +1,106 @@
+#include "narrow/format.hpp"
+
+#include <algorithm>
+#include <ranges>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "narrow/errors.hpp"
+#include "narrow/registry.hpp"
+
+namespace narrow {
+
+namespace {
+constexpr Rounding every_rounding[] = {Rounding::nearest_even, Rounding::toward_zero,
+                                       Rounding::up, Rounding::down, Rounding::stochastic};
+
+std::string trim(std::string_view s) {
+  const auto b = s.find_first_not_of(" \t");
+  if (b == std::string_view::npos) return {};
+  const auto e = s.find_last_not_of(" \t");
+  return std::string(s.substr(b, e - b + 1));
+}
+}  // namespace
+
+std::string_view rounding_name(Rounding r) {
+  switch (r) {
+    case Rounding::nearest_even:
+      return "nearest_even";
+    case Rounding::toward_zero:
+      return "toward_zero";
+    case Rounding::up:
+      return "up";
+    case Rounding::down:
+      return "down";
+    case Rounding::stochastic:
+      return "stochastic";
+  }
+  return "unknown";
+}
+
+bool parse_rounding(std::string_view name, Rounding& out) {
+  for (Rounding r : every_rounding)
+    if (rounding_name(r) == name) {
+      out = r;
+      return true;
+    }
+  return false;
+}
+
+std::vector<Rounding> all_roundings() {
+  return {std::begin(every_rounding), std::end(every_rounding)};
+}
+
+NumberFormat::~NumberFormat() = default;
+
+std::vector<Rounding> NumberFormat::roundings() const {
+  return all_roundings();
+}
+
+void NumberFormat::quantize(std::span<float> values, const TensorInfo&,
+                            const RoundingOptions& options) const {
+  round(values, options);
+}
+
+std::unique_ptr<NumberFormat> create_format(const Registry& registry, std::string_view text,
+                                            const std::map<std::string, std::string>& extra) {
+  const std::string spec = trim(text);
+  std::string name = spec;
+  std::vector<std::string> values;
+  if (const auto open = spec.find('('); open != std::string::npos) {
+    if (spec.back() != ')')
+      throw InputError(fmt::format("format '{}' must be NAME or NAME(v1,v2,...)", spec));
+    name = trim(spec.substr(0, open));
+    const std::string inside = spec.substr(open + 1, spec.size() - open - 2);
+    std::size_t start = 0;
+    while (start <= inside.size()) {
+      const auto comma = inside.find(',', start);
+      const auto part = trim(inside.substr(start, comma == std::string::npos ? std::string::npos
+                                                                             : comma - start));
+      if (part.empty())
+        throw InputError(fmt::format("format '{}' has an empty value in its parentheses", spec));
+      values.push_back(part);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  const Registration& r = registry.find(Kind::format, name);
+  if (values.size() > r.schema.size())
+    throw InputError(fmt::format("format '{}' takes at most {} values in parentheses ({}), got {}",
+                                 name, r.schema.size(),
+                                 fmt::join(r.schema | std::views::transform(
+                                                          [](const ParamSpec& p) { return p.name; }),
+                                           ", "),
+                                 values.size()));
+  std::map<std::string, std::string> params = extra;
+  for (std::size_t i = 0; i < values.size(); ++i) params[r.schema[i].name] = values[i];
+  auto made = registry.create(Kind::format, name, params);
+  auto* format = dynamic_cast<NumberFormat*>(made.get());
+  if (!format)
+    throw Error(fmt::format("format '{}' from {} is not a narrow::NumberFormat", name, r.library));
+  made.release();
+  return std::unique_ptr<NumberFormat>(format);
+}
+
+}  // namespace narrow
