@@ -1,0 +1,99 @@
+#include "fixed_format.hpp"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "narrow/errors.hpp"
+#include "narrow/random.hpp"
+
+namespace narrow::formats {
+
+namespace {
+
+std::uint64_t random_bits(std::uint64_t seed, std::uint64_t index) {
+  return mix64(mix64(seed) + index);
+}
+
+/// Rounds `s` (exact in double) to an integer in the sense of `mode`.
+double round_integer(double s, Rounding mode, std::uint64_t random) {
+  const double lower = std::floor(s);
+  const double frac = s - lower;  // exact
+  if (frac == 0) return s;
+  switch (mode) {
+    case Rounding::nearest_even:
+      if (frac > 0.5) return lower + 1;
+      if (frac < 0.5) return lower;
+      return std::fmod(lower, 2.0) == 0 ? lower : lower + 1;
+    case Rounding::toward_zero:
+      return s < 0 ? lower + 1 : lower;
+    case Rounding::up:
+      return lower + 1;
+    case Rounding::down:
+      return lower;
+    case Rounding::stochastic: {
+      const double u = double(random >> 11) * 0x1p-53;  // uniform in [0, 1)
+      return u < frac ? lower + 1 : lower;
+    }
+  }
+  return lower;
+}
+
+}  // namespace
+
+FixedFormat::FixedFormat(int m, int n) : m_(m), n_(n) {
+  if (m < 0 || m > 31 || n < 0 || n > 31)
+    throw InputError(
+        fmt::format("fixed(m,n) needs 0 <= m <= 31 and 0 <= n <= 31, got m={} n={}", m, n));
+  if (1 + m + n > 32)
+    throw InputError(
+        fmt::format("fixed({},{}) needs {} bits; 1 + m + n must be at most 32", m, n, 1 + m + n));
+  const int magnitude_bits = m + n;  // k in [-2^(m+n), 2^(m+n) - 1]
+  k_min_ = -std::ldexp(1.0, magnitude_bits);
+  // 2^(m+n) - 1 has m+n significant bits; float32 holds 24, so above 24 the largest value
+  // that is a float32 is 2^(m+n) - 2^(m+n-24).
+  k_max_ = std::ldexp(1.0, magnitude_bits) -
+           (magnitude_bits <= 24 ? 1.0 : std::ldexp(1.0, magnitude_bits - 24));
+}
+
+std::string FixedFormat::name() const {
+  return fmt::format("fixed({},{})", m_, n_);
+}
+
+double FixedFormat::lowest() const {
+  return std::ldexp(k_min_, -n_);
+}
+
+double FixedFormat::highest() const {
+  return std::ldexp(k_max_, -n_);
+}
+
+ParamSchema FixedFormat::schema() {
+  return {ParamSpec::integer("m", 3, 0, 31, "integer bits, not counting the sign bit"),
+          ParamSpec::integer("n", 4, 0, 31, "fractional bits (1 + m + n <= 32)")};
+}
+
+float FixedFormat::round_one(float x, Rounding mode, std::uint64_t random) const {
+  if (std::isnan(x)) return 0.0f;  // fixed point has no NaN: it becomes 0
+  double k = 0;
+  if (std::isinf(x)) {
+    k = x > 0 ? k_max_ : k_min_;
+  } else {
+    k = round_integer(std::ldexp(double(x), n_), mode, random);  // x * 2^n is exact
+    k = std::fmin(std::fmax(k, k_min_), k_max_);
+  }
+  if (k == 0) return 0.0f;           // two's complement has one zero: +0
+  return float(std::ldexp(k, -n_));  // exact: k fits in float32's significand (see k_max_)
+}
+
+void FixedFormat::round(std::span<float> values, const RoundingOptions& options) const {
+  const Rounding mode = options.mode;
+  if (mode == Rounding::stochastic) {
+    for (std::size_t i = 0; i < values.size(); ++i)
+      values[i] = round_one(values[i], mode, random_bits(options.seed, options.offset + i));
+  } else {
+    for (float& x : values) x = round_one(x, mode, 0);
+  }
+}
+
+}  // namespace narrow::formats

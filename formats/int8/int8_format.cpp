@@ -1,0 +1,128 @@
+#include "int8_format.hpp"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "narrow/errors.hpp"
+#include "narrow/random.hpp"
+
+namespace narrow::formats {
+
+namespace {
+
+std::uint64_t random_bits(std::uint64_t seed, std::uint64_t index) {
+  return mix64(mix64(seed) + index);
+}
+
+/// Rounds `s` to an integer in the sense of `mode`.
+double round_integer(double s, Rounding mode, std::uint64_t random) {
+  const double lower = std::floor(s);
+  const double frac = s - lower;
+  if (frac == 0) return s;
+  switch (mode) {
+    case Rounding::nearest_even:
+      if (frac > 0.5) return lower + 1;
+      if (frac < 0.5) return lower;
+      return std::fmod(lower, 2.0) == 0 ? lower : lower + 1;
+    case Rounding::toward_zero:
+      return s < 0 ? lower + 1 : lower;
+    case Rounding::up:
+      return lower + 1;
+    case Rounding::down:
+      return lower;
+    case Rounding::stochastic: {
+      const double u = double(random >> 11) * 0x1p-53;  // uniform in [0, 1)
+      return u < frac ? lower + 1 : lower;
+    }
+  }
+  return lower;
+}
+
+/// A scale as float32, never zero nor subnormal (a range of zero width gets scale 1).
+float make_scale(double range, double levels) {
+  if (!(range > 0)) return 1.0f;
+  return std::max(float(range / levels), FLT_MIN);
+}
+
+}  // namespace
+
+AffineParams Int8Format::asymmetric(std::span<const float> values) {
+  double lo = 0, hi = 0;  // the range always holds 0, so that 0 is exact
+  for (float x : values)
+    if (std::isfinite(x)) {
+      lo = std::min(lo, double(x));
+      hi = std::max(hi, double(x));
+    }
+  AffineParams p;
+  p.q_min = -128;
+  p.q_max = 127;
+  p.scale = make_scale(hi - lo, 255.0);
+  const double zp = std::nearbyint(-128.0 - lo / double(p.scale));  // ties to even
+  p.zero_point = int(std::clamp(zp, -128.0, 127.0));
+  return p;
+}
+
+AffineParams Int8Format::symmetric(std::span<const float> values) {
+  double amax = 0;
+  for (float x : values)
+    if (std::isfinite(x)) amax = std::max(amax, std::fabs(double(x)));
+  AffineParams p;
+  p.q_min = -127;
+  p.q_max = 127;
+  p.zero_point = 0;
+  p.scale = make_scale(amax, 127.0);
+  return p;
+}
+
+void Int8Format::apply(std::span<float> values, const AffineParams& p,
+                       const RoundingOptions& options) {
+  const double scale = p.scale, zp = p.zero_point;
+  const double q_min = p.q_min, q_max = p.q_max;
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const float x = values[i];
+    double q = zp;  // NaN becomes the zero point, that is 0
+    if (std::isinf(x)) {
+      q = x > 0 ? q_max : q_min;
+    } else if (!std::isnan(x)) {
+      const std::uint64_t random =
+          options.mode == Rounding::stochastic ? random_bits(options.seed, options.offset + i) : 0;
+      q = std::clamp(round_integer(double(x) / scale, options.mode, random) + zp, q_min, q_max);
+    }
+    values[i] = float((q - zp) * scale);  // +0 for q == zp
+  }
+}
+
+void Int8Format::round(std::span<float> values, const RoundingOptions& options) const {
+  apply(values, asymmetric(values), options);
+}
+
+void Int8Format::quantize(std::span<float> values, const TensorInfo& tensor,
+                          const RoundingOptions& options) const {
+  switch (tensor.role) {
+    case TensorInfo::Role::bias:
+      return;  // kept in float32: see README.md
+    case TensorInfo::Role::activation:
+      return round(values, options);
+    case TensorInfo::Role::weight: {
+      const std::int64_t channels = tensor.channels;
+      if (channels < 1 || values.size() % std::size_t(channels) != 0)
+        throw InputError(fmt::format(
+            "int8: a weight tensor of {} values cannot be split into {} output channels",
+            values.size(), channels));
+      const std::size_t per = values.size() / std::size_t(channels);
+      for (std::int64_t c = 0; c < channels; ++c) {
+        const std::size_t begin = std::size_t(c) * per;
+        auto channel = values.subspan(begin, per);
+        RoundingOptions o = options;
+        o.offset = options.offset + begin;
+        apply(channel, symmetric(channel), o);
+      }
+      return;
+    }
+  }
+}
+
+}  // namespace narrow::formats

@@ -1,0 +1,385 @@
+#define BOOST_TEST_MODULE ofp8_format
+#include <boost/test/unit_test.hpp>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <limits>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "narrow/errors.hpp"
+#include "narrow/format.hpp"
+#include "narrow/loader.hpp"
+#include "narrow/registry.hpp"
+
+using namespace narrow;
+
+namespace {
+
+Registry& registry() {
+  static Registry reg;
+  static bool loaded = [] {
+    PluginLoader(reg).load_path(std::string(std::getenv("NARROW_BUILD_DIR")) +
+                                "/lib/narrow/plugins/libnarrow_format_ofp8.so");
+    return true;
+  }();
+  (void)loaded;
+  return reg;
+}
+
+constexpr double inf = std::numeric_limits<double>::infinity();
+
+/// An 8-bit float decoded independently of the plugin: the exact value of every code.
+struct Layout {
+  int exponent_bits, mantissa_bits, bias;
+  bool ieee;  // e5m2: exponent all ones is Inf/NaN; e4m3: only S.1111.111 is NaN
+};
+constexpr Layout e4m3_layout{4, 3, 7, false};
+constexpr Layout e5m2_layout{5, 2, 15, true};
+
+double decode(const Layout& l, unsigned code) {
+  const bool negative = code & 0x80;
+  const unsigned e = (code >> l.mantissa_bits) & ((1u << l.exponent_bits) - 1);
+  const unsigned m = code & ((1u << l.mantissa_bits) - 1);
+  const unsigned e_all = (1u << l.exponent_bits) - 1;
+  double v;
+  if (l.ieee && e == e_all) {
+    v = m == 0 ? inf : std::numeric_limits<double>::quiet_NaN();
+  } else if (!l.ieee && e == e_all && m == (1u << l.mantissa_bits) - 1) {
+    v = std::numeric_limits<double>::quiet_NaN();
+  } else if (e == 0) {
+    v = std::ldexp(double(m), 1 - l.bias - l.mantissa_bits);
+  } else {
+    v = std::ldexp(double(m + (1u << l.mantissa_bits)), int(e) - l.bias - l.mantissa_bits);
+  }
+  return negative ? -v : v;
+}
+
+/// The finite values in increasing order (one zero), each with its code's last bit (for ties),
+/// and the "next after max" of an unbounded exponent range at both ends, marked as overflow.
+struct Oracle {
+  struct Point {
+    double value;
+    bool even;
+    bool overflow;
+  };
+  std::vector<Point> points;
+  double max = 0;
+  bool saturate = false;
+  bool has_inf = false;
+
+  Oracle(const Layout& l, bool sat) : saturate(sat), has_inf(l.ieee) {
+    for (unsigned c = 0; c < 256; ++c) {
+      const double v = decode(l, c);
+      if (!std::isfinite(v) || (v == 0 && c != 0)) continue;
+      points.push_back({v, (c & 1) == 0, false});
+      max = std::max(max, v);
+    }
+    std::sort(points.begin(), points.end(),
+              [](const Point& a, const Point& b) { return a.value < b.value; });
+    // Above max, an unbounded exponent range would have max + ulp(max); its code is the one
+    // after max's code (e4m3: S.1111.111, odd; e5m2: S.11111.00, even).
+    const double top_ulp = std::ldexp(1.0, int(std::ilogb(max)) - l.mantissa_bits);
+    const bool next_even = !points.back().even;
+    points.insert(points.begin(), {-(max + top_ulp), next_even, true});
+    points.push_back({max + top_ulp, next_even, true});
+  }
+
+  double overflow_value(double sign) const {
+    if (saturate) return std::copysign(max, sign);
+    return has_inf ? std::copysign(inf, sign) : std::numeric_limits<double>::quiet_NaN();
+  }
+
+  /// The two candidates around x (equal when x is a value).
+  void neighbours(double x, Point& lo, Point& hi) const {
+    auto it = std::lower_bound(points.begin(), points.end(), x,
+                               [](const Point& p, double v) { return p.value < v; });
+    if (it != points.end() && it->value == x) {
+      lo = hi = *it;
+    } else {
+      hi = *it;
+      lo = *(it - 1);
+    }
+  }
+
+  float expect(float xf, Rounding mode) const {
+    const double x = xf;
+    if (std::isnan(x)) return xf;
+    if (std::isinf(x)) return float(overflow_value(x));
+    if (x == 0) return xf;
+    const bool toward_zero = mode == Rounding::toward_zero || (mode == Rounding::up && x < 0) ||
+                             (mode == Rounding::down && x > 0);
+    if (std::fabs(x) >= points.back().value)
+      return float(toward_zero ? std::copysign(max, x) : overflow_value(x));
+    Point lo, hi;
+    neighbours(x, lo, hi);
+    Point r = lo;
+    if (lo.value == hi.value) {
+      r = lo;
+    } else {
+      switch (mode) {
+        case Rounding::nearest_even: {
+          const double mid = (lo.value + hi.value) / 2;  // exact: few significant bits
+          r = x < mid ? lo : x > mid ? hi : (lo.even ? lo : hi);
+          break;
+        }
+        case Rounding::toward_zero:
+          r = x > 0 ? lo : hi;
+          break;
+        case Rounding::up:
+          r = hi;
+          break;
+        case Rounding::down:
+          r = lo;
+          break;
+        case Rounding::stochastic:
+          BOOST_FAIL("no single expectation for stochastic rounding");
+      }
+    }
+    if (r.overflow) return float(overflow_value(x));
+    if (r.value == 0) return std::copysign(0.0f, xf);
+    return float(r.value);
+  }
+};
+
+bool same(float a, float b) {
+  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
+  return std::bit_cast<std::uint32_t>(a) == std::bit_cast<std::uint32_t>(b);
+}
+
+float round_one(const NumberFormat& f, float x, Rounding mode, std::uint64_t seed = 0,
+                std::uint64_t offset = 0) {
+  f.round(std::span<float>(&x, 1), RoundingOptions{mode, seed, offset});
+  return x;
+}
+
+const Rounding deterministic[] = {Rounding::nearest_even, Rounding::toward_zero, Rounding::up,
+                                  Rounding::down};
+
+/// Inputs that matter: every value, every midpoint and the float32 neighbours of both,
+/// at both signs, plus the overflow region.
+std::vector<float> probes(const Layout& l) {
+  std::vector<double> values;
+  for (unsigned c = 0; c < 256; ++c) {
+    const double v = decode(l, c);
+    if (std::isfinite(v)) values.push_back(v);
+  }
+  std::sort(values.begin(), values.end());
+  const double max = values.back();
+  const double top_ulp = std::ldexp(1.0, int(std::ilogb(max)) - l.mantissa_bits);
+  values.push_back(max + top_ulp);
+  values.push_back(max + top_ulp / 2);
+  values.push_back(-max - top_ulp);
+  values.push_back(-max - top_ulp / 2);
+  std::sort(values.begin(), values.end());
+  std::vector<double> centres = values;
+  for (std::size_t i = 0; i + 1 < values.size(); ++i)
+    centres.push_back((values[i] + values[i + 1]) / 2);
+  std::vector<float> out;
+  for (double c : centres) {
+    const float f = float(c);
+    BOOST_REQUIRE(double(f) == c);
+    out.push_back(f);
+    out.push_back(std::nextafter(f, std::numeric_limits<float>::infinity()));
+    out.push_back(std::nextafter(f, -std::numeric_limits<float>::infinity()));
+  }
+  for (float extra : {1e30f, -1e30f, std::numeric_limits<float>::max(),
+                      -std::numeric_limits<float>::max(), std::numeric_limits<float>::denorm_min(),
+                      -std::numeric_limits<float>::denorm_min(), 1e-30f, -1e-30f})
+    out.push_back(extra);
+  return out;
+}
+
+void check_against_oracle(const std::string& text, const Layout& l, bool saturate) {
+  auto f = create_format(registry(), text);
+  const Oracle oracle(l, saturate);
+  std::size_t checked = 0;
+  for (float x : probes(l))
+    for (Rounding mode : deterministic) {
+      const float got = round_one(*f, x, mode);
+      const float want = oracle.expect(x, mode);
+      if (!same(got, want))
+        BOOST_ERROR(text << " " << rounding_name(mode) << ": " << std::hexfloat << x << " gave "
+                         << got << ", want " << want);
+      ++checked;
+    }
+  // Random float32 bit patterns, all exponents.
+  std::mt19937_64 gen(42);
+  for (int i = 0; i < 300000; ++i) {
+    const float x = std::bit_cast<float>(std::uint32_t(gen()));
+    // Concentrate half of them around the format's range.
+    const float y = i % 2 ? x : std::ldexp(std::fmod(x, 1.0f), int(gen() % 40) - 20);
+    for (Rounding mode : deterministic) {
+      const float got = round_one(*f, y, mode);
+      const float want = oracle.expect(y, mode);
+      if (!same(got, want))
+        BOOST_ERROR(text << " " << rounding_name(mode) << ": " << std::hexfloat << y << " gave "
+                         << got << ", want " << want);
+    }
+    checked += 4;
+  }
+  BOOST_TEST_MESSAGE(text << ": " << checked << " roundings checked");
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(names_bits_and_registration) {
+  auto a = create_format(registry(), "e4m3");
+  auto b = create_format(registry(), "e5m2");
+  BOOST_TEST(a->name() == "e4m3");
+  BOOST_TEST(b->name() == "e5m2");
+  BOOST_TEST(a->bits() == 8);
+  BOOST_TEST(b->bits() == 8);
+  BOOST_TEST(a->roundings().size() == 5u);
+  BOOST_CHECK_THROW(create_format(registry(), "e4m3", {{"saturate", "maybe"}}), InputError);
+  BOOST_CHECK_THROW(create_format(registry(), "e3m4"), InputError);
+}
+
+BOOST_AUTO_TEST_CASE(decoded_tables_are_the_ocp_ones) {
+  // Independent facts from the OCP OFP8 specification.
+  BOOST_TEST(decode(e4m3_layout, 0x7E) == 448.0);
+  BOOST_TEST(std::isnan(decode(e4m3_layout, 0x7F)));
+  BOOST_TEST(std::isnan(decode(e4m3_layout, 0xFF)));
+  BOOST_TEST(decode(e4m3_layout, 0x01) == std::ldexp(1.0, -9));
+  BOOST_TEST(decode(e4m3_layout, 0x08) == std::ldexp(1.0, -6));
+  BOOST_TEST(decode(e5m2_layout, 0x7B) == 57344.0);
+  BOOST_TEST(decode(e5m2_layout, 0x7C) == inf);
+  BOOST_TEST(std::isnan(decode(e5m2_layout, 0x7D)));
+  BOOST_TEST(decode(e5m2_layout, 0x01) == std::ldexp(1.0, -16));
+  BOOST_TEST(decode(e5m2_layout, 0x04) == std::ldexp(1.0, -14));
+}
+
+BOOST_AUTO_TEST_CASE(every_code_round_trips) {
+  for (const auto& [text, layout] :
+       {std::pair{"e4m3", e4m3_layout}, std::pair{"e5m2", e5m2_layout}}) {
+    auto f = create_format(registry(), text);
+    for (unsigned c = 0; c < 256; ++c) {
+      const double v = decode(layout, c);
+      if (std::isnan(v)) continue;
+      const float x = float(v);
+      for (Rounding mode : all_roundings())
+        BOOST_TEST(same(round_one(*f, x, mode, 7, c), x), text << " code " << c);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(e4m3_saturating_matches_oracle) {
+  check_against_oracle("e4m3", e4m3_layout, true);
+}
+BOOST_AUTO_TEST_CASE(e4m3_non_saturating_matches_oracle) {
+  check_against_oracle("e4m3(no)", e4m3_layout, false);
+}
+BOOST_AUTO_TEST_CASE(e5m2_matches_oracle) {
+  check_against_oracle("e5m2", e5m2_layout, false);
+}
+BOOST_AUTO_TEST_CASE(e5m2_saturating_matches_oracle) {
+  check_against_oracle("e5m2(yes)", e5m2_layout, true);
+}
+
+BOOST_AUTO_TEST_CASE(overflow_nan_and_infinity_rules) {
+  const float finf = std::numeric_limits<float>::infinity();
+  const float fnan = std::numeric_limits<float>::quiet_NaN();
+  auto sat = create_format(registry(), "e4m3");
+  auto nosat = create_format(registry(), "e4m3", {{"saturate", "no"}});
+  const auto rne = Rounding::nearest_even;
+  BOOST_TEST(round_one(*sat, 1e6f, rne) == 448.0f);
+  BOOST_TEST(round_one(*sat, -1e6f, rne) == -448.0f);
+  BOOST_TEST(round_one(*sat, finf, rne) == 448.0f);
+  BOOST_TEST(round_one(*sat, -finf, rne) == -448.0f);
+  BOOST_TEST(std::isnan(round_one(*sat, fnan, rne)));
+  BOOST_TEST(round_one(*nosat, 464.0f, rne) == 448.0f);  // the tie goes to 448 (even)
+  BOOST_TEST(std::isnan(round_one(*nosat, std::nextafter(464.0f, 1e9f), rne)));
+  BOOST_TEST(std::isnan(round_one(*nosat, finf, rne)));
+  BOOST_TEST(std::isnan(round_one(*nosat, -1e6f, rne)));
+  BOOST_TEST(round_one(*nosat, 1e6f, Rounding::toward_zero) == 448.0f);
+  BOOST_TEST(round_one(*nosat, 449.0f, Rounding::down) == 448.0f);
+  BOOST_TEST(std::isnan(round_one(*nosat, 449.0f, Rounding::up)));
+  BOOST_TEST(round_one(*nosat, -449.0f, Rounding::up) == -448.0f);
+
+  auto e5 = create_format(registry(), "e5m2");
+  auto e5sat = create_format(registry(), "e5m2", {{"saturate", "yes"}});
+  BOOST_TEST(round_one(*e5, 61440.0f, rne) == finf);  // the midpoint overflows (IEEE)
+  BOOST_TEST(round_one(*e5, std::nextafter(61440.0f, 0.0f), rne) == 57344.0f);
+  BOOST_TEST(round_one(*e5, -finf, rne) == -finf);
+  BOOST_TEST(round_one(*e5, 1e6f, Rounding::toward_zero) == 57344.0f);
+  BOOST_TEST(round_one(*e5, -1e6f, Rounding::down) == -finf);
+  BOOST_TEST(round_one(*e5sat, 61440.0f, rne) == 57344.0f);
+  BOOST_TEST(round_one(*e5sat, finf, rne) == 57344.0f);
+  BOOST_TEST(round_one(*e5sat, -finf, rne) == -57344.0f);
+  BOOST_TEST(std::isnan(round_one(*e5sat, fnan, rne)));
+}
+
+BOOST_AUTO_TEST_CASE(subnormals_and_signed_zero) {
+  auto e4 = create_format(registry(), "e4m3");
+  auto e5 = create_format(registry(), "e5m2");
+  const auto rne = Rounding::nearest_even;
+  BOOST_TEST(round_one(*e4, std::ldexp(1.0f, -9), rne) == std::ldexp(1.0f, -9));
+  BOOST_TEST(same(round_one(*e4, std::ldexp(1.0f, -10), rne), 0.0f));  // tie to even: 0
+  BOOST_TEST(same(round_one(*e4, -std::ldexp(1.0f, -10), rne), -0.0f));
+  BOOST_TEST(round_one(*e4, std::ldexp(3.0f, -10), rne) == std::ldexp(1.0f, -8));  // tie: even
+  BOOST_TEST(round_one(*e4, std::ldexp(1.0f, -30), Rounding::up) == std::ldexp(1.0f, -9));
+  BOOST_TEST(same(round_one(*e4, -std::ldexp(1.0f, -30), Rounding::up), -0.0f));
+  BOOST_TEST(round_one(*e5, std::ldexp(1.0f, -16), rne) == std::ldexp(1.0f, -16));
+  BOOST_TEST(round_one(*e5, std::ldexp(1.5f, -17), rne) == std::ldexp(1.0f, -16));
+  BOOST_TEST(same(round_one(*e5, -0.0f, Rounding::up), -0.0f));
+  BOOST_TEST(same(round_one(*e5, 0.0f, Rounding::down), 0.0f));
+}
+
+BOOST_AUTO_TEST_CASE(idempotent_and_monotonic) {
+  std::mt19937 gen(3);
+  std::normal_distribution<float> normal(0.0f, 100.0f);
+  std::vector<float> xs(20000);
+  for (auto& x : xs) x = normal(gen) * std::ldexp(1.0f, int(gen() % 24) - 12);
+  std::sort(xs.begin(), xs.end());
+  for (const char* text : {"e4m3", "e4m3(no)", "e5m2", "e5m2(yes)"}) {
+    auto f = create_format(registry(), text);
+    for (Rounding mode : deterministic) {
+      auto once = xs;
+      f->round(once, {mode});
+      auto twice = once;
+      f->round(twice, {mode});
+      for (std::size_t i = 0; i < xs.size(); ++i) BOOST_TEST_REQUIRE(same(once[i], twice[i]));
+      float previous = -std::numeric_limits<float>::infinity();
+      for (float v : once) {
+        if (std::isnan(v)) continue;
+        BOOST_TEST_REQUIRE(v >= previous, text << " " << rounding_name(mode));
+        previous = v;
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(stochastic_rounding_is_seeded_unbiased_and_split_invariant) {
+  auto f = create_format(registry(), "e4m3");
+  // 1.03125 is a quarter of the way from 1 to 1.125.
+  std::vector<float> xs(100000, 1.03125f);
+  auto a = xs, b = xs;
+  f->round(a, {Rounding::stochastic, 11, 0});
+  f->round(std::span<float>(b).first(12345), {Rounding::stochastic, 11, 0});
+  f->round(std::span<float>(b).subspan(12345), {Rounding::stochastic, 11, 12345});
+  BOOST_TEST(a == b);
+  std::size_t ups = 0;
+  for (float v : a) {
+    BOOST_TEST_REQUIRE((v == 1.0f || v == 1.125f));
+    ups += v == 1.125f;
+  }
+  BOOST_TEST(std::abs(double(ups) / double(xs.size()) - 0.25) < 0.01);
+  auto c = xs;
+  f->round(c, {Rounding::stochastic, 12, 0});
+  BOOST_TEST(a != c);
+  // Every stochastic result is one of the two neighbours.
+  const Oracle oracle(e4m3_layout, true);
+  std::mt19937 gen(5);
+  std::uniform_real_distribution<float> u(-500.0f, 500.0f);
+  for (int i = 0; i < 20000; ++i) {
+    const float x = u(gen);
+    const float r = round_one(*f, x, Rounding::stochastic, 1, std::uint64_t(i));
+    const float lo = oracle.expect(x, Rounding::down), hi = oracle.expect(x, Rounding::up);
+    BOOST_TEST_REQUIRE((same(r, lo) || same(r, hi)));
+  }
+}
