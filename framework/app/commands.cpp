@@ -777,6 +777,9 @@ const std::vector<Command>& commands() {
       {"run", "run an experiment's stages into a results store", &cmd_run},
       {"train", "train and evaluate one model (LibTorch, this machine)", &cmd_train},
       {"evaluate", "evaluate trained weights on the validation and test sets", &cmd_evaluate},
+      {"round", "round numbers from stdin to a number format", &cmd_round},
+      {"precision", "accuracy of trained models in reduced-precision number formats",
+       &cmd_precision},
   };
   return list;
 }

@@ -14,4 +14,10 @@ struct Command {
 
 const std::vector<Command>& commands();
 
+/// `narrow round` (app/round.cpp): rounds numbers from stdin to a number format.
+int cmd_round(const std::vector<std::string>& args);
+
+/// `narrow precision` (app/precision.cpp): trained models evaluated in number formats.
+int cmd_precision(const std::vector<std::string>& args);
+
 }  // namespace narrow::cli

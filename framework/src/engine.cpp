@@ -1,10 +1,12 @@
 // The LibTorch engine the kernel loads on demand: one-job training and the local scheduler.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <exception>
 #include <mutex>
 #include <thread>
 
+#include <fmt/format.h>
 #include <tbb/global_control.h>
 #include <tbb/task_arena.h>
 #include <tbb/task_group.h>
@@ -13,6 +15,7 @@
 #include "narrow/dataset.hpp"
 #include "narrow/errors.hpp"
 #include "narrow/metrics.hpp"
+#include "narrow/precision.hpp"
 #include "narrow/trainer.hpp"
 #include "narrow/training.hpp"
 
@@ -129,6 +132,54 @@ class Engine final : public TorchEngine {
     }
     return {narrow::evaluate(module, data->validation, data->classes),
             narrow::evaluate(module, data->test, data->classes)};
+  }
+
+  std::vector<PrecisionResult> precision(
+      const Registry& registry, const std::string& architecture_json, const std::string& weights,
+      const DatasetSpec& dataset, const std::string& split,
+      const std::vector<std::string>& formats, const RoundingOptions& rounding, int threads,
+      const std::function<void(const PrecisionResult&)>& on_result) override {
+    if (split != "test" && split != "validation")
+      throw InputError("the split must be 'test' or 'validation', not '" + split + "'");
+    // Formats first: a bad name is refused before any work.
+    std::vector<std::unique_ptr<NumberFormat>> made;
+    for (const auto& f : formats) made.push_back(create_format(registry, f));
+    for (const auto& f : made) {
+      const auto modes = f->roundings();
+      if (std::find(modes.begin(), modes.end(), rounding.mode) == modes.end())
+        throw InputError(fmt::format("format '{}' does not support rounding '{}'", f->name(),
+                                     rounding_name(rounding.mode)));
+    }
+    const auto data = load_dataset(registry, dataset);
+    const Architecture arch = Architecture::from_json_string(architecture_json);
+    check_fits(arch, *data);
+    at::set_num_threads(std::max(1, threads));
+    GraphModule module = build_module(arch);
+    try {
+      load_weights(module, weights);
+    } catch (const InputError&) {
+      throw;
+    } catch (const Error& e) {
+      throw InputError(e.what());
+    }
+    const QuantizedModel model(arch, module);
+    const ImageSet& set = split == "test" ? data->test : data->validation;
+    std::vector<PrecisionResult> out;
+    auto one = [&](const NumberFormat* f) {
+      const auto t0 = std::chrono::steady_clock::now();
+      PrecisionResult r;
+      r.format = f ? f->name() : "float32";
+      r.bits = f ? f->bits() : 32;
+      r.parameters = model.parameters();
+      r.weight_bytes = weight_bytes_for(r.parameters, r.bits);
+      r.evaluation = model.evaluate(set, data->classes, f, rounding);
+      r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (on_result) on_result(r);
+      out.push_back(std::move(r));
+    };
+    one(nullptr);
+    for (const auto& f : made) one(f.get());
+    return out;
   }
 };
 

@@ -103,4 +103,51 @@ std::unique_ptr<NumberFormat> create_format(const Registry& registry, std::strin
   return std::unique_ptr<NumberFormat>(format);
 }
 
+std::vector<std::string> expand_format_spec(std::string_view text) {
+  const std::string spec = trim(text);
+  const auto open = spec.find('(');
+  if (open == std::string::npos || spec.back() != ')') return {spec};
+  const std::string name = trim(spec.substr(0, open));
+  const std::string inside = spec.substr(open + 1, spec.size() - open - 2);
+  std::vector<std::vector<std::string>> choices;
+  std::size_t start = 0;
+  while (true) {
+    const auto comma = inside.find(',', start);
+    const std::string part =
+        trim(inside.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    std::vector<std::string> values;
+    if (const auto dots = part.find(".."); dots != std::string::npos) {
+      long long lo = 0, hi = 0;
+      try {
+        std::size_t a = 0, b = 0;
+        lo = std::stoll(part.substr(0, dots), &a);
+        hi = std::stoll(part.substr(dots + 2), &b);
+        if (a != dots || b != part.size() - dots - 2) throw std::invalid_argument(part);
+      } catch (const std::exception&) {
+        throw InputError(fmt::format("format '{}': '{}' is not a range LOW..HIGH of integers",
+                                     spec, part));
+      }
+      if (lo > hi || hi - lo > 100000)
+        throw InputError(fmt::format("format '{}': range '{}' is empty or too long", spec, part));
+      for (long long v = lo; v <= hi; ++v) values.push_back(std::to_string(v));
+    } else {
+      values.push_back(part);
+    }
+    choices.push_back(std::move(values));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  std::vector<std::string> out{""};
+  for (std::size_t k = 0; k < choices.size(); ++k) {
+    std::vector<std::string> next;
+    for (const auto& prefix : out)
+      for (const auto& v : choices[k]) next.push_back(prefix + (k ? "," : "") + v);
+    out = std::move(next);
+    if (out.size() > 100000)
+      throw InputError(fmt::format("format '{}' expands to more than 100,000 formats", spec));
+  }
+  for (auto& o : out) o = name + "(" + o + ")";
+  return out;
+}
+
 }  // namespace narrow

@@ -78,4 +78,9 @@ NARROW_API std::unique_ptr<NumberFormat> create_format(
     const Registry& registry, std::string_view text,
     const std::map<std::string, std::string>& extra = {});
 
+/// Expands ranges in a format's text: each value in parentheses may be `LOW..HIGH`, and the
+/// result lists every combination, in order ("ieee(1..8,1..23)" gives the 184 types
+/// ieee(1,1), ieee(1,2), ..., ieee(8,23)). Text without ranges comes back alone.
+NARROW_API std::vector<std::string> expand_format_spec(std::string_view text);
+
 }  // namespace narrow

@@ -14,6 +14,7 @@
 #include "narrow/architecture.hpp"
 #include "narrow/dataset.hpp"
 #include "narrow/export.hpp"
+#include "narrow/format.hpp"
 #include "narrow/parameters.hpp"
 
 namespace narrow {
@@ -120,6 +121,16 @@ class NARROW_API TrainingService {
                    const std::function<void(const TrainResult&)>& on_result) = 0;
 };
 
+/// Accuracy of one trained model in one number format (the precision analysis).
+struct NARROW_API PrecisionResult {
+  std::string format;            // as created, e.g. "ieee(4,3)"; "float32" for the reference
+  int bits = 32;                 // bits per stored value
+  std::int64_t parameters = 0;   // after batch norm folding
+  std::int64_t weight_bytes = 0; // parameters x bits / 8, bit-packed
+  Evaluation evaluation;
+  double seconds = 0;
+};
+
 /// What the LibTorch half of narrow (libnarrow_torch) offers the kernel. The kernel loads it
 /// on first use, so that commands that do not train start without loading LibTorch.
 class NARROW_API TorchEngine {
@@ -140,6 +151,15 @@ class NARROW_API TorchEngine {
                                                      const std::string& architecture_json,
                                                      const std::string& weights,
                                                      const DatasetSpec& dataset, int threads) = 0;
+  /// Evaluates a trained model on one split of `dataset` ("test" or "validation") in float32
+  /// with batch norm folded (the first result, format "float32"), then in each format of
+  /// `formats` (texts for create_format), with the work that does not depend on the format
+  /// done once. `on_result` (may be empty) hears of each result as it is made.
+  virtual std::vector<PrecisionResult> precision(
+      const Registry& registry, const std::string& architecture_json, const std::string& weights,
+      const DatasetSpec& dataset, const std::string& split,
+      const std::vector<std::string>& formats, const RoundingOptions& rounding, int threads,
+      const std::function<void(const PrecisionResult&)>& on_result) = 0;
 };
 
 /// The engine, loaded from libnarrow_torch next to libnarrow on first call. Throws Error

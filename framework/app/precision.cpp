@@ -1,0 +1,276 @@
+// `narrow precision`: the precision analysis of trained models over number formats.
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <thread>
+
+#include <fmt/format.h>
+#include <boost/program_options.hpp>
+#include <nlohmann/json.hpp>
+
+#include "commands.hpp"
+#include "narrow/architecture.hpp"
+#include "narrow/errors.hpp"
+#include "narrow/format.hpp"
+#include "narrow/hash.hpp"
+#include "narrow/loader.hpp"
+#include "narrow/progress.hpp"
+#include "narrow/registry.hpp"
+#include "narrow/store.hpp"
+#include "narrow/training.hpp"
+
+namespace po = boost::program_options;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace narrow::cli {
+
+namespace {
+
+struct Model {
+  std::string hash, json, weights, label;
+  DatasetSpec dataset;
+};
+
+struct Point {
+  std::size_t model;
+  PrecisionResult result;
+};
+
+std::string read_file(const std::string& path, const char* what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(fmt::format("cannot read {} '{}'", what, path));
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+int cmd_precision(const std::vector<std::string>& args) {
+  po::options_description opts("options");
+  std::string arch_file, weights_file, store_file, hash, dataset_name, split = "test",
+                                                                      rounding = "nearest_even",
+                                                                      csv;
+  std::vector<std::string> data, formats, paths;
+  std::uint64_t seed = 1;
+  double max_drop = 0.01;
+  int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  opts.add_options()("help,h", "show this help")(
+      "arch", po::value(&arch_file), "architecture JSON file of the model...")(
+      "weights", po::value(&weights_file), "...and its trained weights (narrow train --save)")(
+      "store", po::value(&store_file), "or every trained model of this results store")(
+      "hash", po::value(&hash), "with --store: only this architecture (first digits suffice)")(
+      "dataset", po::value(&dataset_name), "with --arch: dataset name (default idx)")(
+      "data", po::value(&data)->composing(), "with --arch: dataset parameter NAME=VALUE")(
+      "seed", po::value(&seed)->default_value(seed),
+      "with --arch: seed of the validation split; the seed of stochastic rounding")(
+      "format", po::value(&formats)->composing(),
+      "a format, ranges allowed: 'ieee(1..8,1..23)', half, e4m3, 'fixed(3,4)', int8 "
+      "(repeatable; default: the 184 types ieee(1..8,1..23))")(
+      "split", po::value(&split)->default_value(split), "evaluate on 'test' or 'validation'")(
+      "rounding", po::value(&rounding)->default_value(rounding),
+      "nearest_even, toward_zero, up, down or stochastic")(
+      "max-drop", po::value(&max_drop)->default_value(max_drop),
+      "accuracy drop (a fraction) allowed when choosing each model's best format")(
+      "threads", po::value(&threads)->default_value(threads), "LibTorch threads")(
+      "csv", po::value(&csv), "write every (model, format) result to this CSV file")(
+      "json", "print one JSON object on stdout")(
+      "plugins", po::value(&paths)->composing(), "also load plugins from this folder or file");
+  po::variables_map vm;
+  po::store(po::command_line_parser(args).options(opts).run(), vm);
+  if (vm.count("help")) {
+    std::cout << "usage: narrow precision --arch FILE.json --weights FILE [--dataset NAME] "
+                 "[--data K=V]...\n"
+                 "       narrow precision --store RUN/results.db [--hash H]\n"
+                 "                        [--format SPEC]... [--split test|validation] "
+                 "[--rounding MODE] [--max-drop X] [--csv FILE] [--json]\n\n"
+                 "Evaluates trained models with every parameter, the input and every activation "
+                 "map\nrounded to each number format (batch norm folded first, as deployment "
+                 "does), then\nprints each model's best format within --max-drop of its float32 "
+                 "accuracy and the\nPareto-optimal (weight memory, accuracy) pairs over all "
+                 "models and formats.\n\n"
+              << opts << "\n";
+    return 0;
+  }
+  po::notify(vm);
+  if (threads < 1 || threads > 1024)
+    throw InputError(fmt::format("--threads {} must be in 1..1024", threads));
+  if (max_drop < 0 || max_drop > 1)
+    throw InputError(fmt::format("--max-drop {} must be a fraction in 0..1", max_drop));
+  RoundingOptions ropt;
+  if (!parse_rounding(rounding, ropt.mode))
+    throw InputError(fmt::format(
+        "unknown rounding '{}' (valid: nearest_even, toward_zero, up, down, stochastic)",
+        rounding));
+  ropt.seed = seed;
+  if (split != "test" && split != "validation")
+    throw InputError(fmt::format("--split '{}' must be test or validation", split));
+
+  Registry registry;
+  PluginLoader loader(registry);
+  loader.load_defaults();
+  for (const auto& p : paths) loader.load_path(p);
+  for (const auto& f : loader.failures()) fmt::print(stderr, "warning: {}\n", f.error);
+
+  if (formats.empty()) formats.push_back("ieee(1..8,1..23)");
+  std::vector<std::string> specs;
+  for (const auto& f : formats)
+    for (auto& e : expand_format_spec(f)) specs.push_back(std::move(e));
+  for (const auto& s : specs) (void)create_format(registry, s);  // every name checked first
+
+  std::vector<Model> models;
+  if (!store_file.empty()) {
+    if (!fs::exists(store_file))
+      throw InputError(fmt::format("results store '{}' does not exist", store_file));
+    auto store = Store::open(store_file);
+    std::map<std::string, TrainResult> best;  // per architecture, its best training
+    for (auto& t : store->trainings()) {
+      if (t.status != "ok" || !t.architecture_hash.starts_with(hash)) continue;
+      auto it = best.find(t.architecture_hash);
+      if (it == best.end() || t.validation.accuracy > it->second.validation.accuracy)
+        best[t.architecture_hash] = t;
+    }
+    for (const auto& [h, t] : best) {
+      auto w = store->training_weights(t.key);
+      if (!w) continue;
+      models.push_back(Model{h, *store->architecture_json(h), std::move(*w), h.substr(0, 12),
+                             store->training_dataset(t.key)});
+    }
+    if (models.empty())
+      throw InputError(fmt::format("{} holds no successful training with weights{}", store_file,
+                                   hash.empty() ? "" : " for hash " + hash));
+  } else {
+    if (arch_file.empty() || weights_file.empty())
+      throw InputError(
+          "precision needs --arch FILE.json with --weights FILE, or --store FILE (see narrow "
+          "precision --help)");
+    Model m;
+    Architecture a;
+    try {
+      a = Architecture::from_json_string(read_file(arch_file, "architecture file"));
+    } catch (const InvalidArchitecture& e) {
+      throw InputError(e.what(), SourceLocation{arch_file});
+    }
+    m.hash = a.hash();
+    m.json = a.to_json_string();
+    m.weights = read_file(weights_file, "weights file");
+    m.label = arch_file;
+    if (!dataset_name.empty()) m.dataset.name = dataset_name;
+    for (const auto& kv : data) {
+      const auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0)
+        throw InputError(fmt::format("--data '{}' must be NAME=VALUE", kv));
+      m.dataset.parameters[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    m.dataset.seed = content_seed(fmt::format("{}|dataset", seed));
+    models.push_back(std::move(m));
+  }
+  for (const auto& m : models)
+    check_fits(Architecture::from_json_string(m.json), *load_dataset(registry, m.dataset));
+
+  fmt::print(stderr, "precision: {} model{} x {} formats (+ float32) on the {} set, rounding {}, "
+                     "{} thread{}\n",
+             models.size(), models.size() == 1 ? "" : "s", specs.size(), split, rounding, threads,
+             threads == 1 ? "" : "s");
+  TorchEngine& engine = torch_engine();
+  Progress progress("precision", models.size() * (specs.size() + 1), "evaluations");
+  std::uint64_t done = 0;
+  std::vector<Point> points;
+  std::vector<PrecisionResult> reference;
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    const Model& m = models[i];
+    auto results = engine.precision(registry, m.json, m.weights, m.dataset, split, specs, ropt,
+                                    threads, [&](const PrecisionResult&) { progress.update(++done); });
+    reference.push_back(results.front());
+    for (auto& r : results) points.push_back(Point{i, std::move(r)});
+  }
+  progress.finish();
+
+  // Per model: the smallest weight memory within max_drop of float32 (ties: more accurate).
+  std::vector<const Point*> best(models.size(), nullptr);
+  for (const auto& p : points) {
+    const double floor = reference[p.model].evaluation.accuracy - max_drop;
+    if (p.result.evaluation.accuracy + 1e-12 < floor) continue;
+    const Point*& b = best[p.model];
+    if (!b || p.result.weight_bytes < b->result.weight_bytes ||
+        (p.result.weight_bytes == b->result.weight_bytes &&
+         p.result.evaluation.accuracy > b->result.evaluation.accuracy))
+      b = &p;
+  }
+  // Pareto-optimal (weight bytes, accuracy) over every model and format.
+  std::vector<const Point*> sorted;
+  for (const auto& p : points) sorted.push_back(&p);
+  std::sort(sorted.begin(), sorted.end(), [](const Point* a, const Point* b) {
+    if (a->result.weight_bytes != b->result.weight_bytes)
+      return a->result.weight_bytes < b->result.weight_bytes;
+    return a->result.evaluation.accuracy > b->result.evaluation.accuracy;
+  });
+  std::vector<const Point*> front;
+  for (const Point* p : sorted)
+    if (front.empty() || p->result.evaluation.accuracy > front.back()->result.evaluation.accuracy)
+      front.push_back(p);
+
+  if (!csv.empty()) {
+    std::ofstream out(csv);
+    if (!out) throw InputError(fmt::format("cannot create CSV file '{}'", csv));
+    out << "architecture,format,bits,parameters,weight_bytes,accuracy,loss,seconds\n";
+    for (const auto& p : points)
+      out << fmt::format("{},{},{},{},{},{},{},{}\n", models[p.model].hash, p.result.format,
+                         p.result.bits, p.result.parameters, p.result.weight_bytes,
+                         p.result.evaluation.accuracy, p.result.evaluation.loss, p.result.seconds);
+    if (!out) throw Error(fmt::format("writing '{}' failed", csv));
+  }
+  auto point_json = [&](const Point& p) {
+    return json{{"architecture_hash", models[p.model].hash},
+                {"format", p.result.format},
+                {"bits", p.result.bits},
+                {"weight_bytes", p.result.weight_bytes},
+                {"accuracy", p.result.evaluation.accuracy},
+                {"loss", std::isfinite(p.result.evaluation.loss) ? json(p.result.evaluation.loss)
+                                                                 : json(nullptr)}};
+  };
+  if (vm.count("json")) {
+    json ms = json::array();
+    for (std::size_t i = 0; i < models.size(); ++i) {
+      json results = json::array();
+      for (const auto& p : points)
+        if (p.model == i) results.push_back(point_json(p));
+      ms.push_back({{"architecture_hash", models[i].hash},
+                    {"float32_accuracy", reference[i].evaluation.accuracy},
+                    {"parameters", reference[i].parameters},
+                    {"best", best[i] ? point_json(*best[i]) : json(nullptr)},
+                    {"results", results}});
+    }
+    json fr = json::array();
+    for (const Point* p : front) fr.push_back(point_json(*p));
+    std::cout << json{{"split", split},
+                      {"rounding", rounding},
+                      {"max_drop", max_drop},
+                      {"formats", specs.size()},
+                      {"models", ms},
+                      {"pareto", fr}}
+                     .dump(2)
+              << "\n";
+    return 0;
+  }
+  fmt::print("{:<14} {:>10} {:>9}   best within {:.1f} points: {:<12} {:>6} {:>9} {:>9}\n",
+             "model", "parameters", "float32", 100 * max_drop, "format", "bits", "bytes",
+             "accuracy");
+  for (std::size_t i = 0; i < models.size(); ++i) {
+    const auto* b = best[i];
+    fmt::print("{:<14} {:>10} {:>9.4f}   {:<37} {:>6} {:>9} {:>9.4f}\n", models[i].label,
+               reference[i].parameters, reference[i].evaluation.accuracy,
+               b ? b->result.format : "-", b ? b->result.bits : 0, b ? b->result.weight_bytes : 0,
+               b ? b->result.evaluation.accuracy : 0.0);
+  }
+  fmt::print("\nPareto front (weight memory, accuracy) over {} models x {} formats:\n",
+             models.size(), specs.size() + 1);
+  for (const Point* p : front)
+    fmt::print("  {:>9} bytes  {:.4f}  {:<12} {}\n", p->result.weight_bytes,
+               p->result.evaluation.accuracy, p->result.format, models[p->model].label);
+  return 0;
+}
+
+}  // namespace narrow::cli
