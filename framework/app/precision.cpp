@@ -217,7 +217,8 @@ int cmd_precision(const std::vector<std::string>& args) {
     if (!out) throw InputError(fmt::format("cannot create CSV file '{}'", csv));
     out << "architecture,format,bits,parameters,weight_bytes,accuracy,loss,seconds\n";
     for (const auto& p : points)
-      out << fmt::format("{},{},{},{},{},{},{},{}\n", models[p.model].hash, p.result.format,
+      // Format names hold commas ("ieee(4,3)"): quoted, as CSV readers expect.
+      out << fmt::format("{},\"{}\",{},{},{},{},{},{}\n", models[p.model].hash, p.result.format,
                          p.result.bits, p.result.parameters, p.result.weight_bytes,
                          p.result.evaluation.accuracy, p.result.evaluation.loss, p.result.seconds);
     if (!out) throw Error(fmt::format("writing '{}' failed", csv));

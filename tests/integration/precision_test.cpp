@@ -90,7 +90,10 @@ BOOST_AUTO_TEST_CASE(formats_best_format_and_pareto_front) {
   std::ifstream in(csv);
   std::string line;
   int rows = 0;
-  while (std::getline(in, line)) ++rows;
+  while (std::getline(in, line)) {
+    ++rows;
+    if (rows > 1) BOOST_TEST(line.find(",\"") != std::string::npos, line);  // quoted format
+  }
   BOOST_TEST(rows == 1 + 8);
 
   // Bad input: one line, exit 2.
