@@ -13,34 +13,6 @@ namespace narrow::formats {
 
 namespace {
 
-std::uint64_t random_bits(std::uint64_t seed, std::uint64_t index) {
-  return mix64(mix64(seed) + index);
-}
-
-/// Rounds `s` to an integer in the sense of `mode`.
-double round_integer(double s, Rounding mode, std::uint64_t random) {
-  const double lower = std::floor(s);
-  const double frac = s - lower;
-  if (frac == 0) return s;
-  switch (mode) {
-    case Rounding::nearest_even:
-      if (frac > 0.5) return lower + 1;
-      if (frac < 0.5) return lower;
-      return std::fmod(lower, 2.0) == 0 ? lower : lower + 1;
-    case Rounding::toward_zero:
-      return s < 0 ? lower + 1 : lower;
-    case Rounding::up:
-      return lower + 1;
-    case Rounding::down:
-      return lower;
-    case Rounding::stochastic: {
-      const double u = double(random >> 11) * 0x1p-53;  // uniform in [0, 1)
-      return u < frac ? lower + 1 : lower;
-    }
-  }
-  return lower;
-}
-
 /// A scale as float32, never zero nor subnormal (a range of zero width gets scale 1).
 float make_scale(double range, double levels) {
   if (!(range > 0)) return 1.0f;
@@ -88,7 +60,7 @@ void Int8Format::apply(std::span<float> values, const AffineParams& p,
       q = x > 0 ? q_max : q_min;
     } else if (!std::isnan(x)) {
       const std::uint64_t random =
-          options.mode == Rounding::stochastic ? random_bits(options.seed, options.offset + i) : 0;
+          options.mode == Rounding::stochastic ? stochastic_bits(options.seed, options.offset + i) : 0;
       q = std::clamp(round_integer(double(x) / scale, options.mode, random) + zp, q_min, q_max);
     }
     values[i] = float((q - zp) * scale);  // +0 for q == zp

@@ -11,40 +11,6 @@
 
 namespace narrow::formats {
 
-namespace {
-
-/// The random bits of value `index` under `seed`: a function of the pair alone.
-std::uint64_t random_bits(std::uint64_t seed, std::uint64_t index) {
-  return mix64(mix64(seed) + index);
-}
-
-/// Rounds the real number `s` (a double holding a float32 scaled by a power of two, so
-/// exactly) to an integer in the sense of `mode`.
-double round_integer(double s, Rounding mode, std::uint64_t random) {
-  const double lower = std::floor(s);
-  const double frac = s - lower;  // exact
-  if (frac == 0) return s;
-  switch (mode) {
-    case Rounding::nearest_even:
-      if (frac > 0.5) return lower + 1;
-      if (frac < 0.5) return lower;
-      return std::fmod(lower, 2.0) == 0 ? lower : lower + 1;
-    case Rounding::toward_zero:
-      return s < 0 ? lower + 1 : lower;
-    case Rounding::up:
-      return lower + 1;
-    case Rounding::down:
-      return lower;
-    case Rounding::stochastic: {
-      const double u = double(random >> 11) * 0x1p-53;  // uniform in [0, 1)
-      return u < frac ? lower + 1 : lower;
-    }
-  }
-  return lower;
-}
-
-}  // namespace
-
 Ofp8Format::Ofp8Format(MinifloatSpec spec, bool saturate)
     : spec_(std::move(spec)), saturate_(saturate) {}
 
@@ -91,7 +57,7 @@ void Ofp8Format::round(std::span<float> values, const RoundingOptions& options) 
   const Rounding mode = options.mode;
   if (mode == Rounding::stochastic) {
     for (std::size_t i = 0; i < values.size(); ++i)
-      values[i] = round_one(values[i], mode, random_bits(options.seed, options.offset + i));
+      values[i] = round_one(values[i], mode, stochastic_bits(options.seed, options.offset + i));
   } else {
     for (float& x : values) x = round_one(x, mode, 0);
   }

@@ -1,12 +1,14 @@
 #include "narrow/format.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <ranges>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
 #include "narrow/errors.hpp"
+#include "narrow/random.hpp"
 #include "narrow/registry.hpp"
 
 namespace narrow {
@@ -50,6 +52,33 @@ bool parse_rounding(std::string_view name, Rounding& out) {
 
 std::vector<Rounding> all_roundings() {
   return {std::begin(every_rounding), std::end(every_rounding)};
+}
+
+std::uint64_t stochastic_bits(std::uint64_t seed, std::uint64_t index) {
+  return mix64(mix64(seed) + index);
+}
+
+double round_integer(double s, Rounding mode, std::uint64_t random) {
+  const double lower = std::floor(s);
+  const double frac = s - lower;  // exact
+  if (frac == 0) return s;
+  switch (mode) {
+    case Rounding::nearest_even:
+      if (frac > 0.5) return lower + 1;
+      if (frac < 0.5) return lower;
+      return std::fmod(lower, 2.0) == 0 ? lower : lower + 1;
+    case Rounding::toward_zero:
+      return s < 0 ? lower + 1 : lower;
+    case Rounding::up:
+      return lower + 1;
+    case Rounding::down:
+      return lower;
+    case Rounding::stochastic: {
+      const double u = double(random >> 11) * 0x1p-53;  // uniform in [0, 1)
+      return u < frac ? lower + 1 : lower;
+    }
+  }
+  return lower;
 }
 
 NumberFormat::~NumberFormat() = default;

@@ -38,6 +38,14 @@ struct NARROW_API RoundingOptions {
   std::uint64_t offset = 0;
 };
 
+/// Helpers for format plugins.
+/// The 64 random bits of value `index` under `seed` for stochastic rounding: a function of
+/// the pair alone.
+NARROW_API std::uint64_t stochastic_bits(std::uint64_t seed, std::uint64_t index);
+/// Rounds `s` to an integer in the sense of `mode`; `random` (from stochastic_bits) decides
+/// stochastic rounding: up with probability frac(s). Exact for any double.
+NARROW_API double round_integer(double s, Rounding mode, std::uint64_t random = 0);
+
 /// What a tensor is, for formats whose scale depends on it (int8 affine quantisation).
 struct NARROW_API TensorInfo {
   enum class Role { activation, weight, bias };
