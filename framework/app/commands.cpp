@@ -127,6 +127,27 @@ Architecture read_architecture_file(const std::string& path) {
   }
 }
 
+/// The model of `train` and `evaluate`: an architecture file, or a reference model of a space
+/// (its first when `reference` is empty). `what` names it for messages.
+Architecture architecture_from_options(Registry& reg, const std::string& arch_file,
+                                       const std::string& space_name, std::string reference,
+                                       const std::vector<std::string>& params, std::string& what) {
+  if (!arch_file.empty()) {
+    what = arch_file;
+    return read_architecture_file(arch_file);
+  }
+  auto space = reg.create_space(space_name, param_map(params));
+  if (reference.empty()) {
+    if (space->references().empty())
+      throw InputError(fmt::format("space '{}' names no reference model", space_name));
+    reference = space->references().front();
+  }
+  Architecture arch = space->build(space->reference(reference));
+  arch.finalize();
+  what = fmt::format("{} reference {}", space_name, reference);
+  return arch;
+}
+
 // ------------------------------------------------------------------ plugins
 
 int cmd_plugins(const std::vector<std::string>& args) {
@@ -536,22 +557,9 @@ int cmd_train(const std::vector<std::string>& args) {
   Registry& reg = load_registry(paths);
 
   // The architecture.
-  Architecture arch;
   std::string what;
-  if (!arch_file.empty()) {
-    arch = read_architecture_file(arch_file);
-    what = arch_file;
-  } else {
-    auto space = reg.create_space(space_name, param_map(params));
-    if (reference.empty()) {
-      if (space->references().empty())
-        throw InputError(fmt::format("space '{}' names no reference model", space_name));
-      reference = space->references().front();
-    }
-    arch = space->build(space->reference(reference));
-    arch.finalize();
-    what = fmt::format("{} reference {}", space_name, reference);
-  }
+  Architecture arch =
+      architecture_from_options(reg, arch_file, space_name, reference, params, what);
 
   // Dataset and training options: the experiment's first, then the command line's.
   TrainJob job;
@@ -717,22 +725,8 @@ int cmd_evaluate(const std::vector<std::string>& args) {
     std::ifstream in(weights_file, std::ios::binary);
     if (!in) throw InputError(fmt::format("cannot read weights file '{}'", weights_file));
     weights.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    Architecture arch;
-    if (!arch_file.empty()) {
-      arch = read_architecture_file(arch_file);
-      what = arch_file;
-    } else {
-      auto space = reg.create_space(space_name, param_map(params));
-      if (reference.empty()) {
-        if (space->references().empty())
-          throw InputError(fmt::format("space '{}' names no reference model", space_name));
-        reference = space->references().front();
-      }
-      arch = space->build(space->reference(reference));
-      arch.finalize();
-      what = fmt::format("{} reference {}", space_name, reference);
-    }
-    arch_json = arch.to_json_string();
+    arch_json = architecture_from_options(reg, arch_file, space_name, reference, params, what)
+                    .to_json_string();
     if (!dataset_name.empty()) dataset.name = dataset_name;
     dataset.parameters = param_map(data);
     dataset.seed = content_seed(fmt::format("{}|dataset", seed));
