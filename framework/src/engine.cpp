@@ -35,6 +35,31 @@ TrainResult train_job(const Registry& registry, const TrainJob& job, int threads
   return r;
 }
 
+/// A trained model ready to evaluate: its data (which it must fit), its architecture, and its
+/// module with the weights loaded, LibTorch set to `threads` threads.
+struct Trained {
+  std::shared_ptr<const PreparedData> data;
+  Architecture arch;
+  GraphModule module{nullptr};
+};
+Trained load_trained(const Registry& registry, const std::string& architecture_json,
+                     const std::string& weights, const DatasetSpec& dataset, int threads) {
+  Trained t;
+  t.data = load_dataset(registry, dataset);
+  t.arch = Architecture::from_json_string(architecture_json);
+  check_fits(t.arch, *t.data);
+  at::set_num_threads(std::max(1, threads));
+  t.module = build_module(t.arch);
+  try {
+    load_weights(t.module, weights);
+  } catch (const InputError&) {
+    throw;
+  } catch (const Error& e) {
+    throw InputError(e.what());  // weights of another model: bad input
+  }
+  return t;
+}
+
 /// Runs J jobs at once on a TBB arena, each with T LibTorch threads. The calling thread takes
 /// part in the arena, so J jobs need J - 1 TBB workers.
 class LocalScheduler final : public TrainingService {
@@ -118,18 +143,9 @@ class Engine final : public TorchEngine {
                                              const std::string& architecture_json,
                                              const std::string& weights,
                                              const DatasetSpec& dataset, int threads) override {
-    const auto data = load_dataset(registry, dataset);
-    const Architecture arch = Architecture::from_json_string(architecture_json);
-    check_fits(arch, *data);
-    at::set_num_threads(std::max(1, threads));
-    GraphModule module = build_module(arch);
-    try {
-      load_weights(module, weights);
-    } catch (const InputError&) {
-      throw;
-    } catch (const Error& e) {
-      throw InputError(e.what());  // weights of another model: bad input
-    }
+    const Trained t = load_trained(registry, architecture_json, weights, dataset, threads);
+    const auto& data = t.data;
+    GraphModule module = t.module;
     return {narrow::evaluate(module, data->validation, data->classes),
             narrow::evaluate(module, data->test, data->classes)};
   }
@@ -150,18 +166,10 @@ class Engine final : public TorchEngine {
         throw InputError(fmt::format("format '{}' does not support rounding '{}'", f->name(),
                                      rounding_name(rounding.mode)));
     }
-    const auto data = load_dataset(registry, dataset);
-    const Architecture arch = Architecture::from_json_string(architecture_json);
-    check_fits(arch, *data);
-    at::set_num_threads(std::max(1, threads));
-    GraphModule module = build_module(arch);
-    try {
-      load_weights(module, weights);
-    } catch (const InputError&) {
-      throw;
-    } catch (const Error& e) {
-      throw InputError(e.what());
-    }
+    const Trained t = load_trained(registry, architecture_json, weights, dataset, threads);
+    const auto& data = t.data;
+    const Architecture& arch = t.arch;
+    GraphModule module = t.module;
     const QuantizedModel model(arch, module);
     const ImageSet& set = split == "test" ? data->test : data->validation;
     std::vector<PrecisionResult> out;
