@@ -774,6 +774,7 @@ const std::vector<Command>& commands() {
       {"round", "round numbers from stdin to a number format", &cmd_round},
       {"precision", "accuracy of trained models in reduced-precision number formats",
        &cmd_precision},
+      {"calibrate", "measure latency on a device and fit a latency model", &cmd_calibrate},
   };
   return list;
 }

@@ -20,4 +20,8 @@ int cmd_round(const std::vector<std::string>& args);
 /// `narrow precision` (app/precision.cpp): trained models evaluated in number formats.
 int cmd_precision(const std::vector<std::string>& args);
 
+/// `narrow calibrate` (app/calibrate.cpp): measures architectures on a device and fits a latency
+/// model on analytical features.
+int cmd_calibrate(const std::vector<std::string>& args);
+
 }  // namespace narrow::cli

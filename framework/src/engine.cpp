@@ -14,6 +14,7 @@
 #include "narrow/architecture.hpp"
 #include "narrow/dataset.hpp"
 #include "narrow/errors.hpp"
+#include "narrow/latency.hpp"
 #include "narrow/metrics.hpp"
 #include "narrow/precision.hpp"
 #include "narrow/trainer.hpp"
@@ -188,6 +189,11 @@ class Engine final : public TorchEngine {
     one(nullptr);
     for (const auto& f : made) one(f.get());
     return out;
+  }
+
+  LatencyMeasurement measure_latency(const std::string& architecture_json,
+                                     const LatencyOptions& options) override {
+    return narrow::measure_latency(architecture_json, options);
   }
 };
 

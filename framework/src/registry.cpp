@@ -152,6 +152,14 @@ std::vector<const Registration*> Registry::all() const {
   return out;  // the map is ordered by (kind, name)
 }
 
+namespace {
+thread_local const Registry* current_creator = nullptr;
+}  // namespace
+
+const Registry* Registry::creating() {
+  return current_creator;
+}
+
 std::unique_ptr<Component> Registry::create(Kind kind, const std::string& name,
                                             const std::map<std::string, std::string>& params,
                                             const SourceLocation& where) const {
@@ -162,6 +170,12 @@ std::unique_ptr<Component> Registry::create(Kind kind, const std::string& name,
                              one_line(what)));
   };
   std::unique_ptr<Component> made;
+  // creating() is this registry while the factory runs; nested creations restore the outer one.
+  struct Creating {
+    const Registry* saved;
+    explicit Creating(const Registry* r) : saved(current_creator) { current_creator = r; }
+    ~Creating() { current_creator = saved; }
+  } creating_guard(this);
   try {
     made = r.factory(resolved);
   } catch (const InputError& e) {

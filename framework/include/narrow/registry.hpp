@@ -73,6 +73,11 @@ class NARROW_API Registry {
                                             const std::map<std::string, std::string>& params,
                                             const SourceLocation& where = {}) const;
 
+  /// The registry whose create() is running a factory in this thread, nullptr outside one.
+  /// Factories that build other objects by name (a device that wraps another device) use it:
+  /// the registry a plugin registers into is a staging copy that does not live on.
+  static const Registry* creating();
+
   /// Set by the loader while a library registers: where new registrations come from.
   void set_origin(std::string plugin, std::string version, std::string library);
 

@@ -13,6 +13,7 @@
 
 #include "narrow/architecture.hpp"
 #include "narrow/dataset.hpp"
+#include "narrow/device.hpp"
 #include "narrow/export.hpp"
 #include "narrow/format.hpp"
 #include "narrow/parameters.hpp"
@@ -160,6 +161,12 @@ class NARROW_API TorchEngine {
       const DatasetSpec& dataset, const std::string& split,
       const std::vector<std::string>& formats, const RoundingOptions& rounding, int threads,
       const std::function<void(const PrecisionResult&)>& on_result) = 0;
+  /// Measures the inference latency of an architecture (canonical JSON) on this CPU: batch
+  /// size 1, batch norm folded, eval and inference mode, random weights, `options.warmup`
+  /// untimed runs then `options.runs` timed ones on `options.threads` LibTorch threads (see
+  /// LatencyOptions for the repetition of noisy measurements).
+  virtual LatencyMeasurement measure_latency(const std::string& architecture_json,
+                                             const LatencyOptions& options) = 0;
 };
 
 /// The engine, loaded from libnarrow_torch next to libnarrow on first call. Throws Error

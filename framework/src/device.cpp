@@ -1,0 +1,715 @@
+#include "narrow/device.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <numeric>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "narrow/errors.hpp"
+#include "narrow/registry.hpp"
+
+namespace narrow {
+
+using nlohmann::json;
+
+// ------------------------------------------------------------------ measurements
+
+json LatencyOptions::to_json() const {
+  return json{{"runs", runs},
+              {"warmup", warmup},
+              {"threads", threads},
+              {"max_cv", max_cv},
+              {"max_repeats", max_repeats},
+              {"min_run_seconds", min_run_seconds},
+              {"clock", clock}};
+}
+
+LatencyOptions LatencyOptions::from_json(const json& j) {
+  LatencyOptions o;
+  o.runs = j.at("runs").get<int>();
+  o.warmup = j.at("warmup").get<int>();
+  o.threads = j.at("threads").get<int>();
+  o.max_cv = j.at("max_cv").get<double>();
+  o.max_repeats = j.at("max_repeats").get<int>();
+  o.min_run_seconds = j.at("min_run_seconds").get<double>();
+  o.clock = j.value("clock", std::string("wall"));
+  return o;
+}
+
+json LatencyMeasurement::to_json() const {
+  return json{{"mean", mean},
+              {"median", median},
+              {"stddev", stddev},
+              {"cv", cv},
+              {"runs", runs},
+              {"inferences_per_run", inferences_per_run},
+              {"repeats", repeats},
+              {"noisy", noisy},
+              {"threads", threads},
+              {"clock", clock},
+              {"cpu", cpu},
+              {"times", times}};
+}
+
+LatencyMeasurement LatencyMeasurement::from_json(const json& j) {
+  LatencyMeasurement m;
+  m.mean = j.at("mean").get<double>();
+  m.median = j.at("median").get<double>();
+  m.stddev = j.at("stddev").get<double>();
+  m.cv = j.at("cv").get<double>();
+  m.runs = j.at("runs").get<int>();
+  m.inferences_per_run = j.at("inferences_per_run").get<int>();
+  m.repeats = j.at("repeats").get<int>();
+  m.noisy = j.at("noisy").get<bool>();
+  m.threads = j.at("threads").get<int>();
+  m.clock = j.value("clock", std::string("wall"));
+  m.cpu = j.at("cpu").get<std::string>();
+  m.times = j.at("times").get<std::vector<double>>();
+  return m;
+}
+
+// ------------------------------------------------------------------ Device
+
+Device::~Device() = default;
+
+bool Device::measures() const {
+  return false;
+}
+
+LatencyOptions Device::latency_options() const {
+  return {};
+}
+
+LatencyMeasurement Device::measure(const Architecture&, const LatencyOptions&) {
+  throw Error(fmt::format("device '{}' does not measure latency; it only predicts it", name()));
+}
+
+bool Device::predicts() const {
+  return false;
+}
+
+std::optional<double> Device::predict(const Architecture&, const Metrics&) const {
+  return std::nullopt;
+}
+
+std::unique_ptr<Device> create_device(const Registry& registry, const std::string& name,
+                                      const std::map<std::string, std::string>& params,
+                                      const SourceLocation& where) {
+  auto made = registry.create(Kind::device, name, params, where);
+  if (!dynamic_cast<Device*>(made.get())) {
+    const Registration& r = registry.find(Kind::device, name, where);
+    throw Error(fmt::format("device '{}' from {} is registered as a device but is not one (its "
+                            "factory made an object that does not derive from narrow::Device)",
+                            name, r.library));
+  }
+  return std::unique_ptr<Device>(static_cast<Device*>(made.release()));
+}
+
+std::map<std::string, std::string> parameter_texts(const Parameters& p) {
+  std::map<std::string, std::string> out;
+  for (const auto& [name, value] : p.values()) out[name] = to_string(value);
+  return out;
+}
+
+// ------------------------------------------------------------------ folding, host facts
+
+Architecture fold_batchnorm(const Architecture& source) {
+  Architecture arch = source;
+  if (!arch.finalized()) arch.finalize();
+  const auto& layers = arch.layers();
+  const std::size_t n = layers.size();
+  std::vector<int> readers(n, 0);
+  for (std::size_t i = 0; i < n; ++i)
+    for (int j : arch.input_indices(i))
+      if (j >= 0) ++readers[std::size_t(j)];
+  // Which batch norms disappear, and the convolution that takes each one's place.
+  std::map<std::string, std::string> replaced;
+  std::vector<char> gains_bias(n, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (layers[i].op != Op::batchnorm || arch.input_indices(i).size() != 1) continue;
+    const int j = arch.input_indices(i).front();
+    if (j < 0 || layers[std::size_t(j)].op != Op::conv2d || readers[std::size_t(j)] != 1 ||
+        std::size_t(j) == arch.output_index())
+      continue;
+    replaced[layers[i].id] = layers[std::size_t(j)].id;
+    gains_bias[std::size_t(j)] = 1;
+  }
+  if (replaced.empty()) return arch;
+  Architecture folded(arch.input(), arch.classes());
+  folded.reserve(n - replaced.size());
+  for (std::size_t i = 0; i < n; ++i) {
+    if (replaced.count(layers[i].id)) continue;
+    Layer l = layers[i];
+    if (gains_bias[i]) l.bias = true;
+    for (auto& in : l.inputs)
+      if (auto it = replaced.find(in); it != replaced.end()) in = it->second;
+    folded.add(std::move(l));
+  }
+  const auto out = replaced.find(arch.output());
+  folded.set_output(out == replaced.end() ? arch.output() : out->second);
+  folded.finalize();
+  return folded;
+}
+
+std::string host_cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  for (std::string line; std::getline(in, line);) {
+    if (!line.starts_with("model name")) continue;
+    const auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    const auto b = line.find_first_not_of(" \t", colon + 1);
+    if (b != std::string::npos) return line.substr(b);
+  }
+  return "unknown";
+}
+
+std::int64_t host_memory_bytes() {
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long size = ::sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && size > 0 ? std::int64_t(pages) * std::int64_t(size) : 0;
+}
+
+// ------------------------------------------------------------------ features
+
+namespace {
+
+const std::vector<std::string> feature_catalog{
+    "constant",        "ops",           "macs",           "params",
+    "layers",          "activation_peak_bytes",           "conv_macs",
+    "conv_gemm_macs",  "im2col_bytes",  "pointwise_macs", "grouped_macs",
+    "linear_macs",     "conv_layers",   "conv_io_bytes",  "weight_bytes",
+    "elementwise_bytes", "direct_conv_layers", "grouped_io_bytes"};
+
+/// Whether a convolution is one CPU inference runs as im2col + GEMM rather than as a direct
+/// (oneDNN) convolution at batch size 1. LibTorch's CPU backend chooses this way for
+/// ungrouped convolutions whose input holds at most 20480 values unless both kernel sides
+/// exceed 3; the two ways differ several-fold in speed per MAC.
+bool runs_as_gemm(const Layer& l, const Shape& in) {
+  return l.groups == 1 && !(l.kernel[0] > 3 && l.kernel[1] > 3) && in.volume() <= 20480;
+}
+
+/// Every feature of a folded, finalized architecture, by name.
+std::map<std::string, double> all_features(const Architecture& arch) {
+  constexpr double f32 = 4;
+  std::map<std::string, double> f;
+  for (const auto& name : feature_catalog) f[name] = 0;
+  const Metrics m = analyse(arch);
+  f["constant"] = 1;
+  f["macs"] = double(m.macs);
+  f["params"] = double(m.params);
+  f["layers"] = double(m.layers);
+  f["activation_peak_bytes"] = double(m.activation_peak_bytes);
+  f["weight_bytes"] = double(m.weight_bytes);
+  const auto& layers = arch.layers();
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const Layer& l = layers[i];
+    const Shape& out = arch.shape(i);
+    double in_volume = 0;
+    for (int j : arch.input_indices(i))
+      in_volume += double(j < 0 ? arch.input().volume() : arch.shape(std::size_t(j)).volume());
+    const int first = arch.input_indices(i).front();
+    const Shape& in = first < 0 ? arch.input() : arch.shape(std::size_t(first));
+    switch (l.op) {
+      case Op::conv2d: {
+        const double per_out = double(in.c / l.groups) * double(l.kernel[0] * l.kernel[1]);
+        const double macs = double(out.volume()) * per_out;
+        const bool pointwise = l.kernel[0] * l.kernel[1] == 1 && l.stride[0] == 1 &&
+                               l.stride[1] == 1 && l.padding[0] == 0 && l.padding[1] == 0;
+        if (l.groups > 1) {
+          f["grouped_macs"] += macs;
+          f["grouped_io_bytes"] += f32 * (in_volume + double(out.volume()));
+          f["direct_conv_layers"] += 1;
+        } else if (pointwise) {
+          f["pointwise_macs"] += macs;  // a plain matrix product, no im2col
+        } else if (runs_as_gemm(l, in)) {
+          f["conv_gemm_macs"] += macs;
+          // The unfolded input: every output position's receptive field, written and read.
+          f["im2col_bytes"] += f32 * per_out * double(out.h * out.w);
+        } else {
+          f["conv_macs"] += macs;
+          f["direct_conv_layers"] += 1;  // each call sets up a oneDNN primitive
+        }
+        f["conv_layers"] += 1;
+        f["conv_io_bytes"] += f32 * (in_volume + double(out.volume()));
+        f["ops"] += 1;
+        break;
+      }
+      case Op::linear:
+        f["linear_macs"] += double(in.volume()) * double(l.out_channels);
+        f["ops"] += 1;
+        break;
+      case Op::flatten:
+      case Op::dropout:
+        break;  // views and identities at inference: no work
+      default:
+        f["elementwise_bytes"] += f32 * (in_volume + double(out.volume()));
+        f["ops"] += 1;
+        break;
+    }
+  }
+  return f;
+}
+
+}  // namespace
+
+const std::vector<std::string>& latency_feature_names() {
+  return feature_catalog;
+}
+
+const std::vector<std::string>& default_latency_features() {
+  static const std::vector<std::string> names{
+      "constant",     "ops",         "conv_macs",     "conv_gemm_macs",   "im2col_bytes",
+      "pointwise_macs", "grouped_macs", "linear_macs", "conv_io_bytes", "elementwise_bytes"};
+  return names;
+}
+
+void check_latency_features(const std::vector<std::string>& names) {
+  if (names.empty()) throw InputError("a latency model needs at least one feature");
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    if (std::find(feature_catalog.begin(), feature_catalog.end(), names[i]) ==
+        feature_catalog.end()) {
+      std::vector<std::string> sorted = feature_catalog;
+      std::sort(sorted.begin(), sorted.end());
+      throw InputError(fmt::format("unknown latency feature '{}' (valid: {})", names[i],
+                                   fmt::join(sorted, ", ")));
+    }
+    if (std::find(names.begin(), names.begin() + std::ptrdiff_t(i), names[i]) !=
+        names.begin() + std::ptrdiff_t(i))
+      throw InputError(fmt::format("latency feature '{}' is named twice", names[i]));
+  }
+}
+
+std::vector<double> latency_features(const Architecture& arch,
+                                     const std::vector<std::string>& names) {
+  check_latency_features(names);
+  const auto f = all_features(fold_batchnorm(arch));
+  std::vector<double> out;
+  out.reserve(names.size());
+  for (const auto& n : names) out.push_back(f.at(n));
+  return out;
+}
+
+// ------------------------------------------------------------------ statistics
+
+namespace {
+
+double median_of(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t h = v.size() / 2;
+  return v.size() % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
+}
+
+double r_squared(const std::vector<double>& p, const std::vector<double>& y) {
+  const double mean = std::accumulate(y.begin(), y.end(), 0.0) / double(y.size());
+  double res = 0, tot = 0;
+  for (std::size_t i = 0; i < y.size(); ++i) {
+    res += (y[i] - p[i]) * (y[i] - p[i]);
+    tot += (y[i] - mean) * (y[i] - mean);
+  }
+  return tot > 0 ? 1 - res / tot : (res == 0 ? 1 : 0);
+}
+
+}  // namespace
+
+FitStatistics FitStatistics::of(const std::vector<double>& predicted,
+                                const std::vector<double>& measured) {
+  if (predicted.size() != measured.size())
+    throw Error("internal: predictions and measurements differ in number");
+  FitStatistics s;
+  s.count = std::int64_t(measured.size());
+  if (measured.empty()) return s;
+  std::vector<double> pct, lp, ly;
+  std::int64_t within = 0;
+  for (std::size_t i = 0; i < measured.size(); ++i) {
+    const double e = 100 * std::abs(predicted[i] - measured[i]) / measured[i];
+    pct.push_back(e);
+    within += e <= 10;
+    // A non-positive prediction is as far off as the smallest positive value in log space.
+    lp.push_back(std::log(std::max(predicted[i], 1e-12)));
+    ly.push_back(std::log(measured[i]));
+  }
+  s.r2 = r_squared(predicted, measured);
+  s.r2_log = r_squared(lp, ly);
+  s.median_abs_pct_error = median_of(pct);
+  s.mean_abs_pct_error = std::accumulate(pct.begin(), pct.end(), 0.0) / double(pct.size());
+  s.max_abs_pct_error = *std::max_element(pct.begin(), pct.end());
+  s.within_10pct = double(within) / double(measured.size());
+  return s;
+}
+
+json FitStatistics::to_json() const {
+  return json{{"count", count},
+              {"r2", r2},
+              {"r2_log", r2_log},
+              {"median_abs_pct_error", median_abs_pct_error},
+              {"mean_abs_pct_error", mean_abs_pct_error},
+              {"max_abs_pct_error", max_abs_pct_error},
+              {"within_10pct", within_10pct}};
+}
+
+FitStatistics FitStatistics::from_json(const json& j) {
+  FitStatistics s;
+  s.count = j.at("count").get<std::int64_t>();
+  s.r2 = j.at("r2").get<double>();
+  s.r2_log = j.at("r2_log").get<double>();
+  s.median_abs_pct_error = j.at("median_abs_pct_error").get<double>();
+  s.mean_abs_pct_error = j.at("mean_abs_pct_error").get<double>();
+  s.max_abs_pct_error = j.at("max_abs_pct_error").get<double>();
+  s.within_10pct = j.at("within_10pct").get<double>();
+  return s;
+}
+
+// ------------------------------------------------------------------ least squares
+
+namespace {
+
+/// min ||A x - b|| over the columns `cols` of A (row-major, rows × stride) by Householder QR.
+/// Columns whose pivot vanishes (dependent on earlier ones) get 0.
+std::vector<double> least_squares(const std::vector<double>& a, std::size_t rows,
+                                  std::size_t stride, const std::vector<std::size_t>& cols,
+                                  const std::vector<double>& b) {
+  const std::size_t k = cols.size();
+  std::vector<double> r(rows * k), q = b;
+  for (std::size_t i = 0; i < rows; ++i)
+    for (std::size_t c = 0; c < k; ++c) r[i * k + c] = a[i * stride + cols[c]];
+  std::vector<double> norms(k, 0);
+  for (std::size_t c = 0; c < k; ++c)
+    for (std::size_t i = 0; i < rows; ++i) norms[c] += r[i * k + c] * r[i * k + c];
+  for (std::size_t c = 0; c < k && c < rows; ++c) {
+    double alpha = 0;
+    for (std::size_t i = c; i < rows; ++i) alpha += r[i * k + c] * r[i * k + c];
+    alpha = std::sqrt(alpha);
+    if (alpha == 0) continue;
+    if (r[c * k + c] > 0) alpha = -alpha;
+    // v = x - alpha e1, kept in place below the diagonal.
+    std::vector<double> v(rows - c);
+    for (std::size_t i = c; i < rows; ++i) v[i - c] = r[i * k + c];
+    v[0] -= alpha;
+    double vv = 0;
+    for (double x : v) vv += x * x;
+    if (vv == 0) continue;
+    for (std::size_t cc = c; cc < k; ++cc) {
+      double d = 0;
+      for (std::size_t i = c; i < rows; ++i) d += v[i - c] * r[i * k + cc];
+      d = 2 * d / vv;
+      for (std::size_t i = c; i < rows; ++i) r[i * k + cc] -= d * v[i - c];
+    }
+    double d = 0;
+    for (std::size_t i = c; i < rows; ++i) d += v[i - c] * q[i];
+    d = 2 * d / vv;
+    for (std::size_t i = c; i < rows; ++i) q[i] -= d * v[i - c];
+  }
+  std::vector<double> x(k, 0);
+  for (std::size_t c = std::min(k, rows); c-- > 0;) {
+    const double pivot = r[c * k + c];
+    if (std::abs(pivot) <= 1e-12 * std::sqrt(std::max(norms[c], 1e-300))) continue;
+    double s = q[c];
+    for (std::size_t cc = c + 1; cc < k; ++cc) s -= r[c * k + cc] * x[cc];
+    x[c] = s / pivot;
+  }
+  return x;
+}
+
+}  // namespace
+
+std::vector<double> nonnegative_least_squares(const std::vector<double>& a, std::size_t rows,
+                                              std::size_t cols, const std::vector<double>& b) {
+  if (a.size() != rows * cols || b.size() != rows)
+    throw Error("internal: least squares with mismatched sizes");
+  std::vector<double> x(cols, 0);
+  std::vector<char> passive(cols, 0);
+  auto gradient = [&] {
+    std::vector<double> res = b, w(cols, 0);
+    for (std::size_t i = 0; i < rows; ++i)
+      for (std::size_t c = 0; c < cols; ++c) res[i] -= a[i * cols + c] * x[c];
+    for (std::size_t i = 0; i < rows; ++i)
+      for (std::size_t c = 0; c < cols; ++c) w[c] += a[i * cols + c] * res[i];
+    return w;
+  };
+  double scale = 0;
+  for (double v : a) scale = std::max(scale, std::abs(v));
+  for (double v : b) scale = std::max(scale, std::abs(v));
+  const double tol = 1e-10 * std::max(1.0, scale * scale) * double(rows);
+  for (std::size_t outer = 0; outer < 3 * cols + 3; ++outer) {
+    const auto w = gradient();
+    std::size_t best = cols;
+    for (std::size_t c = 0; c < cols; ++c)
+      if (!passive[c] && w[c] > tol && (best == cols || w[c] > w[best])) best = c;
+    if (best == cols) break;
+    passive[best] = 1;
+    for (std::size_t inner = 0; inner < 3 * cols + 3; ++inner) {
+      std::vector<std::size_t> set;
+      for (std::size_t c = 0; c < cols; ++c)
+        if (passive[c]) set.push_back(c);
+      const auto s = least_squares(a, rows, cols, set, b);
+      bool feasible = true;
+      for (double v : s) feasible = feasible && v > 0;
+      if (feasible) {
+        std::fill(x.begin(), x.end(), 0.0);
+        for (std::size_t k = 0; k < set.size(); ++k) x[set[k]] = s[k];
+        break;
+      }
+      // Step from x toward s as far as stays feasible; the coefficients that reach zero
+      // leave the passive set.
+      double alpha = 1;
+      for (std::size_t k = 0; k < set.size(); ++k)
+        if (s[k] <= 0) alpha = std::min(alpha, x[set[k]] / (x[set[k]] - s[k]));
+      for (std::size_t k = 0; k < set.size(); ++k) x[set[k]] += alpha * (s[k] - x[set[k]]);
+      for (std::size_t k = 0; k < set.size(); ++k)
+        if (x[set[k]] <= 1e-15) {
+          x[set[k]] = 0;
+          passive[set[k]] = 0;
+        }
+    }
+  }
+  return x;
+}
+
+LatencyModel LatencyModel::fit(const std::vector<std::string>& features,
+                               const std::vector<std::vector<double>>& x,
+                               const std::vector<double>& y) {
+  check_latency_features(features);
+  const std::size_t rows = y.size(), cols = features.size();
+  if (x.size() != rows) throw Error("internal: feature rows and latencies differ in number");
+  if (rows < cols)
+    throw InputError(fmt::format("fitting {} features needs at least {} measurements, not {}",
+                                 cols, cols, rows));
+  // Row i is divided by y_i (relative error), column c by its largest value (conditioning).
+  std::vector<double> a(rows * cols), b(rows, 1.0), column_scale(cols, 0);
+  for (std::size_t i = 0; i < rows; ++i) {
+    if (!(y[i] > 0) || !std::isfinite(y[i]))
+      throw InputError(fmt::format("measured latency {} of sample {} is not positive", y[i], i));
+    if (x[i].size() != cols) throw Error("internal: a feature row has the wrong length");
+    for (std::size_t c = 0; c < cols; ++c) {
+      if (!std::isfinite(x[i][c]))
+        throw InputError(fmt::format("feature '{}' of sample {} is not finite", features[c], i));
+      a[i * cols + c] = x[i][c] / y[i];
+      column_scale[c] = std::max(column_scale[c], std::abs(a[i * cols + c]));
+    }
+  }
+  for (std::size_t i = 0; i < rows; ++i)
+    for (std::size_t c = 0; c < cols; ++c)
+      if (column_scale[c] > 0) a[i * cols + c] /= column_scale[c];
+  auto z = nonnegative_least_squares(a, rows, cols, b);
+  LatencyModel m;
+  m.features = features;
+  m.coefficients.resize(cols);
+  for (std::size_t c = 0; c < cols; ++c)
+    m.coefficients[c] = column_scale[c] > 0 ? z[c] / column_scale[c] : 0;
+  return m;
+}
+
+double LatencyModel::predict(const std::vector<double>& v) const {
+  if (v.size() != coefficients.size()) throw Error("internal: feature count mismatch");
+  double s = 0;
+  for (std::size_t c = 0; c < v.size(); ++c) s += coefficients[c] * v[c];
+  return s;
+}
+
+double LatencyModel::predict(const Architecture& arch) const {
+  return predict(latency_features(arch, features));
+}
+
+// ------------------------------------------------------------------ calibration file
+
+std::string utc_timestamp() {
+  const std::time_t now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char text[32];
+  std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return text;
+}
+
+json Calibration::to_json() const {
+  json coefficients = json::object();
+  for (std::size_t c = 0; c < model.features.size(); ++c)
+    coefficients[model.features[c]] = model.coefficients[c];
+  return json{{"format", "narrow-calibration"},
+              {"version", 1},
+              {"date", date},
+              {"device", device},
+              {"measurement", options.to_json()},
+              {"features", model.features},
+              {"coefficients", model.coefficients},
+              {"fit", "non-negative least squares of the relative error"},
+              {"samples", samples},
+              {"training", training.to_json()},
+              {"held_out", held_out.to_json()},
+              {"noise_cv_median", noise_cv_median},
+              {"spaces", spaces},
+              {"seed", std::to_string(seed)}};
+}
+
+namespace {
+
+/// Field `key` of a calibration object, of the JSON type `what` names; InputError otherwise.
+const json& field(const json& j, const char* key, json::value_t type, const char* what,
+                  const std::string& source, const std::string& path = "") {
+  const std::string where = path.empty() ? key : path + "." + key;
+  if (!j.contains(key))
+    throw InputError(fmt::format("calibration: '{}' is missing", where), SourceLocation{source});
+  const json& v = j.at(key);
+  const bool ok = type == json::value_t::number_float ? v.is_number() : v.type() == type ||
+                  (type == json::value_t::number_unsigned && v.is_number_integer() &&
+                   v.get<std::int64_t>() >= 0);
+  if (!ok)
+    throw InputError(fmt::format("calibration: '{}' must be {}, not {}", where, what, v.dump()),
+                     SourceLocation{source});
+  return v;
+}
+
+FitStatistics statistics_from(const json& j, const char* key, const std::string& source) {
+  const json& s = field(j, key, json::value_t::object, "an object", source);
+  FitStatistics f;
+  f.count = field(s, "count", json::value_t::number_unsigned, "a count", source, key)
+                .get<std::int64_t>();
+  auto number = [&](const char* name) {
+    return field(s, name, json::value_t::number_float, "a number", source, key).get<double>();
+  };
+  f.r2 = number("r2");
+  f.r2_log = number("r2_log");
+  f.median_abs_pct_error = number("median_abs_pct_error");
+  f.mean_abs_pct_error = number("mean_abs_pct_error");
+  f.max_abs_pct_error = number("max_abs_pct_error");
+  f.within_10pct = number("within_10pct");
+  if (f.within_10pct < 0 || f.within_10pct > 1)
+    throw InputError(fmt::format("calibration: '{}.within_10pct' {} is not a share in 0..1", key,
+                                 f.within_10pct),
+                     SourceLocation{source});
+  return f;
+}
+
+}  // namespace
+
+Calibration Calibration::from_json(const json& j, const std::string& source) {
+  const SourceLocation at{source};
+  if (!j.is_object()) throw InputError("calibration: the file must hold one JSON object", at);
+  const auto& format = field(j, "format", json::value_t::string, "a string", source);
+  if (format.get<std::string>() != "narrow-calibration")
+    throw InputError(fmt::format("calibration: 'format' is '{}', not 'narrow-calibration'",
+                                 format.get<std::string>()),
+                     at);
+  const auto version = field(j, "version", json::value_t::number_unsigned, "a version number",
+                             source)
+                           .get<std::int64_t>();
+  if (version != 1)
+    throw InputError(
+        fmt::format("calibration: version {} is not supported (this narrow reads version 1)",
+                    version),
+        at);
+  Calibration c;
+  c.date = field(j, "date", json::value_t::string, "a string", source).get<std::string>();
+  c.device = field(j, "device", json::value_t::object, "an object", source);
+  if (!c.device.contains("name") || !c.device.at("name").is_string())
+    throw InputError("calibration: 'device.name' is missing or not a string", at);
+  const json& m = field(j, "measurement", json::value_t::object, "an object", source);
+  try {
+    c.options = LatencyOptions::from_json(m);
+  } catch (const json::exception&) {
+    throw InputError("calibration: 'measurement' needs runs, warmup, threads, max_cv, "
+                     "max_repeats and min_run_seconds as numbers",
+                     at);
+  }
+  const json& features = field(j, "features", json::value_t::array, "an array", source);
+  for (const auto& f : features) {
+    if (!f.is_string())
+      throw InputError(fmt::format("calibration: 'features' holds {}, not a feature name",
+                                   f.dump()),
+                       at);
+    c.model.features.push_back(f.get<std::string>());
+  }
+  try {
+    check_latency_features(c.model.features);
+  } catch (const InputError& e) {
+    throw InputError("calibration: " + e.message(), at);
+  }
+  const json& coefficients =
+      field(j, "coefficients", json::value_t::array, "an array", source);
+  if (coefficients.size() != features.size())
+    throw InputError(fmt::format("calibration: {} coefficients for {} features",
+                                 coefficients.size(), features.size()),
+                     at);
+  for (std::size_t k = 0; k < coefficients.size(); ++k) {
+    const auto& v = coefficients[k];
+    if (!v.is_number() || !std::isfinite(v.get<double>()) || v.get<double>() < 0)
+      throw InputError(fmt::format("calibration: coefficient {} ('{}') is {}, not a finite "
+                                   "number >= 0",
+                                   k, c.model.features[k], v.dump()),
+                       at);
+    c.model.coefficients.push_back(v.get<double>());
+  }
+  c.samples = field(j, "samples", json::value_t::number_unsigned, "a count", source)
+                  .get<std::int64_t>();
+  c.training = statistics_from(j, "training", source);
+  c.held_out = statistics_from(j, "held_out", source);
+  c.noise_cv_median =
+      field(j, "noise_cv_median", json::value_t::number_float, "a number", source).get<double>();
+  for (const auto& s : field(j, "spaces", json::value_t::array, "an array", source)) {
+    if (!s.is_string())
+      throw InputError(fmt::format("calibration: 'spaces' holds {}, not a name", s.dump()), at);
+    c.spaces.push_back(s.get<std::string>());
+  }
+  const std::string seed =
+      field(j, "seed", json::value_t::string, "a string of digits", source).get<std::string>();
+  try {
+    std::size_t used = 0;
+    c.seed = std::stoull(seed, &used);
+    if (used != seed.size()) throw std::invalid_argument(seed);
+  } catch (const std::exception&) {
+    throw InputError(fmt::format("calibration: 'seed' '{}' is not a number", seed), at);
+  }
+  return c;
+}
+
+void Calibration::save(const std::string& path) const {
+  // Written next to its final name and renamed: an interrupted write leaves no broken file.
+  const std::string partial = path + ".partial";
+  {
+    std::ofstream out(partial);
+    if (!out) throw InputError(fmt::format("cannot write calibration file '{}'", path));
+    out << to_json().dump(2) << "\n";
+    if (!out) throw Error(fmt::format("writing calibration file '{}' failed", path));
+  }
+  std::error_code ec;
+  std::filesystem::rename(partial, path, ec);
+  if (ec)
+    throw Error(fmt::format("cannot rename '{}' to '{}': {}", partial, path, ec.message()));
+}
+
+Calibration Calibration::load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(fmt::format("cannot read calibration file '{}'", path));
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::parse_error& e) {
+    // Where the parser stopped, as a line and column of the file.
+    SourceLocation at{path, 1, 1};
+    for (std::size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
+      if (text[i] == '\n') {
+        ++at.line;
+        at.column = 1;
+      } else {
+        ++at.column;
+      }
+    }
+    std::string what = e.what();
+    if (const auto p = what.find("parse error"); p != std::string::npos) what = what.substr(p);
+    throw InputError("calibration: not valid JSON: " + what, at);
+  }
+  return from_json(j, path);
+}
+
+}  // namespace narrow

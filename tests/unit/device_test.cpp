@@ -1,0 +1,398 @@
+// Devices and the latency predictor: the fit recovers known coefficients from synthetic data,
+// non-negative least squares keeps its constraint, calibration files round-trip and bad ones
+// are refused with the file and the problem, batch norm folding, the analytic roofline against
+// a hand computation, and a short real measurement on the host.
+#define BOOST_TEST_MODULE device
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include "narrow/architecture.hpp"
+#include "narrow/device.hpp"
+#include "narrow/errors.hpp"
+#include "narrow/loader.hpp"
+#include "narrow/metrics.hpp"
+#include "narrow/registry.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+narrow::Registry& registry() {
+  static narrow::Registry reg;
+  static bool loaded = [] {
+    narrow::PluginLoader loader(reg);
+    if (const char* build = std::getenv("NARROW_BUILD_DIR"))
+      loader.load_path(std::string(build) + "/lib/narrow/plugins");
+    return true;
+  }();
+  (void)loaded;
+  return reg;
+}
+
+/// A conv (+ optional batch norm) + relu + global pool + linear network on [c,h,w].
+narrow::Architecture small_net(std::int64_t c, std::int64_t hw, std::int64_t filters,
+                               bool batchnorm = true) {
+  narrow::Architecture a({c, hw, hw}, 10);
+  narrow::Layer conv{.id = "conv", .op = narrow::Op::conv2d, .inputs = {"input"}};
+  conv.out_channels = filters;
+  conv.kernel = {3, 3};
+  conv.padding = {1, 1};
+  conv.bias = false;
+  a.add(conv);
+  std::string last = "conv";
+  if (batchnorm) {
+    a.add(narrow::Layer{.id = "bn", .op = narrow::Op::batchnorm, .inputs = {"conv"}});
+    last = "bn";
+  }
+  a.add(narrow::Layer{.id = "relu", .op = narrow::Op::relu, .inputs = {last}});
+  a.add(narrow::Layer{.id = "gap", .op = narrow::Op::global_avgpool, .inputs = {"relu"}});
+  a.add(narrow::Layer{.id = "flat", .op = narrow::Op::flatten, .inputs = {"gap"}});
+  narrow::Layer fc{.id = "fc", .op = narrow::Op::linear, .inputs = {"flat"}};
+  fc.out_channels = 10;
+  a.add(fc);
+  a.set_output("fc");
+  a.finalize();
+  return a;
+}
+
+fs::path temp_file(const std::string& name) {
+  const fs::path dir = fs::temp_directory_path() / "narrow_device_test";
+  fs::create_directories(dir);
+  return dir / name;
+}
+
+narrow::Calibration example_calibration() {
+  narrow::Calibration c;
+  c.device = {{"name", "host"}, {"parameters", {{"runs", "3"}}}, {"cpu", "test cpu"}};
+  c.options.runs = 3;
+  c.model.features = {"constant", "macs", "elementwise_bytes"};
+  c.model.coefficients = {2e-5, 3e-11, 0.0};
+  c.samples = 10;
+  c.training = narrow::FitStatistics::of({1.0, 2.0, 3.1}, {1.0, 2.0, 3.0});
+  c.held_out = narrow::FitStatistics::of({1.2, 1.9}, {1.0, 2.0});
+  c.noise_cv_median = 0.012;
+  c.spaces = {"sequential", "resnet"};
+  c.seed = 18446744073709551615ULL;  // the largest seed survives (kept as text)
+  c.date = "2024-01-02T03:04:05Z";
+  return c;
+}
+
+/// The first line of an InputError thrown by loading `text` as a calibration file.
+std::string load_error(const std::string& text) {
+  const fs::path p = temp_file("bad.json");
+  std::ofstream(p) << text;
+  try {
+    narrow::Calibration::load(p.string());
+  } catch (const narrow::InputError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(fit_recovers_known_coefficients) {
+  // Latency = 2e-5 + 3e-11 macs + 4e-10 linear_macs + 1e-6 ops over models spanning five orders
+  // of magnitude; the fit must give the coefficients back.
+  const std::vector<std::string> features{"constant", "macs", "linear_macs", "ops"};
+  const std::vector<double> truth{2e-5, 3e-11, 4e-10, 1e-6};
+  std::mt19937_64 gen(7);
+  std::uniform_real_distribution<double> log_macs(3, 9), ops(2, 200), lin(2, 6);
+  std::vector<std::vector<double>> x;
+  std::vector<double> y;
+  for (int i = 0; i < 60; ++i) {
+    x.push_back({1.0, std::pow(10.0, log_macs(gen)), std::pow(10.0, lin(gen)), std::floor(ops(gen))});
+    double t = 0;
+    for (std::size_t k = 0; k < truth.size(); ++k) t += truth[k] * x.back()[k];
+    y.push_back(t);
+  }
+  const auto model = narrow::LatencyModel::fit(features, x, y);
+  BOOST_REQUIRE_EQUAL(model.coefficients.size(), truth.size());
+  for (std::size_t k = 0; k < truth.size(); ++k)
+    BOOST_TEST(model.coefficients[k] == truth[k], boost::test_tools::tolerance(1e-6));
+  std::vector<double> predicted;
+  for (const auto& row : x) predicted.push_back(model.predict(row));
+  const auto stats = narrow::FitStatistics::of(predicted, y);
+  BOOST_TEST(stats.r2 > 0.999999);
+  BOOST_TEST(stats.median_abs_pct_error < 1e-6);
+  BOOST_TEST(stats.within_10pct == 1.0);
+}
+
+BOOST_AUTO_TEST_CASE(fit_with_noise_stays_close) {
+  // 2 % multiplicative noise: coefficients within a few percent.
+  const std::vector<std::string> features{"constant", "macs"};
+  std::mt19937_64 gen(11);
+  std::uniform_real_distribution<double> log_macs(4, 9);
+  std::normal_distribution<double> noise(0, 0.02);
+  std::vector<std::vector<double>> x;
+  std::vector<double> y;
+  for (int i = 0; i < 400; ++i) {
+    x.push_back({1.0, std::pow(10.0, log_macs(gen))});
+    y.push_back((1e-4 + 5e-11 * x.back()[1]) * (1 + noise(gen)));
+  }
+  const auto model = narrow::LatencyModel::fit(features, x, y);
+  BOOST_TEST(model.coefficients[0] == 1e-4, boost::test_tools::tolerance(0.03));
+  BOOST_TEST(model.coefficients[1] == 5e-11, boost::test_tools::tolerance(0.03));
+}
+
+BOOST_AUTO_TEST_CASE(nonnegative_least_squares_keeps_the_constraint) {
+  // b = 2 a0 - 1 a1: the unconstrained solution has a negative coefficient; NNLS gives the
+  // best non-negative one, which here is x1 = 0 and x0 = (a0 . b) / (a0 . a0).
+  const std::vector<double> a{1, 0, 1, 1, 1, 2, 1, 3};  // rows (1,0), (1,1), (1,2), (1,3)
+  const std::vector<double> b{2, 1, 0, -1};
+  const auto x = narrow::nonnegative_least_squares(a, 4, 2, b);
+  BOOST_TEST(x[1] == 0.0);
+  BOOST_TEST(x[0] == 0.5, boost::test_tools::tolerance(1e-12));
+  // Without an active constraint it is plain least squares.
+  const std::vector<double> b2{1, 3, 5, 7};  // 1 + 2 t
+  const auto x2 = narrow::nonnegative_least_squares(a, 4, 2, b2);
+  BOOST_TEST(x2[0] == 1.0, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(x2[1] == 2.0, boost::test_tools::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_CASE(fit_refuses_bad_data) {
+  const std::vector<std::string> f{"constant", "macs"};
+  BOOST_CHECK_THROW(narrow::LatencyModel::fit(f, {{1, 1}}, {1.0}), narrow::InputError);
+  BOOST_CHECK_THROW(narrow::LatencyModel::fit(f, {{1, 1}, {1, 2}}, {1.0, 0.0}),
+                    narrow::InputError);
+  BOOST_CHECK_THROW(narrow::LatencyModel::fit({"constant", "no_such_feature"}, {{1, 1}, {1, 2}},
+                                              {1.0, 2.0}),
+                    narrow::InputError);
+  BOOST_CHECK_THROW(narrow::check_latency_features({"macs", "macs"}), narrow::InputError);
+}
+
+BOOST_AUTO_TEST_CASE(fit_statistics) {
+  const auto s = narrow::FitStatistics::of({1.05, 2.5, 2.9, 4.0}, {1.0, 2.0, 3.0, 4.0});
+  BOOST_TEST(s.count == 4);
+  BOOST_TEST(s.within_10pct == 0.75);
+  // errors 5 %, 25 %, 3.33 %, 0 %: the median is (3.33 + 5) / 2.
+  BOOST_TEST(s.median_abs_pct_error == (5 + 100.0 / 30) / 2, boost::test_tools::tolerance(1e-9));
+  BOOST_TEST(s.max_abs_pct_error == 25.0, boost::test_tools::tolerance(1e-9));
+  BOOST_TEST(s.r2 < 1.0);
+}
+
+BOOST_AUTO_TEST_CASE(calibration_round_trip) {
+  const narrow::Calibration c = example_calibration();
+  const fs::path p = temp_file("calibration.json");
+  c.save(p.string());
+  const narrow::Calibration back = narrow::Calibration::load(p.string());
+  BOOST_TEST(back.to_json() == c.to_json());
+  BOOST_TEST(back.seed == c.seed);
+  BOOST_TEST(back.model.features == c.model.features);
+  BOOST_TEST(back.model.coefficients == c.model.coefficients);
+  BOOST_TEST(back.held_out.within_10pct == c.held_out.within_10pct);
+  BOOST_TEST(back.options.runs == 3);
+  BOOST_TEST(!fs::exists(p.string() + ".partial"));
+  // The model predicts the same from the file as before.
+  const auto arch = small_net(3, 16, 8);
+  BOOST_TEST(back.model.predict(arch) == c.model.predict(arch));
+}
+
+BOOST_AUTO_TEST_CASE(bad_calibration_files) {
+  json good = example_calibration().to_json();
+  auto with = [&](const char* key, json value) {
+    json j = good;
+    j[key] = std::move(value);
+    return j.dump();
+  };
+  auto without = [&](const char* key) {
+    json j = good;
+    j.erase(key);
+    return j.dump();
+  };
+  const std::string file = temp_file("bad.json").string();
+  std::string e = load_error("{\"format\": \"narrow-calibration\",\n  \"version\": 1,,}");
+  BOOST_TEST(e.find(file + ":2:") == 0, e);
+  BOOST_TEST(e.find("not valid JSON") != std::string::npos, e);
+  e = load_error(without("coefficients"));
+  BOOST_TEST(e.find(file) == 0, e);
+  BOOST_TEST(e.find("'coefficients' is missing") != std::string::npos, e);
+  e = load_error(with("coefficients", json::array({1e-5, 2e-11})));
+  BOOST_TEST(e.find("2 coefficients for 3 features") != std::string::npos, e);
+  e = load_error(with("coefficients", json::array({1e-5, -2e-11, 0})));
+  BOOST_TEST(e.find("not a finite number >= 0") != std::string::npos, e);
+  e = load_error(with("features", json::array({"constant", "macs", "bogus"})));
+  BOOST_TEST(e.find("unknown latency feature 'bogus'") != std::string::npos, e);
+  e = load_error(with("format", "something else"));
+  BOOST_TEST(e.find("not 'narrow-calibration'") != std::string::npos, e);
+  e = load_error(with("version", 7));
+  BOOST_TEST(e.find("version 7 is not supported") != std::string::npos, e);
+  e = load_error(with("held_out", json{{"count", 2}}));
+  BOOST_TEST(e.find("'held_out.r2' is missing") != std::string::npos, e);
+  e = load_error("[1, 2]");
+  BOOST_TEST(e.find("one JSON object") != std::string::npos, e);
+  for (const auto& msg : {load_error(without("date")), load_error(with("samples", "many"))})
+    BOOST_TEST(msg.find('\n') == std::string::npos, msg);
+  BOOST_CHECK_THROW(narrow::Calibration::load(temp_file("does_not_exist.json").string()),
+                    narrow::InputError);
+}
+
+BOOST_AUTO_TEST_CASE(batchnorm_folding) {
+  const auto a = small_net(3, 8, 4, true);
+  const auto folded = narrow::fold_batchnorm(a);
+  BOOST_TEST(folded.layers().size() == a.layers().size() - 1);
+  BOOST_TEST(folded.layers()[0].bias);  // the conv took the batch norm's shift
+  BOOST_TEST(folded.layers()[1].inputs == std::vector<std::string>{"conv"});
+  BOOST_TEST(narrow::analyse(folded).macs == narrow::analyse(a).macs);
+  // Nothing to fold: the same network.
+  const auto plain = small_net(3, 8, 4, false);
+  BOOST_TEST(narrow::fold_batchnorm(plain).hash() == plain.hash());
+  // A batch norm after a conv that has another reader stays.
+  narrow::Architecture b({3, 8, 8}, 4);
+  narrow::Layer conv{.id = "c", .op = narrow::Op::conv2d, .inputs = {"input"}};
+  conv.out_channels = 3;
+  conv.kernel = {3, 3};
+  conv.padding = {1, 1};
+  b.add(conv);
+  b.add(narrow::Layer{.id = "bn", .op = narrow::Op::batchnorm, .inputs = {"c"}});
+  b.add(narrow::Layer{.id = "sum", .op = narrow::Op::add, .inputs = {"bn", "c"}});
+  b.add(narrow::Layer{.id = "gap", .op = narrow::Op::global_avgpool, .inputs = {"sum"}});
+  b.add(narrow::Layer{.id = "flat", .op = narrow::Op::flatten, .inputs = {"gap"}});
+  narrow::Layer fc{.id = "fc", .op = narrow::Op::linear, .inputs = {"flat"}};
+  fc.out_channels = 4;
+  b.add(fc);
+  b.set_output("fc");
+  b.finalize();
+  BOOST_TEST(narrow::fold_batchnorm(b).layers().size() == b.layers().size());
+}
+
+BOOST_AUTO_TEST_CASE(latency_features_of_a_small_network) {
+  const auto a = small_net(3, 8, 4, true);
+  const auto f = narrow::latency_features(
+      a, {"constant", "ops", "conv_macs", "conv_gemm_macs", "im2col_bytes", "linear_macs",
+          "elementwise_bytes", "macs"});
+  BOOST_TEST(f[0] == 1.0);
+  BOOST_TEST(f[1] == 4.0);  // conv, relu, gap, fc: the batch norm is folded, flatten is a view
+  BOOST_TEST(f[2] == 0.0);  // a 3x3 conv on 192 values runs as im2col + GEMM
+  BOOST_TEST(f[3] == 4.0 * 8 * 8 * 3 * 9);
+  BOOST_TEST(f[4] == 4.0 * 3 * 9 * 8 * 8);
+  BOOST_TEST(f[5] == 40.0);
+  // relu reads and writes 4x8x8, gap reads 4x8x8 and writes 4: float32 bytes.
+  BOOST_TEST(f[6] == 4.0 * (256 + 256 + 256 + 4));
+  BOOST_TEST(f[7] == double(narrow::analyse(a).macs));
+}
+
+BOOST_AUTO_TEST_CASE(analytic_presets) {
+  auto& reg = registry();
+  auto pi = narrow::create_device(reg, "analytic", {{"preset", "raspberry_pi_3b_plus"}});
+  auto mcu = narrow::create_device(reg, "analytic", {{"preset", "stm32f746"}});
+  BOOST_TEST(pi->predicts());
+  BOOST_TEST(!pi->measures());
+  BOOST_TEST(pi->ram_bytes() == 1024LL * 1024 * 1024);
+  BOOST_TEST(mcu->ram_bytes() == 320LL * 1024);
+  BOOST_TEST(mcu->flash_bytes() == 1024LL * 1024);
+  BOOST_CHECK_THROW(pi->measure(small_net(3, 8, 4), {}), narrow::Error);
+  // More filters, more work: predictions grow with MACs, and the microcontroller is slower.
+  double last = 0;
+  for (std::int64_t filters : {1, 4, 16, 64, 256}) {
+    const auto a = small_net(3, 32, filters);
+    const double t = *pi->predict(a, narrow::analyse(a));
+    BOOST_TEST(t > last);
+    BOOST_TEST(*mcu->predict(a, narrow::analyse(a)) > t);
+    last = t;
+  }
+}
+
+BOOST_AUTO_TEST_CASE(analytic_roofline_by_hand) {
+  // A device description of round numbers and a tiny network, computed by hand.
+  const fs::path p = temp_file("device.yaml");
+  std::ofstream(p) << "name: round\nram: 64KiB\nflash: 256KiB\npeak_gflops: 1\n"
+                      "bandwidth_gb_per_s: 1\nlayer_overhead: 1us\nbits: 32\n";
+  auto d = narrow::create_device(registry(), "analytic", {{"description", p.string()}});
+  BOOST_TEST(d->ram_bytes() == 65536);
+  BOOST_TEST(d->flash_bytes() == 262144);
+  const auto a = small_net(3, 8, 4, true);  // conv 3x3 (bn folded: bias), relu, gap, fc
+  // conv: 2*4*64*27 + 4*64 (bias) = 14080 flops; bytes (192 + 256 + 4*27 + 4) * 4 = 2240.
+  const double conv = std::max(14080e-9, 2240e-9) + 1e-6;
+  // relu: 256 flops; (256 + 256) * 4 = 2048 bytes.
+  const double relu = std::max(256e-9, 2048e-9) + 1e-6;
+  // gap: 256 flops; (256 + 4) * 4 = 1040 bytes.
+  const double gap = std::max(256e-9, 1040e-9) + 1e-6;
+  // fc: 2*4*10 + 10 = 90 flops; (4 + 10 + 40 + 10) * 4 = 256 bytes.
+  const double fc = std::max(90e-9, 256e-9) + 1e-6;
+  BOOST_TEST(*d->predict(a, narrow::analyse(a)) == conv + relu + gap + fc,
+             boost::test_tools::tolerance(1e-12));
+}
+
+BOOST_AUTO_TEST_CASE(bad_device_description) {
+  const fs::path p = temp_file("bad_device.yaml");
+  std::ofstream(p) << "name: x\npeak_gflops: 1\nbandwidth_gb_per_s: fast\n";
+  try {
+    narrow::create_device(registry(), "analytic", {{"description", p.string()}});
+    BOOST_FAIL("no error");
+  } catch (const narrow::InputError& e) {
+    const std::string m = e.what();
+    BOOST_TEST(m.find(p.string() + ":3:") == 0, m);
+    BOOST_TEST(m.find("'bandwidth_gb_per_s' must be a number") != std::string::npos, m);
+  }
+  std::ofstream(p) << "name: x\npeak_gflops: 1\nbandwidth_gb_per_s: 1\nspeed: 3\n";
+  try {
+    narrow::create_device(registry(), "analytic", {{"description", p.string()}});
+    BOOST_FAIL("no error");
+  } catch (const narrow::InputError& e) {
+    const std::string m = e.what();
+    BOOST_TEST(m.find(p.string() + ":4:1") == 0, m);
+    BOOST_TEST(m.find("unknown key 'speed'") != std::string::npos, m);
+  }
+  std::ofstream(p) << "name: x\nbandwidth_gb_per_s: 1\n";
+  BOOST_CHECK_THROW(narrow::create_device(registry(), "analytic", {{"description", p.string()}}),
+                    narrow::InputError);
+}
+
+BOOST_AUTO_TEST_CASE(host_measures_a_tiny_model) {
+  auto host = narrow::create_device(registry(), "host", {{"runs", "3"}, {"warmup", "1"}});
+  BOOST_TEST(host->measures());
+  BOOST_TEST(!host->predicts());
+  BOOST_TEST(host->ram_bytes() > 0);
+  BOOST_TEST(host->flash_bytes() == 0);
+  auto options = host->latency_options();
+  BOOST_TEST(options.runs == 3);
+  BOOST_TEST(options.threads == 1);
+  const auto m = host->measure(small_net(3, 16, 8), options);
+  BOOST_TEST(m.mean > 0);
+  BOOST_TEST(m.median > 0);
+  BOOST_TEST(m.runs == 3);
+  BOOST_TEST(m.times.size() == 3u);
+  BOOST_TEST(m.threads == 1);
+  BOOST_TEST(m.cv >= 0);
+  BOOST_TEST(m.repeats >= 0);
+  BOOST_TEST(m.repeats <= options.max_repeats);
+  BOOST_TEST(!m.cpu.empty());
+  BOOST_TEST(m.inferences_per_run >= 1);
+  // The measurement round-trips through JSON.
+  const auto back = narrow::LatencyMeasurement::from_json(m.to_json());
+  BOOST_TEST(back.to_json() == m.to_json());
+  // Bad options are bad input.
+  options.runs = 0;
+  BOOST_CHECK_THROW(host->measure(small_net(3, 16, 8), options), narrow::InputError);
+  BOOST_CHECK_THROW(narrow::create_device(registry(), "host", {{"min_run_time", "3KiB"}}),
+                    narrow::InputError);
+}
+
+BOOST_AUTO_TEST_CASE(calibrated_device_predicts_from_its_file) {
+  const fs::path p = temp_file("calibrated.json");
+  example_calibration().save(p.string());
+  auto d = narrow::create_device(registry(), "calibrated", {{"calibration", p.string()}});
+  BOOST_TEST(d->predicts());
+  BOOST_TEST(d->measures());  // through the wrapped host
+  BOOST_TEST(d->latency_options().runs == 3);
+  const auto a = small_net(3, 16, 8);
+  const double expected = 2e-5 + 3e-11 * double(narrow::analyse(a).macs);
+  BOOST_TEST(*d->predict(a, narrow::analyse(a)) == expected, boost::test_tools::tolerance(1e-12));
+  BOOST_TEST(d->description()["device"]["name"] == "host");
+  BOOST_CHECK_THROW(
+      narrow::create_device(registry(), "calibrated",
+                            {{"calibration", p.string()}, {"device", "analytic"}}),
+      narrow::InputError);
+  BOOST_CHECK_THROW(narrow::create_device(registry(), "calibrated", {}), narrow::InputError);
+}
