@@ -17,6 +17,7 @@
 #include "narrow/format.hpp"
 #include "narrow/hash.hpp"
 #include "narrow/loader.hpp"
+#include "narrow/pareto.hpp"
 #include "narrow/progress.hpp"
 #include "narrow/registry.hpp"
 #include "narrow/store.hpp"
@@ -33,11 +34,6 @@ namespace {
 struct Model {
   std::string hash, json, weights, label;
   DatasetSpec dataset;
-};
-
-struct Point {
-  std::size_t model;
-  PrecisionResult result;
 };
 
 std::string read_file(const std::string& path, const char* what) {
@@ -118,7 +114,13 @@ int cmd_precision(const std::vector<std::string>& args) {
   std::vector<std::string> specs;
   for (const auto& f : formats)
     for (auto& e : expand_format_spec(f)) specs.push_back(std::move(e));
-  for (const auto& s : specs) (void)create_format(registry, s);  // every name checked first
+  // Every format made (and so checked) before any work.
+  std::vector<std::unique_ptr<NumberFormat>> made;
+  std::vector<const NumberFormat*> made_formats;
+  for (const auto& s : specs) {
+    made.push_back(create_format(registry, s));
+    made_formats.push_back(made.back().get());
+  }
 
   std::vector<Model> models;
   if (!store_file.empty()) {
@@ -177,40 +179,29 @@ int cmd_precision(const std::vector<std::string>& args) {
   TorchEngine& engine = torch_engine();
   Progress progress("precision", models.size() * (specs.size() + 1), "evaluations");
   std::uint64_t done = 0;
-  std::vector<Point> points;
+  std::vector<PrecisionPoint> points;
+  std::vector<std::size_t> model_of;  // index into models, per point
   std::vector<PrecisionResult> reference;
   for (std::size_t i = 0; i < models.size(); ++i) {
     const Model& m = models[i];
-    auto results = engine.precision(registry, m.json, m.weights, m.dataset, split, specs, ropt,
-                                    threads, [&](const PrecisionResult&) { progress.update(++done); });
+    auto results = engine.precision(registry, m.json, m.weights, m.dataset, split, made_formats,
+                                    ropt, threads,
+                                    [&](const PrecisionResult&) { progress.update(++done); });
     reference.push_back(results.front());
-    for (auto& r : results) points.push_back(Point{i, std::move(r)});
+    for (auto& r : results) {
+      points.push_back(PrecisionPoint{m.hash, std::move(r)});
+      model_of.push_back(i);
+    }
   }
   progress.finish();
 
-  // Per model: the smallest weight memory within max_drop of float32 (ties: more accurate).
-  std::vector<const Point*> best(models.size(), nullptr);
-  for (const auto& p : points) {
-    const double floor = reference[p.model].evaluation.accuracy - max_drop;
-    if (p.result.evaluation.accuracy + 1e-12 < floor) continue;
-    const Point*& b = best[p.model];
-    if (!b || p.result.weight_bytes < b->result.weight_bytes ||
-        (p.result.weight_bytes == b->result.weight_bytes &&
-         p.result.evaluation.accuracy > b->result.evaluation.accuracy))
-      b = &p;
-  }
-  // Pareto-optimal (weight bytes, accuracy) over every model and format.
-  std::vector<const Point*> sorted;
-  for (const auto& p : points) sorted.push_back(&p);
-  std::sort(sorted.begin(), sorted.end(), [](const Point* a, const Point* b) {
-    if (a->result.weight_bytes != b->result.weight_bytes)
-      return a->result.weight_bytes < b->result.weight_bytes;
-    return a->result.evaluation.accuracy > b->result.evaluation.accuracy;
-  });
-  std::vector<const Point*> front;
-  for (const Point* p : sorted)
-    if (front.empty() || p->result.evaluation.accuracy > front.back()->result.evaluation.accuracy)
-      front.push_back(p);
+  // Per model: the smallest weight memory within max_drop of float32 (ties: more accurate);
+  // and the Pareto-optimal (weight bytes, accuracy) over every model and format.
+  const auto chosen = best_formats(points, max_drop);
+  std::vector<const PrecisionPoint*> best(models.size(), nullptr);
+  for (std::size_t i = 0; i < models.size(); ++i)
+    if (auto it = chosen.find(models[i].hash); it != chosen.end()) best[i] = &points[it->second];
+  const auto front = pareto_front(points);
 
   if (!csv.empty()) {
     std::ofstream out(csv);
@@ -218,13 +209,13 @@ int cmd_precision(const std::vector<std::string>& args) {
     out << "architecture,format,bits,parameters,weight_bytes,accuracy,loss,seconds\n";
     for (const auto& p : points)
       // Format names hold commas ("ieee(4,3)"): quoted, as CSV readers expect.
-      out << fmt::format("{},\"{}\",{},{},{},{},{},{}\n", models[p.model].hash, p.result.format,
+      out << fmt::format("{},\"{}\",{},{},{},{},{},{}\n", p.model, p.result.format,
                          p.result.bits, p.result.parameters, p.result.weight_bytes,
                          p.result.evaluation.accuracy, p.result.evaluation.loss, p.result.seconds);
     if (!out) throw Error(fmt::format("writing '{}' failed", csv));
   }
-  auto point_json = [&](const Point& p) {
-    return json{{"architecture_hash", models[p.model].hash},
+  auto point_json = [&](const PrecisionPoint& p) {
+    return json{{"architecture_hash", p.model},
                 {"format", p.result.format},
                 {"bits", p.result.bits},
                 {"weight_bytes", p.result.weight_bytes},
@@ -236,8 +227,8 @@ int cmd_precision(const std::vector<std::string>& args) {
     json ms = json::array();
     for (std::size_t i = 0; i < models.size(); ++i) {
       json results = json::array();
-      for (const auto& p : points)
-        if (p.model == i) results.push_back(point_json(p));
+      for (std::size_t k = 0; k < points.size(); ++k)
+        if (model_of[k] == i) results.push_back(point_json(points[k]));
       ms.push_back({{"architecture_hash", models[i].hash},
                     {"float32_accuracy", reference[i].evaluation.accuracy},
                     {"parameters", reference[i].parameters},
@@ -245,7 +236,7 @@ int cmd_precision(const std::vector<std::string>& args) {
                     {"results", results}});
     }
     json fr = json::array();
-    for (const Point* p : front) fr.push_back(point_json(*p));
+    for (std::size_t k : front) fr.push_back(point_json(points[k]));
     std::cout << json{{"split", split},
                       {"rounding", rounding},
                       {"max_drop", max_drop},
@@ -268,9 +259,10 @@ int cmd_precision(const std::vector<std::string>& args) {
   }
   fmt::print("\nPareto front (weight memory, accuracy) over {} models x {} formats:\n",
              models.size(), specs.size() + 1);
-  for (const Point* p : front)
-    fmt::print("  {:>9} bytes  {:.4f}  {:<12} {}\n", p->result.weight_bytes,
-               p->result.evaluation.accuracy, p->result.format, models[p->model].label);
+  for (std::size_t k : front)
+    fmt::print("  {:>9} bytes  {:.4f}  {:<12} {}\n", points[k].result.weight_bytes,
+               points[k].result.evaluation.accuracy, points[k].result.format,
+               models[model_of[k]].label);
   return 0;
 }
 

@@ -154,14 +154,11 @@ class Engine final : public TorchEngine {
   std::vector<PrecisionResult> precision(
       const Registry& registry, const std::string& architecture_json, const std::string& weights,
       const DatasetSpec& dataset, const std::string& split,
-      const std::vector<std::string>& formats, const RoundingOptions& rounding, int threads,
-      const std::function<void(const PrecisionResult&)>& on_result) override {
+      const std::vector<const NumberFormat*>& formats, const RoundingOptions& rounding,
+      int threads, const std::function<void(const PrecisionResult&)>& on_result) override {
     if (split != "test" && split != "validation")
       throw InputError("the split must be 'test' or 'validation', not '" + split + "'");
-    // Formats first: a bad name is refused before any work.
-    std::vector<std::unique_ptr<NumberFormat>> made;
-    for (const auto& f : formats) made.push_back(create_format(registry, f));
-    for (const auto& f : made) {
+    for (const NumberFormat* f : formats) {
       const auto modes = f->roundings();
       if (std::find(modes.begin(), modes.end(), rounding.mode) == modes.end())
         throw InputError(fmt::format("format '{}' does not support rounding '{}'", f->name(),
@@ -187,7 +184,7 @@ class Engine final : public TorchEngine {
       out.push_back(std::move(r));
     };
     one(nullptr);
-    for (const auto& f : made) one(f.get());
+    for (const NumberFormat* f : formats) one(f);
     return out;
   }
 

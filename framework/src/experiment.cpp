@@ -11,6 +11,7 @@
 #include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
+#include "narrow/format.hpp"
 #include "narrow/loader.hpp"
 #include "narrow/metrics.hpp"
 #include "narrow/registry.hpp"
@@ -268,6 +269,111 @@ PluginUse plugin_use(const YAML::Node& n, Kind kind, const char* name_key, const
   return use;
 }
 
+// The values one format parameter stands for: a list, a range LOW..HIGH of integers, or a
+// single value.
+std::vector<std::string> format_values(const YAML::Node& n, const Locator& loc,
+                                       const std::string& name) {
+  std::vector<std::string> out;
+  if (n.IsSequence()) {
+    for (const auto& x : n) {
+      if (!x.IsScalar())
+        fail(loc.at(x), fmt::format("format parameter '{}' must be a value, a list of values or "
+                                    "a range LOW..HIGH",
+                                    name));
+      out.push_back(x.Scalar());
+    }
+    if (out.empty()) fail(loc.at(n), fmt::format("format parameter '{}' is an empty list", name));
+    return out;
+  }
+  if (!n.IsScalar())
+    fail(loc.at(n), fmt::format("format parameter '{}' must be a value, a list of values or a "
+                                "range LOW..HIGH",
+                                name));
+  const std::string t = n.Scalar();
+  const auto dots = t.find("..");
+  if (dots == std::string::npos) return {t};
+  long long lo = 0, hi = 0;
+  const char* b = t.data();
+  const char* e = t.data() + t.size();
+  auto r1 = std::from_chars(b, b + dots, lo);
+  auto r2 = std::from_chars(b + dots + 2, e, hi);
+  if (r1.ec != std::errc() || r1.ptr != b + dots || r2.ec != std::errc() || r2.ptr != e)
+    fail(loc.at(n),
+         fmt::format("format parameter '{}': '{}' is not a range LOW..HIGH of integers", name, t));
+  if (lo > hi || hi - lo >= 100000)
+    fail(loc.at(n), fmt::format("format parameter '{}': range '{}' is empty or too long", name, t));
+  for (long long v = lo; v <= hi; ++v) out.push_back(std::to_string(v));
+  return out;
+}
+
+// One entry of `formats:`, as the formats it stands for, each with single values checked
+// against its plugin's schema. An entry is a text as `narrow round` takes it ("half",
+// "ieee(4,3)", "ieee(1..8,1..23)") or a mapping {name, parameters} whose values may be lists
+// or ranges LOW..HIGH; a range or list enumerates (the product over parameters).
+std::vector<PluginUse> format_grid(const YAML::Node& item, const Registry& reg,
+                                   const Locator& loc) {
+  std::string name;
+  std::vector<std::pair<std::string, std::vector<std::string>>> axes;  // parameter, values
+  std::map<std::string, SourceLocation> value_at;
+  const SourceLocation item_at = loc.at(item);
+  std::vector<std::map<std::string, std::string>> combos;
+  if (item.IsScalar()) {
+    try {
+      for (const auto& text : expand_format_spec(item.Scalar())) {
+        auto parsed = parse_format_text(reg, text);
+        name = parsed.name;
+        combos.push_back(std::move(parsed.parameters));
+      }
+    } catch (const InputError& e) {
+      fail(item_at, e.message());
+    }
+    for (const auto& c : combos)
+      for (const auto& [k, v] : c) value_at[k] = item_at;
+  } else {
+    require_map(item, loc, "a format");
+    check_keys(item, {"name", "parameters"}, loc, "a format");
+    if (!item["name"]) fail(item_at, "a format needs 'name' (or write it as text: ieee(4,3))");
+    name = scalar(item["name"], loc, "'name'");
+    (void)reg.find(Kind::format, name, loc.at(item["name"]));
+    if (const auto p = item["parameters"]) {
+      if (!p.IsMap() && !p.IsNull())
+        fail(loc.at(p), "'parameters' must be a mapping of names to values");
+      check_unique(p, loc, "'parameters'");
+      for (const auto& kv : p) {
+        const auto key = kv.first.Scalar();
+        axes.emplace_back(key, format_values(kv.second, loc, key));
+        value_at[key] = kv.second.IsNull() ? loc.at(kv.first) : loc.at(kv.second);
+      }
+    }
+    combos.emplace_back();
+    for (const auto& [key, values] : axes) {
+      std::vector<std::map<std::string, std::string>> next;
+      for (const auto& c : combos)
+        for (const auto& v : values) {
+          auto d = c;
+          d[key] = v;
+          next.push_back(std::move(d));
+        }
+      combos = std::move(next);
+      if (combos.size() > 100000)
+        fail(item_at, fmt::format("format '{}' expands to more than 100,000 formats", name));
+    }
+  }
+  const Registration& r = reg.find(Kind::format, name, item_at);
+  const std::string context = fmt::format("format '{}'", name);
+  std::vector<PluginUse> out;
+  for (auto& c : combos) {
+    // Each value alone first, so that an error points at its own line; then all together.
+    for (const auto& [k, v] : c) {
+      const auto where = value_at.count(k) ? value_at.at(k) : item_at;
+      (void)Parameters::resolve(r.schema, {{k, v}}, context, where);
+    }
+    (void)Parameters::resolve(r.schema, c, context, item_at);
+    out.push_back(PluginUse{name, std::move(c), item_at});
+  }
+  return out;
+}
+
 // Reads one law: a mapping of variable -> [low, high] or a single value.
 SamplingLaw read_law(const std::string& name, const YAML::Node& body, const SearchSpace& space,
                      const std::string& space_name, const Locator& loc) {
@@ -401,8 +507,18 @@ Experiment Experiment::load(const std::string& file, const std::vector<std::stri
     x.device = plugin_use(d, Kind::device, "name", registry, loc, "'device'", {});
   if (const auto f = root["formats"]) {
     if (!f.IsSequence()) fail(loc.at(f), "'formats' must be a list");
+    // Every format once: the same plugin with the same resolved parameters is refused.
+    std::map<std::string, SourceLocation> seen;
     for (const auto& item : f)
-      x.formats.push_back(plugin_use(item, Kind::format, "name", registry, loc, "a format", {}));
+      for (auto& use : format_grid(item, registry, loc)) {
+        const std::string key = format_key(registry, use.name, use.parameters);
+        if (auto [it, fresh] = seen.emplace(key, use.where); !fresh)
+          fail(use.where, fmt::format("format {} is listed twice (first on line {})",
+                                      key.substr(0, key.find('@')) + " " +
+                                          key.substr(key.find('|') + 1),
+                                      it->second.line));
+        x.formats.push_back(std::move(use));
+      }
   }
 
   // Spaces, each with its laws.

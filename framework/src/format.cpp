@@ -92,15 +92,15 @@ void NumberFormat::quantize(std::span<float> values, const TensorInfo&,
   round(values, options);
 }
 
-std::unique_ptr<NumberFormat> create_format(const Registry& registry, std::string_view text,
-                                            const std::map<std::string, std::string>& extra) {
+FormatText parse_format_text(const Registry& registry, std::string_view text) {
   const std::string spec = trim(text);
-  std::string name = spec;
+  FormatText out;
+  out.name = spec;
   std::vector<std::string> values;
   if (const auto open = spec.find('('); open != std::string::npos) {
     if (spec.back() != ')')
       throw InputError(fmt::format("format '{}' must be NAME or NAME(v1,v2,...)", spec));
-    name = trim(spec.substr(0, open));
+    out.name = trim(spec.substr(0, open));
     const std::string inside = spec.substr(open + 1, spec.size() - open - 2);
     std::size_t start = 0;
     while (start <= inside.size()) {
@@ -114,22 +114,38 @@ std::unique_ptr<NumberFormat> create_format(const Registry& registry, std::strin
       start = comma + 1;
     }
   }
-  const Registration& r = registry.find(Kind::format, name);
+  const Registration& r = registry.find(Kind::format, out.name);
   if (values.size() > r.schema.size())
     throw InputError(fmt::format("format '{}' takes at most {} values in parentheses ({}), got {}",
-                                 name, r.schema.size(),
+                                 out.name, r.schema.size(),
                                  fmt::join(r.schema | std::views::transform(
                                                           [](const ParamSpec& p) { return p.name; }),
                                            ", "),
                                  values.size()));
-  std::map<std::string, std::string> params = extra;
-  for (std::size_t i = 0; i < values.size(); ++i) params[r.schema[i].name] = values[i];
+  for (std::size_t i = 0; i < values.size(); ++i) out.parameters[r.schema[i].name] = values[i];
+  return out;
+}
+
+std::unique_ptr<NumberFormat> create_format(const Registry& registry, std::string_view text,
+                                            const std::map<std::string, std::string>& extra) {
+  auto [name, params] = parse_format_text(registry, text);
+  for (const auto& [k, v] : extra) params[k] = v;
   auto made = registry.create(Kind::format, name, params);
   auto* format = dynamic_cast<NumberFormat*>(made.get());
   if (!format)
-    throw Error(fmt::format("format '{}' from {} is not a narrow::NumberFormat", name, r.library));
+    throw Error(fmt::format("format '{}' from {} is not a narrow::NumberFormat", name,
+                            registry.find(Kind::format, name).library));
   made.release();
   return std::unique_ptr<NumberFormat>(format);
+}
+
+std::string format_key(const Registry& registry, const std::string& name,
+                       const std::map<std::string, std::string>& parameters) {
+  const Registration& r = registry.find(Kind::format, name);
+  std::string params;
+  const Parameters resolved = Parameters::resolve(r.schema, parameters, "");
+  for (const auto& [k, v] : resolved.values()) params += fmt::format("{}={};", k, to_string(v));
+  return fmt::format("{}@{}:{}|{}", name, r.plugin, r.plugin_version, params);
 }
 
 std::vector<std::string> expand_format_spec(std::string_view text) {

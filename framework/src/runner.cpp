@@ -12,6 +12,7 @@
 #include <fmt/ranges.h>
 
 #include "narrow/config.hpp"
+#include "narrow/format.hpp"
 #include "narrow/hash.hpp"
 #include "narrow/registry.hpp"
 #include "narrow/store.hpp"
@@ -57,7 +58,7 @@ class Context final : public StageContext {
   Context(std::string stage, std::uint64_t seed, int threads, const std::vector<SpaceEntry>& spaces,
           const Constraints& constraints, Store& store, std::string output_dir,
           const Registry& registry, const DatasetSpec& dataset,
-          std::function<TrainingService&()> training)
+          const std::vector<FormatEntry>& formats, std::function<TrainingService&()> training)
       : stage_(std::move(stage)),
         seed_(seed),
         threads_(threads),
@@ -67,9 +68,11 @@ class Context final : public StageContext {
         output_dir_(std::move(output_dir)),
         registry_(registry),
         dataset_(dataset),
+        formats_(formats),
         training_(std::move(training)) {}
   const Registry& registry() const override { return registry_; }
   const DatasetSpec& dataset() const override { return dataset_; }
+  const std::vector<FormatEntry>& formats() const override { return formats_; }
   TrainingService& training() override { return training_(); }
   const std::string& output_dir() const override { return output_dir_; }
   const std::string& stage() const override { return stage_; }
@@ -92,6 +95,7 @@ class Context final : public StageContext {
   std::string output_dir_;
   const Registry& registry_;
   const DatasetSpec& dataset_;
+  const std::vector<FormatEntry>& formats_;
   std::function<TrainingService&()> training_;
   std::string summary_ = "{}";
 };
@@ -168,6 +172,16 @@ RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptio
     return *training;
   };
 
+  // The experiment's number formats, built once for every stage.
+  std::vector<std::unique_ptr<NumberFormat>> made_formats;
+  std::vector<FormatEntry> formats;
+  for (const auto& f : x.formats) {
+    made_formats.push_back(create_format(registry, f.name, f.parameters));
+    formats.push_back(FormatEntry{made_formats.back()->name(),
+                                  format_key(registry, f.name, f.parameters),
+                                  made_formats.back().get()});
+  }
+
   const auto session = store->begin_session(options.resume);
   std::vector<SpaceEntry> spaces;
   for (const auto& s : x.spaces)
@@ -183,7 +197,7 @@ RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptio
                                 registry.find(Kind::strategy, stage.strategy.name).library));
       Context ctx(stage.name, content_seed(fmt::format("{}|stage|{}", x.seed, stage.name)),
                   options.threads, spaces, x.constraints, *store, report.out, registry, dataset,
-                  training_service);
+                  formats, training_service);
       const auto t0 = std::chrono::steady_clock::now();
       StageReport sr{stage.name, stage.strategy.name, "{}", 0};
       try {

@@ -59,7 +59,7 @@ namespace {
 
 // "NRRW" in the file header's application id: marks a SQLite file as a narrow results store.
 constexpr std::int32_t kApplicationId = 0x4E525257;
-constexpr int kSchemaVersion = 2;
+constexpr int kSchemaVersion = 3;
 constexpr int kBusyTimeoutMs = 30000;
 
 // The current time as ISO-8601 UTC with milliseconds, e.g. 2024-05-01T12:34:56.789Z.
@@ -97,6 +97,28 @@ constexpr const char* trainings_sql() {
   weights BLOB);
 CREATE INDEX IF NOT EXISTS trainings_by_hash ON trainings(hash);
 CREATE INDEX IF NOT EXISTS trainings_by_stage ON trainings(stage);)sql";
+}
+
+// Added in schema version 3 (older stores gain it when opened).
+constexpr const char* precisions_sql() {
+  return R"sql(CREATE TABLE IF NOT EXISTS precisions(
+  key TEXT PRIMARY KEY REFERENCES units(key),
+  stage TEXT NOT NULL,
+  training TEXT NOT NULL REFERENCES trainings(key),
+  hash TEXT NOT NULL,
+  format TEXT NOT NULL,
+  format_key TEXT NOT NULL,
+  bits INTEGER NOT NULL,
+  split TEXT NOT NULL CHECK(split IN ('test', 'validation')),
+  rounding TEXT NOT NULL,
+  parameters INTEGER NOT NULL,
+  weight_bytes INTEGER NOT NULL,
+  accuracy REAL NOT NULL,
+  loss REAL,
+  seconds REAL NOT NULL,
+  result TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS precisions_by_hash ON precisions(hash);
+CREATE INDEX IF NOT EXISTS precisions_by_stage ON precisions(stage);)sql";
 }
 
 std::string schema_sql() {
@@ -145,10 +167,11 @@ CREATE INDEX draws_by_hash ON draws(hash);
 CREATE INDEX draws_by_status ON draws(status, stage);
 CREATE INDEX draws_by_unit ON draws(unit);
 {}
+{}
 PRAGMA application_id = {};
 PRAGMA user_version = {};
 )sql",
-                     metrics, trainings_sql(), kApplicationId, kSchemaVersion);
+                     metrics, trainings_sql(), precisions_sql(), kApplicationId, kSchemaVersion);
 }
 
 std::string insert_architecture_sql() {
@@ -330,6 +353,8 @@ class SqliteStore final : public Store {
   std::vector<TrainResult> trainings(const std::string& stage) const override;
   std::optional<std::string> training_weights(const std::string& key) const override;
   DatasetSpec training_dataset(const std::string& key) const override;
+  void commit_precision(const PrecisionRecord& record) override;
+  std::vector<PrecisionRecord> precisions(const std::string& stage) const override;
 
  private:
   /// BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() succeeded.
@@ -368,7 +393,8 @@ class SqliteStore final : public Store {
       insert_plugin_, select_plugins_, unit_result_, insert_unit_, insert_architecture_,
       insert_draw_, select_draws_, select_stage_draws_, count_architectures_, architecture_json_,
       select_accepted_, select_stage_accepted_, insert_training_, select_trainings_,
-      select_stage_trainings_, training_weights_, training_dataset_;
+      select_stage_trainings_, training_weights_, training_dataset_, insert_precision_,
+      select_precisions_, select_stage_precisions_;
 };
 
 void SqliteStore::exec(const std::string& sql, std::string_view what) {
@@ -443,7 +469,7 @@ SqliteStore::~SqliteStore() {
 void SqliteStore::open_schema() {
   // Look at the file before changing anything in it: a foreign database must be left as it
   // was (turning on WAL, for one, would rewrite its header).
-  enum class Kind { empty, narrow, version1, foreign };
+  enum class Kind { empty, narrow, version1, version2, foreign };
   auto classify = [&] {
     Statement s(db_, path_, "SELECT count(*) FROM sqlite_schema", true);
     Query q(s);
@@ -459,6 +485,7 @@ void SqliteStore::open_schema() {
             "({}); use a newer narrow",
             path_, version, kSchemaVersion));
       if (version == 1) return Kind::version1;
+      if (version == 2) return Kind::version2;
       if (version < kSchemaVersion)
         throw InputError(fmt::format("{} is a narrow results store of unknown schema version {}",
                                      path_, version));
@@ -496,12 +523,15 @@ void SqliteStore::open_schema() {
     if (kind == Kind::empty) exec(schema_sql(), "cannot create the schema");
     t.commit();
   }
-  if (kind == Kind::version1) {
-    // Version 2 adds the trainings table; nothing else changed.
+  if (kind == Kind::version1 || kind == Kind::version2) {
+    // Version 2 added the trainings table, version 3 the precisions table; nothing else
+    // changed. Both statements create only what is missing.
     Transaction t(*this);
-    if (classify() == Kind::version1)
-      exec(fmt::format("{}\nPRAGMA user_version = {};", trainings_sql(), kSchemaVersion),
-           "cannot upgrade the schema to version 2");
+    const Kind now = classify();
+    if (now == Kind::version1 || now == Kind::version2)
+      exec(fmt::format("{}\n{}\nPRAGMA user_version = {};", trainings_sql(), precisions_sql(),
+                       kSchemaVersion),
+           fmt::format("cannot upgrade the schema to version {}", kSchemaVersion));
     t.commit();
   }
 }
@@ -512,7 +542,8 @@ void SqliteStore::finalize() {
         &select_plugins_, &unit_result_, &insert_unit_, &insert_architecture_, &insert_draw_,
         &select_draws_, &select_stage_draws_, &count_architectures_, &architecture_json_,
         &select_accepted_, &select_stage_accepted_, &insert_training_, &select_trainings_,
-        &select_stage_trainings_, &training_weights_, &training_dataset_})
+        &select_stage_trainings_, &training_weights_, &training_dataset_, &insert_precision_,
+        &select_precisions_, &select_stage_precisions_})
     s->reset();
 }
 
@@ -564,6 +595,16 @@ void SqliteStore::prepare() {
   select_stage_trainings_ = make("SELECT result FROM trainings WHERE stage = ?1 ORDER BY key");
   training_weights_ = make("SELECT weights FROM trainings WHERE key = ?1");
   training_dataset_ = make("SELECT dataset FROM trainings WHERE key = ?1");
+  insert_precision_ = make(
+      "INSERT INTO precisions(key, stage, training, hash, format, format_key, bits, split, "
+      "rounding, parameters, weight_bytes, accuracy, loss, seconds, result) VALUES(?1, ?2, ?3, "
+      "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+  const char* precision_columns =
+      "SELECT key, stage, training, hash, format_key, split, rounding, result FROM precisions";
+  select_precisions_ =
+      make(fmt::format("{} ORDER BY hash, bits, format, key", precision_columns));
+  select_stage_precisions_ =
+      make(fmt::format("{} WHERE stage = ?1 ORDER BY hash, bits, format, key", precision_columns));
 }
 
 void SqliteStore::set_meta(const std::string& key, const std::string& value) {
@@ -781,6 +822,55 @@ DatasetSpec SqliteStore::training_dataset(const std::string& key) const {
     throw Error(fmt::format("results store {}: the dataset of training {} is not readable: {}",
                             path_, key, e.what()));
   }
+}
+
+void SqliteStore::commit_precision(const PrecisionRecord& p) {
+  const std::string what = fmt::format("cannot commit precision evaluation {}", p.key);
+  const std::string result = p.result.to_json().dump();
+  Transaction t(*this);
+  {
+    Query q(*insert_unit_);
+    q.bind(1, p.key).bind(2, std::string_view("precision")).bind(3, p.stage).bind(4, result);
+    int rc = q.try_step();
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+      throw Error(
+          fmt::format("results store {}: precision evaluation {} is already stored", path_, p.key));
+    if (rc != SQLITE_DONE) q.fail(what);
+  }
+  {
+    Query q(*insert_precision_);
+    q.bind(1, p.key).bind(2, p.stage).bind(3, p.training_key).bind(4, p.architecture_hash);
+    q.bind(5, p.result.format).bind(6, p.format_key).bind(7, std::int64_t{p.result.bits});
+    q.bind(8, p.split).bind(9, p.rounding).bind(10, p.result.parameters);
+    q.bind(11, p.result.weight_bytes).bind(12, p.result.evaluation.accuracy);
+    q.bind_real_or_null(13, p.result.evaluation.loss).bind(14, p.result.seconds).bind(15, result);
+    if (q.try_step() != SQLITE_DONE) q.fail(what);
+  }
+  t.commit();
+}
+
+std::vector<PrecisionRecord> SqliteStore::precisions(const std::string& stage) const {
+  std::vector<PrecisionRecord> out;
+  Query q(stage.empty() ? *select_precisions_ : *select_stage_precisions_);
+  if (!stage.empty()) q.bind(1, stage);
+  while (q.step("cannot read the precision evaluations")) {
+    PrecisionRecord p;
+    p.key = q.text(0);
+    p.stage = q.text(1);
+    p.training_key = q.text(2);
+    p.architecture_hash = q.text(3);
+    p.format_key = q.text(4);
+    p.split = q.text(5);
+    p.rounding = q.text(6);
+    try {
+      p.result = PrecisionResult::from_json(nlohmann::json::parse(q.text(7)));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(fmt::format("results store {}: precision evaluation {} is not readable: {}",
+                              path_, p.key, e.what()));
+    }
+    out.push_back(std::move(p));
+  }
+  return out;
 }
 
 }  // namespace

@@ -207,6 +207,29 @@ TrainResult TrainResult::from_json(const json& j) {
   return r;
 }
 
+json PrecisionResult::to_json() const {
+  json e = evaluation.to_json();
+  e["loss"] = number(evaluation.loss);
+  return json{{"format", format},           {"bits", bits},
+              {"parameters", parameters},   {"weight_bytes", weight_bytes},
+              {"evaluation", std::move(e)}, {"seconds", seconds}};
+}
+
+PrecisionResult PrecisionResult::from_json(const json& j) {
+  PrecisionResult r;
+  r.format = j.at("format").get<std::string>();
+  r.bits = j.at("bits").get<int>();
+  r.parameters = j.at("parameters").get<std::int64_t>();
+  r.weight_bytes = j.at("weight_bytes").get<std::int64_t>();
+  json e = j.at("evaluation");
+  const double loss = number(e.at("loss"));
+  e["loss"] = 0.0;
+  r.evaluation = Evaluation::from_json(e);
+  r.evaluation.loss = loss;
+  r.seconds = j.at("seconds").get<double>();
+  return r;
+}
+
 void check_fits(const Architecture& arch, const PreparedData& data) {
   const Shape images{data.train.channels, data.train.height, data.train.width};
   if (!(arch.input() == images))

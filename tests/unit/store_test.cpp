@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <random>
 #include <regex>
 #include <string>
@@ -194,7 +195,7 @@ BOOST_AUTO_TEST_CASE(creates_the_schema_and_reopens) {
   const std::string bytes = read_bytes(db);
   BOOST_TEST(bytes.substr(0, 16) == std::string("SQLite format 3\0", 16));
   BOOST_TEST(header_u32(bytes, kApplicationIdOffset) == 0x4E525257u);
-  BOOST_TEST(header_u32(bytes, kUserVersionOffset) == 2u);
+  BOOST_TEST(header_u32(bytes, kUserVersionOffset) == 3u);
   BOOST_TEST(static_cast<int>(bytes[18]) == 2);  // WAL write version
   BOOST_TEST(static_cast<int>(bytes[19]) == 2);  // WAL read version
 
@@ -232,6 +233,9 @@ BOOST_AUTO_TEST_CASE(schema_as_the_sqlite_shell_sees_it) {
   for (auto name : metric_names) expected.append(",").append(name);
   BOOST_TEST(columns("architectures") == expected + "\n");
   BOOST_TEST(columns("draws") == "stage,space,law,draw,status,hash,reason,assignment,unit\n");
+  BOOST_TEST(columns("precisions") ==
+             "key,stage,training,hash,format,format_key,bits,split,rounding,parameters,"
+             "weight_bytes,accuracy,loss,seconds,result\n");
   BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA journal_mode;") == "wal\n");
   const std::string indexes =
       sqlite_cli(tmp, db,
@@ -572,6 +576,68 @@ BOOST_AUTO_TEST_CASE(trainings_are_units_with_results_and_weights) {
   }
 }
 
+namespace {
+PrecisionRecord precision_record(const TrainJob& j, const std::string& format, int bits,
+                                 double accuracy) {
+  PrecisionRecord p;
+  p.key = "precision-" + j.key + "-" + format;
+  p.stage = "precision";
+  p.training_key = j.key;
+  p.architecture_hash = j.architecture_hash;
+  p.format_key = format == "float32" ? "float32" : format + "@ieee:0.1.0|";
+  p.split = "test";
+  p.rounding = "nearest_even";
+  p.result.format = format;
+  p.result.bits = bits;
+  p.result.parameters = 10;
+  p.result.weight_bytes = weight_bytes_for(10, bits);
+  p.result.evaluation = Evaluation{4, 0.6, accuracy, {{2, 0}, {1, 1}}};
+  p.result.seconds = 0.01;
+  return p;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(precision_evaluations_are_units_of_a_training) {
+  TempDir tmp;
+  const std::string db = tmp.file("results.db");
+  auto s = Store::open(db);
+  const TrainJob a = training_job("ha", 1);
+  s->commit_training("train", a, training_result(a, 0.9), metrics(10));
+  auto diverged = precision_record(a, "ieee(1,1)", 3, 0.25);
+  diverged.result.evaluation.loss = std::numeric_limits<double>::infinity();
+  s->commit_precision(precision_record(a, "float32", 32, 0.75));
+  s->commit_precision(precision_record(a, "half", 16, 0.75));
+  s->commit_precision(diverged);
+  BOOST_TEST(s->unit_result(diverged.key).has_value());
+  // Ordered by architecture, then bits.
+  const auto all = s->precisions();
+  BOOST_REQUIRE(all.size() == 3u);
+  BOOST_TEST(all[0].result.format == "ieee(1,1)");
+  BOOST_TEST(all[1].result.format == "half");
+  BOOST_TEST(all[2].result.format == "float32");
+  BOOST_TEST(all[1].result.to_json() == precision_record(a, "half", 16, 0.75).result.to_json());
+  BOOST_TEST(all[1].format_key == "half@ieee:0.1.0|");
+  BOOST_TEST(all[1].training_key == a.key);
+  BOOST_TEST(std::isnan(all[0].result.evaluation.loss));  // stored as NULL
+  BOOST_TEST(all[0].result.evaluation.confusion == diverged.result.evaluation.confusion);
+  BOOST_TEST(s->precisions("precision").size() == 3u);
+  BOOST_TEST(s->precisions("other").empty());
+  BOOST_TEST(contains(error_of([&] { s->commit_precision(precision_record(a, "half", 16, 0.5)); }),
+                      "already stored"));
+  // An evaluation belongs to a stored training.
+  const TrainJob ghost = training_job("hz", 9);
+  BOOST_TEST(contains(error_of([&] { s->commit_precision(precision_record(ghost, "half", 16, 1)); }),
+                      "FOREIGN KEY"));
+  BOOST_TEST(!s->unit_result(precision_record(ghost, "half", 16, 1).key));  // nothing half-stored
+  if (have_sqlite_cli()) {
+    s.reset();
+    BOOST_TEST(sqlite_cli(tmp, db,
+                          "SELECT format, bits, weight_bytes, accuracy, loss IS NULL FROM "
+                          "precisions ORDER BY bits;") ==
+               "ieee(1,1)|3|4|0.25|1\nhalf|16|20|0.75|0\nfloat32|32|40|0.75|0\n");
+  }
+}
+
 BOOST_AUTO_TEST_CASE(accepted_architectures_by_stage) {
   auto s = Store::open(":memory:");
   s->commit_unit("u1", "sample", "a", "{}", {arch("h1", 10), arch("h2", 20)},
@@ -593,7 +659,7 @@ BOOST_AUTO_TEST_CASE(accepted_architectures_by_stage) {
   BOOST_TEST(all[1].metrics.activation_peak_bytes == metrics(30).activation_peak_bytes);
 }
 
-BOOST_AUTO_TEST_CASE(a_version_1_store_gains_the_trainings_table) {
+BOOST_AUTO_TEST_CASE(a_version_1_store_gains_the_trainings_and_precisions_tables) {
   if (!have_sqlite_cli()) {
     BOOST_TEST_MESSAGE("sqlite3 shell missing: skipped");
     return;
@@ -605,15 +671,40 @@ BOOST_AUTO_TEST_CASE(a_version_1_store_gains_the_trainings_table) {
     s->set_meta("seed", "3");
   }
   // What narrow's first schema looked like: no trainings table, user_version 1.
-  sqlite_cli(tmp, db, "DROP TABLE trainings; PRAGMA user_version = 1;", nullptr, true);
+  sqlite_cli(tmp, db, "DROP TABLE precisions; DROP TABLE trainings; PRAGMA user_version = 1;",
+             nullptr, true);
   BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "1\n");
   {
     auto s = Store::open(db);
     BOOST_TEST(*s->meta("seed") == "3");
     BOOST_TEST(s->trainings().empty());
   }
-  BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "2\n");
+  BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "3\n");
   BOOST_TEST(sqlite_cli(tmp, db, "SELECT count(*) FROM trainings;") == "0\n");
+  BOOST_TEST(sqlite_cli(tmp, db, "SELECT count(*) FROM precisions;") == "0\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_version_2_store_gains_the_precisions_table_and_keeps_its_trainings) {
+  if (!have_sqlite_cli()) {
+    BOOST_TEST_MESSAGE("sqlite3 shell missing: skipped");
+    return;
+  }
+  TempDir tmp;
+  const std::string db = tmp.file("results.db");
+  const TrainJob a = training_job("ha", 1);
+  {
+    auto s = Store::open(db);
+    s->commit_training("train", a, training_result(a, 0.9), metrics(10));
+  }
+  sqlite_cli(tmp, db, "DROP TABLE precisions; PRAGMA user_version = 2;", nullptr, true);
+  {
+    auto s = Store::open(db);
+    BOOST_TEST(s->trainings().size() == 1u);
+    BOOST_TEST(s->precisions().empty());
+    s->commit_precision(precision_record(a, "half", 16, 0.75));
+  }
+  BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "3\n");
+  BOOST_TEST(sqlite_cli(tmp, db, "SELECT format FROM precisions;") == "half\n");
 }
 
 BOOST_AUTO_TEST_CASE(refuses_files_that_are_not_narrow_stores) {
@@ -654,12 +745,12 @@ BOOST_AUTO_TEST_CASE(refuses_files_that_are_not_narrow_stores) {
 
   // A narrow store of a newer schema version.
   std::string newer = good;
-  patch_u32(newer, kUserVersionOffset, 3);
+  patch_u32(newer, kUserVersionOffset, 4);
   const std::string newer_file = tmp.file("newer.db");
   write_bytes(newer_file, newer);
   message = input_error_of([&] { Store::open(newer_file); });
   BOOST_TEST(contains(message, newer_file), message);
-  BOOST_TEST(contains(message, "schema version 3"), message);
+  BOOST_TEST(contains(message, "schema version 4"), message);
 
   // A SQLite file made by someone else, with a table of its own.
   if (have_sqlite_cli()) {

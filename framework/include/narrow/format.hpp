@@ -78,6 +78,16 @@ class NARROW_API NumberFormat : public Component {
 
 class Registry;
 
+/// A format as users write it, split into its registered name and parameter values: "NAME"
+/// or "NAME(v1,v2,...)", where the values fill the registration's first parameters in order
+/// ("ieee(4,3)" is ieee with w=4, t=3). An unknown name is an InputError; the values are not
+/// checked against the schema here.
+struct NARROW_API FormatText {
+  std::string name;
+  std::map<std::string, std::string> parameters;
+};
+NARROW_API FormatText parse_format_text(const Registry& registry, std::string_view text);
+
 /// Builds a format from its text as users write it: "NAME" or "NAME(v1,v2,...)", where the
 /// values fill the registration's first parameters in order ("ieee(4,3)" is ieee with w=4,
 /// t=3), and `extra` sets parameters by name. Unknown names, values out of range and formats
@@ -85,6 +95,11 @@ class Registry;
 NARROW_API std::unique_ptr<NumberFormat> create_format(
     const Registry& registry, std::string_view text,
     const std::map<std::string, std::string>& extra = {});
+
+/// The content key of a format: "NAME@PLUGIN:VERSION|k=v;..." over its resolved parameters,
+/// so that results computed in it are found again (and redone when the plugin changes).
+NARROW_API std::string format_key(const Registry& registry, const std::string& name,
+                                  const std::map<std::string, std::string>& parameters);
 
 /// Expands ranges in a format's text: each value in parentheses may be `LOW..HIGH`, and the
 /// result lists every combination, in order ("ieee(1..8,1..23)" gives the 184 types

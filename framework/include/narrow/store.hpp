@@ -34,6 +34,19 @@ struct NARROW_API PluginRecord {
   std::string kind, name, plugin, version, library;
 };
 
+/// One trained model evaluated in one number format by a precision stage (a unit of work).
+struct NARROW_API PrecisionRecord {
+  std::string key;                // the unit's key
+  std::string stage;
+  std::string training_key;       // the training whose weights were evaluated
+  std::string architecture_hash;
+  std::string format_key;         // plugin, version, resolved parameters; "float32" for the
+                                  // reference evaluation
+  std::string split;              // "test" or "validation"
+  std::string rounding;           // rounding mode name
+  PrecisionResult result;         // format name, bits, weight bytes, accuracy, loss, seconds
+};
+
 /// The results store of one run: one SQLite file (see docs/results-store.md for the schema).
 /// Every unit of work is keyed by a content hash of what determines it; a unit and all its
 /// rows are written in one transaction, so a killed run never leaves a half-written unit that
@@ -91,6 +104,12 @@ class NARROW_API Store {
   virtual std::optional<std::string> training_weights(const std::string& key) const = 0;
   /// The dataset a stored training used (name, parameters, split seed); Error if none.
   virtual DatasetSpec training_dataset(const std::string& key) const = 0;
+
+  /// Writes one precision evaluation as a unit of kind "precision" keyed by `record.key`.
+  virtual void commit_precision(const PrecisionRecord& record) = 0;
+  /// Stored precision evaluations, of one stage when `stage` is given, ordered by
+  /// architecture, then bits, then format.
+  virtual std::vector<PrecisionRecord> precisions(const std::string& stage = "") const = 0;
 };
 
 }  // namespace narrow

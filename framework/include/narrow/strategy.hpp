@@ -42,6 +42,15 @@ struct NARROW_API SpaceEntry {
   std::string key;  // content key of the space: plugin, its version and resolved parameters
 };
 
+class NumberFormat;
+
+/// A number format of the experiment's `formats:` (lists and ranges expanded), built once.
+struct NARROW_API FormatEntry {
+  std::string name;  // as the format prints itself, e.g. "ieee(4,3)", "half"
+  std::string key;   // content key: plugin, its version and resolved parameters
+  const NumberFormat* format = nullptr;
+};
+
 /// What a strategy sees of the run: the spaces with their laws, the constraints, the store, a
 /// seed for the stage, threads, and progress reporting.
 class NARROW_API StageContext {
@@ -60,6 +69,9 @@ class NARROW_API StageContext {
   /// The experiment's dataset with the split seed: Fashion-MNIST through `idx` when the
   /// experiment names none.
   virtual const DatasetSpec& dataset() const = 0;
+  /// The number formats of the experiment's `formats:`, in the order written (empty when it
+  /// has none).
+  virtual const std::vector<FormatEntry>& formats() const = 0;
   /// The service that trains models (the local scheduler, or a distributed one). Created on
   /// first use, which loads LibTorch; throws Error when narrow cannot load it.
   virtual TrainingService& training() = 0;

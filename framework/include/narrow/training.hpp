@@ -130,6 +130,10 @@ struct NARROW_API PrecisionResult {
   std::int64_t weight_bytes = 0; // parameters x bits / 8, bit-packed
   Evaluation evaluation;
   double seconds = 0;
+
+  /// JSON with the evaluation (a NaN or infinite loss is null).
+  nlohmann::json to_json() const;
+  static PrecisionResult from_json(const nlohmann::json& j);
 };
 
 /// What the LibTorch half of narrow (libnarrow_torch) offers the kernel. The kernel loads it
@@ -154,12 +158,14 @@ class NARROW_API TorchEngine {
                                                      const DatasetSpec& dataset, int threads) = 0;
   /// Evaluates a trained model on one split of `dataset` ("test" or "validation") in float32
   /// with batch norm folded (the first result, format "float32"), then in each format of
-  /// `formats` (texts for create_format), with the work that does not depend on the format
-  /// done once. `on_result` (may be empty) hears of each result as it is made.
+  /// `formats`, with the work that does not depend on the format done once. `on_result` (may
+  /// be empty) hears of each result as it is made. A format that does not support the
+  /// rounding mode is an InputError, raised before any work.
   virtual std::vector<PrecisionResult> precision(
       const Registry& registry, const std::string& architecture_json, const std::string& weights,
       const DatasetSpec& dataset, const std::string& split,
-      const std::vector<std::string>& formats, const RoundingOptions& rounding, int threads,
+      const std::vector<const NumberFormat*>& formats, const RoundingOptions& rounding,
+      int threads,
       const std::function<void(const PrecisionResult&)>& on_result) = 0;
   /// Measures the inference latency of an architecture (canonical JSON) on this CPU: batch
   /// size 1, batch norm folded, eval and inference mode, random weights, `options.warmup`
