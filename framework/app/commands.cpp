@@ -486,8 +486,13 @@ int cmd_run(const std::vector<std::string>& args) {
     std::cout << json{{"out", report.out}, {"store", report.store}, {"stages", stages}}.dump(2)
               << "\n";
   } else {
+    // A long summary (the precision stage's fronts) stays in the store and in --json.
     for (const auto& s : report.stages)
-      fmt::print("stage {} ({}): {:.1f} s, {}\n", s.name, s.strategy, s.seconds, s.summary);
+      fmt::print("stage {} ({}): {:.1f} s, {}\n", s.name, s.strategy, s.seconds,
+                 s.summary.size() <= 600
+                     ? s.summary
+                     : fmt::format("summary in the store's meta 'stage.{}' and in run --json",
+                                   s.name));
     fmt::print("results: {}\n", report.store);
   }
   return 0;
