@@ -328,10 +328,16 @@ BOOST_AUTO_TEST_CASE(quickstart_validates_and_prints_the_resolved_experiment) {
   BOOST_REQUIRE_EQUAL(r.exit_code, 0);
   const auto err = lines_of(r.err);
   BOOST_TEST(err.size() == 1u, r.err);
-  BOOST_TEST(has(r.err, "valid (1 spaces, 2 stages)"), r.err);
+  BOOST_TEST(has(r.err, "valid (1 spaces, 3 stages)"), r.err);
   const std::string& y = r.out;
   BOOST_TEST(has(y, "name: quickstart\n"));
   BOOST_TEST(has(y, "\nseed: 1\n"));
+  // Formats resolved one by one, every parameter filled in ("ieee(4,3)" is ieee w=4, t=3).
+  const auto formats = section(y, "formats");
+  BOOST_TEST(has(formats, "name: e4m3"), formats);
+  BOOST_TEST(has(formats, "saturate: true"), formats);
+  BOOST_TEST(has(formats, "t: 3"), formats);
+  BOOST_TEST(has(formats, "w: 4"), formats);
 
   // Every variable of the space, in every law; unnamed variables take their full bounds.
   auto d = run_narrow({"describe", "--space", "sequential", "--param", "max_conv_layers=6",
