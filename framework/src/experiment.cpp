@@ -6,11 +6,13 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
+#include "narrow/device.hpp"
 #include "narrow/format.hpp"
 #include "narrow/loader.hpp"
 #include "narrow/metrics.hpp"
@@ -446,6 +448,7 @@ bool metric_known(const std::string& m) {
   return std::find(metric_names.begin(), metric_names.end(), m) != metric_names.end();
 }
 Dimension metric_dimension(const std::string& m) {
+  if (m == "latency") return Dimension::seconds;
   return m.size() > 6 && m.substr(m.size() - 6) == "_bytes" ? Dimension::bytes : Dimension::count;
 }
 
@@ -503,8 +506,13 @@ Experiment Experiment::load(const std::string& file, const std::vector<std::stri
 
   if (const auto d = root["dataset"])
     x.dataset = plugin_use(d, Kind::dataset, "name", registry, loc, "'dataset'", {});
-  if (const auto d = root["device"])
+  if (const auto d = root["device"]) {
     x.device = plugin_use(d, Kind::device, "name", registry, loc, "'device'", {});
+    // Built now: a preset, a description or a calibration file that cannot be read is
+    // refused before any work.
+    x.device_object = create_device(registry, x.device->name, x.device->parameters,
+                                    x.device->where);
+  }
   if (const auto f = root["formats"]) {
     if (!f.IsSequence()) fail(loc.at(f), "'formats' must be a list");
     // Every format once: the same plugin with the same resolved parameters is refused.
@@ -577,11 +585,44 @@ Experiment Experiment::load(const std::string& file, const std::vector<std::stri
     check_unique(c, loc, "'constraints'");
     for (const auto& kv : c) {
       const std::string metric = kv.first.Scalar();
-      if (metric == "latency")
-        fail(loc.at(kv.first),
-             "'latency' constraints need a device plugin, and none is installed yet");
-      if (!metric_known(metric)) {
+      if (metric == "fits") {
+        // fits: device: activations within the device's RAM, weights within its flash.
+        const auto what = scalar(kv.second, loc, "'fits'");
+        if (what != "device")
+          fail(loc.at(kv.second), fmt::format("'fits' takes 'device', not '{}'", what));
+        if (!x.device_object)
+          fail(loc.at(kv.first), "'fits: device' needs a 'device' (e.g. device: {name: "
+                                 "analytic, parameters: {preset: stm32f746}})");
+        const Device& dev = *x.device_object;
+        for (const auto& [m, bytes, part] :
+             {std::tuple{"activation_peak_bytes", dev.ram_bytes(), "RAM"},
+              std::tuple{"weight_bytes", dev.flash_bytes(), "flash"}}) {
+          if (bytes <= 0)
+            fail(loc.at(kv.second),
+                 fmt::format("'fits: device': device '{}' does not know its {} size", dev.name(),
+                             part));
+          x.constraints.bounds.push_back(
+              Constraint{m, double(bytes), fmt::format("device {} ({} bytes)", part, bytes),
+                         loc.at(kv.second), true});
+        }
+        continue;
+      }
+      if (metric == "latency") {
+        if (!x.device_object)
+          fail(loc.at(kv.first),
+               "'latency' constraints need a 'device' that predicts latency (analytic, or "
+               "calibrated from narrow calibrate)");
+        if (!x.device_object->predicts())
+          fail(loc.at(kv.first),
+               fmt::format("'latency' constraints need a device that predicts latency; '{}' "
+                           "only measures (calibrate it: narrow calibrate --out FILE, then "
+                           "device: {{name: calibrated, parameters: {{calibration: FILE}}}})",
+                           x.device_object->name()));
+        x.constraints.device = x.device_object.get();
+      } else if (!metric_known(metric)) {
         std::vector<std::string> names(metric_names.begin(), metric_names.end());
+        names.push_back("latency");
+        names.push_back("fits");
         std::sort(names.begin(), names.end());
         fail(loc.at(kv.first), fmt::format("unknown metric '{}' (valid: {})", metric, join(names)));
       }
@@ -685,8 +726,15 @@ Experiment Experiment::load(const std::string& file, const std::vector<std::stri
   }
   out << YAML::EndSeq;
   out << YAML::Key << "constraints" << YAML::Value << YAML::BeginMap;
-  for (const auto& c : x.constraints.bounds)
+  bool fits = false;
+  for (const auto& c : x.constraints.bounds) {
+    if (c.from_device) {
+      fits = true;
+      continue;
+    }
     out << YAML::Key << c.metric << YAML::Value << fmt::format("{}", c.max);
+  }
+  if (fits) out << YAML::Key << "fits" << YAML::Value << "device";
   out << YAML::EndMap;
   out << YAML::Key << "stages" << YAML::Value << YAML::BeginSeq;
   for (const auto& s : x.stages) {

@@ -1,20 +1,55 @@
 #include "narrow/strategy.hpp"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
+#include "narrow/device.hpp"
+
 namespace narrow {
+
+namespace {
+// "12.3ms", "850us", "1.2s": three significant digits in a unit that reads well.
+std::string seconds_text(double s) {
+  if (s >= 1) return fmt::format("{:.3g}s", s);
+  if (s >= 1e-3) return fmt::format("{:.3g}ms", s * 1e3);
+  return fmt::format("{:.3g}us", s * 1e6);
+}
+}  // namespace
 
 StageContext::~StageContext() = default;
 Strategy::~Strategy() = default;
 
-const Constraint* Constraints::violated(const Metrics& m) const {
-  for (const auto& c : bounds)
+const Constraint* Constraints::violated(const Metrics& m, const Architecture* arch,
+                                        double* latency) const {
+  if (latency) *latency = 0;
+  for (const auto& c : bounds) {
+    if (c.metric == "latency") {
+      if (!arch || !device) continue;
+      const auto t = device->predict(*arch, m);
+      if (!t) throw Error(fmt::format("device '{}' gave no latency prediction", device->name()));
+      if (latency) *latency = *t;
+      if (*t > c.max) return &c;
+      continue;
+    }
     if (double(m.get(c.metric)) > c.max) return &c;
+  }
   return nullptr;
 }
 
-std::string Constraints::describe(const Constraint& c, const Metrics& m) {
+std::string Constraints::describe(const Constraint& c, const Metrics& m, double latency) {
+  if (c.metric == "latency")
+    return fmt::format("latency {} > {} (predicted)", seconds_text(latency), c.text);
   return fmt::format("{} {} > {}", c.metric, m.get(c.metric), c.text);
+}
+
+std::string Constraints::key() const {
+  std::string out;
+  for (const auto& c : bounds) out += fmt::format("{}<={};", c.metric, c.max);
+  if (device && std::any_of(bounds.begin(), bounds.end(),
+                            [](const Constraint& c) { return c.metric == "latency"; }))
+    out += "device=" + device->description().dump() + ";";
+  return out;
 }
 
 }  // namespace narrow

@@ -51,9 +51,8 @@ RandomStrategy::RandomStrategy(const Parameters& p)
 
 void RandomStrategy::run(StageContext& ctx) {
   Store& store = ctx.store();
-  std::string constraints;
-  for (const auto& c : ctx.constraints().bounds)
-    constraints += fmt::format("{}<={};", c.metric, c.max);
+  // The bounds (and the device that predicts latency) are part of every unit's key.
+  const std::string constraints = ctx.constraints().key();
   const std::string config =
       fmt::format("random/1|per_law={}|max_rejections={}|batch={}|constraints={}", per_law_,
                   max_rejections_, batch_, constraints);
@@ -113,9 +112,11 @@ void RandomStrategy::run(StageContext& ctx) {
                                 o.metrics = analyse(arch);
                                 o.hash = arch.hash();
                                 o.json = arch.to_json_string();
-                                if (const Constraint* c = ctx.constraints().violated(o.metrics)) {
+                                double latency = 0;
+                                if (const Constraint* c =
+                                        ctx.constraints().violated(o.metrics, &arch, &latency)) {
                                   o.status = DrawStatus::rejected;
-                                  o.reason = Constraints::describe(*c, o.metrics);
+                                  o.reason = Constraints::describe(*c, o.metrics, latency);
                                 } else {
                                   o.status = DrawStatus::accepted;
                                 }

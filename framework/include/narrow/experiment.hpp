@@ -46,6 +46,9 @@ struct NARROW_API Experiment {
   std::uint64_t seed = 0;
   std::vector<std::string> plugin_paths;  // absolute
   std::optional<PluginUse> dataset, device;
+  /// The device named under `device:`, built during validation (null without one). The
+  /// constraints point at it for `latency`.
+  std::shared_ptr<const Device> device_object;
   std::vector<PluginUse> formats;
   std::vector<ExperimentSpace> spaces;
   Constraints constraints;
