@@ -12,10 +12,9 @@
 
 #include "narrow/architecture.hpp"
 #include "narrow/device.hpp"
-#include "narrow/loader.hpp"
 #include "narrow/metrics.hpp"
-#include "narrow/registry.hpp"
 #include "narrow/store.hpp"
+#include "support/plugins.hpp"
 #include "support/run.hpp"
 #include "support/sqlite.hpp"
 
@@ -90,10 +89,8 @@ BOOST_AUTO_TEST_CASE(fits_device_and_predicted_latency_bound_the_accepted_draws)
   }
 
   // Every accepted architecture is predicted within the bound by the same device.
-  narrow::Registry registry;
-  narrow::PluginLoader loader(registry);
-  loader.load_path(build_dir() + "/lib/narrow/plugins");
-  const auto device = narrow::create_device(registry, "analytic", {{"preset", "stm32f746"}});
+  const auto device =
+      narrow::create_device(narrow::test::built_plugins(), "analytic", {{"preset", "stm32f746"}});
   auto store = narrow::Store::open(db);
   const auto accepted = store->accepted_architectures();
   BOOST_REQUIRE(accepted.size() == 200u);

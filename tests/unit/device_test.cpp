@@ -21,6 +21,7 @@
 #include "narrow/loader.hpp"
 #include "narrow/metrics.hpp"
 #include "narrow/registry.hpp"
+#include "support/plugins.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -28,15 +29,7 @@ using nlohmann::json;
 namespace {
 
 narrow::Registry& registry() {
-  static narrow::Registry reg;
-  static bool loaded = [] {
-    narrow::PluginLoader loader(reg);
-    if (const char* build = std::getenv("NARROW_BUILD_DIR"))
-      loader.load_path(std::string(build) + "/lib/narrow/plugins");
-    return true;
-  }();
-  (void)loaded;
-  return reg;
+  return narrow::test::built_plugins();
 }
 
 /// A conv (+ optional batch norm) + relu + global pool + linear network on [c,h,w].

@@ -14,20 +14,14 @@
 #include "narrow/format.hpp"
 #include "narrow/loader.hpp"
 #include "narrow/registry.hpp"
+#include "support/plugins.hpp"
 
 using namespace narrow;
 
 namespace {
 
 Registry& registry() {
-  static Registry reg;
-  static bool loaded = [] {
-    PluginLoader(reg).load_path(std::string(std::getenv("NARROW_BUILD_DIR")) +
-                                "/lib/narrow/plugins/libnarrow_format_fixed.so");
-    return true;
-  }();
-  (void)loaded;
-  return reg;
+  return narrow::test::built_plugins("libnarrow_format_fixed.so");
 }
 
 bool same(float a, float b) {

@@ -24,6 +24,7 @@
 #include "narrow/random.hpp"
 #include "narrow/registry.hpp"
 #include "support/mpfr_oracle.hpp"
+#include "support/plugins.hpp"
 
 namespace {
 
@@ -34,17 +35,7 @@ using narrow::test::IeeeSpec;
 using narrow::test::same_result;
 
 narrow::Registry& registry() {
-  static narrow::Registry reg;
-  static bool loaded = [] {
-    narrow::PluginLoader loader(reg);
-    if (const char* build = std::getenv("NARROW_BUILD_DIR"))
-      loader.load_path(std::string(build) + "/lib/narrow/plugins");
-    else
-      loader.load_defaults();
-    return true;
-  }();
-  (void)loaded;
-  return reg;
+  return narrow::test::built_plugins();
 }
 
 std::unique_ptr<narrow::NumberFormat> make(int w, int t, bool saturate = false,
