@@ -46,6 +46,7 @@ namespace {
 namespace po = boost::program_options;
 using narrow::Rounding;
 using narrow::test::IeeeSpec;
+using narrow::test::round_one;
 using Clock = std::chrono::steady_clock;
 
 float from_bits(std::uint32_t b) {
@@ -71,12 +72,6 @@ struct Reference {
     return narrow::test::oracle_round(x, spec, mode);
   }
 };
-
-float round_one(const narrow::NumberFormat& f, float x, Rounding mode) {
-  float v = x;
-  f.round(std::span<float>(&v, 1), {mode, 0, 0});
-  return v;
-}
 
 std::string describe(float v) {
   return std::isnan(v) ? "NaN" : fmt::format("{}", v);

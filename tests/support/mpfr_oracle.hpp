@@ -28,6 +28,7 @@
 #include <mpfr.h>
 
 #include "narrow/format.hpp"
+#include "rounding.hpp"
 
 namespace narrow::test {
 
@@ -153,16 +154,6 @@ inline float reference_round(float x, const IeeeSpec& s, Rounding mode) {
   if (v > s.max_finite()) v = std::fabs(overflow_result(s, mode, negative));
   if (std::isnan(v)) return std::numeric_limits<float>::quiet_NaN();
   return finish(s, v, negative);
-}
-
-/// Raw bits of a float.
-inline std::uint32_t bits_of(float f) {
-  return std::bit_cast<std::uint32_t>(f);
-}
-
-/// Same result: equal bits (sign of zero included), or both NaN.
-inline bool same_result(float a, float b) {
-  return (std::isnan(a) && std::isnan(b)) || bits_of(a) == bits_of(b);
 }
 
 }  // namespace narrow::test

@@ -15,8 +15,11 @@
 #include "narrow/loader.hpp"
 #include "narrow/registry.hpp"
 #include "support/plugins.hpp"
+#include "support/rounding.hpp"
 
 using namespace narrow;
+using narrow::test::deterministic_roundings;
+using narrow::test::round_one;
 
 namespace {
 
@@ -28,14 +31,6 @@ bool same(float a, float b) {
   return std::bit_cast<std::uint32_t>(a) == std::bit_cast<std::uint32_t>(b);
 }
 
-float round_one(const NumberFormat& f, float x, Rounding mode, std::uint64_t seed = 0,
-                std::uint64_t offset = 0) {
-  f.round(std::span<float>(&x, 1), RoundingOptions{mode, seed, offset});
-  return x;
-}
-
-const Rounding deterministic[] = {Rounding::nearest_even, Rounding::toward_zero, Rounding::up,
-                                  Rounding::down};
 
 /// The expected Q(m,n) result by integer arithmetic on the grid: x is exactly k/2^n + r with
 /// the remainder r compared in long double (x * 2^n is exact there).
@@ -104,7 +99,7 @@ BOOST_AUTO_TEST_CASE(q3_4_grid_midpoints_and_neighbours_all_modes) {
       BOOST_TEST(round_one(*f, float(k) / 16.0f, mode, 3, std::uint64_t(k + 500)) ==
                  float(k) / 16.0f);
   for (float x : xs)
-    for (Rounding mode : deterministic)
+    for (Rounding mode : deterministic_roundings)
       BOOST_TEST(same(round_one(*f, x, mode), expect(3, 4, x, mode)),
                  std::hexfloat << x << " " << rounding_name(mode));
   // Known cases.
@@ -148,7 +143,7 @@ BOOST_AUTO_TEST_CASE(other_formats_match_the_integer_reference) {
       else
         x = std::ldexp(float(std::int32_t(gen())) / 2147483648.0f, int(gen() % 40) - n + m - 20);
       if (std::isnan(x)) continue;
-      for (Rounding mode : deterministic) {
+      for (Rounding mode : deterministic_roundings) {
         const float got = round_one(*f, x, mode);
         float want = expect(m, n, x, mode);
         // Above 24 bits the largest value 2^m - 2^-n is not a float32: narrow saturates to the

@@ -17,8 +17,12 @@
 #include "narrow/loader.hpp"
 #include "narrow/registry.hpp"
 #include "support/plugins.hpp"
+#include "support/rounding.hpp"
 
 using namespace narrow;
+using narrow::test::deterministic_roundings;
+using narrow::test::round_one;
+using narrow::test::same_result;
 
 namespace {
 
@@ -141,19 +145,6 @@ struct Oracle {
   }
 };
 
-bool same(float a, float b) {
-  if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
-  return std::bit_cast<std::uint32_t>(a) == std::bit_cast<std::uint32_t>(b);
-}
-
-float round_one(const NumberFormat& f, float x, Rounding mode, std::uint64_t seed = 0,
-                std::uint64_t offset = 0) {
-  f.round(std::span<float>(&x, 1), RoundingOptions{mode, seed, offset});
-  return x;
-}
-
-const Rounding deterministic[] = {Rounding::nearest_even, Rounding::toward_zero, Rounding::up,
-                                  Rounding::down};
 
 /// Inputs that matter: every value, every midpoint and the float32 neighbours of both,
 /// at both signs, plus the overflow region.
@@ -194,10 +185,10 @@ void check_against_oracle(const std::string& text, const Layout& l, bool saturat
   const Oracle oracle(l, saturate);
   std::size_t checked = 0;
   for (float x : probes(l))
-    for (Rounding mode : deterministic) {
+    for (Rounding mode : deterministic_roundings) {
       const float got = round_one(*f, x, mode);
       const float want = oracle.expect(x, mode);
-      if (!same(got, want))
+      if (!same_result(got, want))
         BOOST_ERROR(text << " " << rounding_name(mode) << ": " << std::hexfloat << x << " gave "
                          << got << ", want " << want);
       ++checked;
@@ -208,10 +199,10 @@ void check_against_oracle(const std::string& text, const Layout& l, bool saturat
     const float x = std::bit_cast<float>(std::uint32_t(gen()));
     // Concentrate half of them around the format's range.
     const float y = i % 2 ? x : std::ldexp(std::fmod(x, 1.0f), int(gen() % 40) - 20);
-    for (Rounding mode : deterministic) {
+    for (Rounding mode : deterministic_roundings) {
       const float got = round_one(*f, y, mode);
       const float want = oracle.expect(y, mode);
-      if (!same(got, want))
+      if (!same_result(got, want))
         BOOST_ERROR(text << " " << rounding_name(mode) << ": " << std::hexfloat << y << " gave "
                          << got << ", want " << want);
     }
@@ -257,7 +248,7 @@ BOOST_AUTO_TEST_CASE(every_code_round_trips) {
       if (std::isnan(v)) continue;
       const float x = float(v);
       for (Rounding mode : all_roundings())
-        BOOST_TEST(same(round_one(*f, x, mode, 7, c), x), text << " code " << c);
+        BOOST_TEST(same_result(round_one(*f, x, mode, 7, c), x), text << " code " << c);
     }
   }
 }
@@ -313,15 +304,15 @@ BOOST_AUTO_TEST_CASE(subnormals_and_signed_zero) {
   auto e5 = create_format(registry(), "e5m2");
   const auto rne = Rounding::nearest_even;
   BOOST_TEST(round_one(*e4, std::ldexp(1.0f, -9), rne) == std::ldexp(1.0f, -9));
-  BOOST_TEST(same(round_one(*e4, std::ldexp(1.0f, -10), rne), 0.0f));  // tie to even: 0
-  BOOST_TEST(same(round_one(*e4, -std::ldexp(1.0f, -10), rne), -0.0f));
+  BOOST_TEST(same_result(round_one(*e4, std::ldexp(1.0f, -10), rne), 0.0f));  // tie to even: 0
+  BOOST_TEST(same_result(round_one(*e4, -std::ldexp(1.0f, -10), rne), -0.0f));
   BOOST_TEST(round_one(*e4, std::ldexp(3.0f, -10), rne) == std::ldexp(1.0f, -8));  // tie: even
   BOOST_TEST(round_one(*e4, std::ldexp(1.0f, -30), Rounding::up) == std::ldexp(1.0f, -9));
-  BOOST_TEST(same(round_one(*e4, -std::ldexp(1.0f, -30), Rounding::up), -0.0f));
+  BOOST_TEST(same_result(round_one(*e4, -std::ldexp(1.0f, -30), Rounding::up), -0.0f));
   BOOST_TEST(round_one(*e5, std::ldexp(1.0f, -16), rne) == std::ldexp(1.0f, -16));
   BOOST_TEST(round_one(*e5, std::ldexp(1.5f, -17), rne) == std::ldexp(1.0f, -16));
-  BOOST_TEST(same(round_one(*e5, -0.0f, Rounding::up), -0.0f));
-  BOOST_TEST(same(round_one(*e5, 0.0f, Rounding::down), 0.0f));
+  BOOST_TEST(same_result(round_one(*e5, -0.0f, Rounding::up), -0.0f));
+  BOOST_TEST(same_result(round_one(*e5, 0.0f, Rounding::down), 0.0f));
 }
 
 BOOST_AUTO_TEST_CASE(idempotent_and_monotonic) {
@@ -332,12 +323,12 @@ BOOST_AUTO_TEST_CASE(idempotent_and_monotonic) {
   std::sort(xs.begin(), xs.end());
   for (const char* text : {"e4m3", "e4m3(no)", "e5m2", "e5m2(yes)"}) {
     auto f = create_format(registry(), text);
-    for (Rounding mode : deterministic) {
+    for (Rounding mode : deterministic_roundings) {
       auto once = xs;
       f->round(once, {mode});
       auto twice = once;
       f->round(twice, {mode});
-      for (std::size_t i = 0; i < xs.size(); ++i) BOOST_TEST_REQUIRE(same(once[i], twice[i]));
+      for (std::size_t i = 0; i < xs.size(); ++i) BOOST_TEST_REQUIRE(same_result(once[i], twice[i]));
       float previous = -std::numeric_limits<float>::infinity();
       for (float v : once) {
         if (std::isnan(v)) continue;
@@ -374,6 +365,6 @@ BOOST_AUTO_TEST_CASE(stochastic_rounding_is_seeded_unbiased_and_split_invariant)
     const float x = u(gen);
     const float r = round_one(*f, x, Rounding::stochastic, 1, std::uint64_t(i));
     const float lo = oracle.expect(x, Rounding::down), hi = oracle.expect(x, Rounding::up);
-    BOOST_TEST_REQUIRE((same(r, lo) || same(r, hi)));
+    BOOST_TEST_REQUIRE((same_result(r, lo) || same_result(r, hi)));
   }
 }
