@@ -53,18 +53,14 @@ void Int8Format::apply(std::span<float> values, const AffineParams& p,
                        const RoundingOptions& options) {
   const double scale = p.scale, zp = p.zero_point;
   const double q_min = p.q_min, q_max = p.q_max;
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    const float x = values[i];
+  round_each(values, options, [&](float x, Rounding mode, std::uint64_t random) {
     double q = zp;  // NaN becomes the zero point, that is 0
-    if (std::isinf(x)) {
+    if (std::isinf(x))
       q = x > 0 ? q_max : q_min;
-    } else if (!std::isnan(x)) {
-      const std::uint64_t random =
-          options.mode == Rounding::stochastic ? stochastic_bits(options.seed, options.offset + i) : 0;
-      q = std::clamp(round_integer(double(x) / scale, options.mode, random) + zp, q_min, q_max);
-    }
-    values[i] = float((q - zp) * scale);  // +0 for q == zp
-  }
+    else if (!std::isnan(x))
+      q = std::clamp(round_integer(double(x) / scale, mode, random) + zp, q_min, q_max);
+    return float((q - zp) * scale);  // +0 for q == zp
+  });
 }
 
 void Int8Format::round(std::span<float> values, const RoundingOptions& options) const {

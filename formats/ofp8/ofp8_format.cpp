@@ -54,13 +54,10 @@ float Ofp8Format::round_one(float x, Rounding mode, std::uint64_t random) const 
 }
 
 void Ofp8Format::round(std::span<float> values, const RoundingOptions& options) const {
-  const Rounding mode = options.mode;
-  if (mode == Rounding::stochastic) {
-    for (std::size_t i = 0; i < values.size(); ++i)
-      values[i] = round_one(values[i], mode, stochastic_bits(options.seed, options.offset + i));
-  } else {
-    for (float& x : values) x = round_one(x, mode, 0);
-  }
+  round_each(values, options,
+             [this](float x, Rounding mode, std::uint64_t random) {
+               return round_one(x, mode, random);
+             });
 }
 
 }  // namespace narrow::formats

@@ -46,6 +46,20 @@ NARROW_API std::uint64_t stochastic_bits(std::uint64_t seed, std::uint64_t index
 /// stochastic rounding: up with probability frac(s). Exact for any double.
 NARROW_API double round_integer(double s, Rounding mode, std::uint64_t random = 0);
 
+/// Rounds every value in place with `one(value, mode, random)`, for formats that round one
+/// value at a time: `random` is stochastic_bits(seed, offset + i) for stochastic rounding of
+/// value i, and 0 otherwise.
+template <class RoundOne>
+void round_each(std::span<float> values, const RoundingOptions& options, RoundOne one) {
+  const Rounding mode = options.mode;
+  if (mode == Rounding::stochastic) {
+    for (std::size_t i = 0; i < values.size(); ++i)
+      values[i] = one(values[i], mode, stochastic_bits(options.seed, options.offset + i));
+  } else {
+    for (float& x : values) x = one(x, mode, 0);
+  }
+}
+
 /// What a tensor is, for formats whose scale depends on it (int8 affine quantisation).
 struct NARROW_API TensorInfo {
   enum class Role { activation, weight, bias };
