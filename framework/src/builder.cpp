@@ -133,39 +133,11 @@ torch::Tensor GraphModuleImpl::run(torch::Tensor x,
         case Op::linear:
           y = modules_[i].forward(a.dim() > 2 ? a.flatten(1) : a);
           break;
-        case Op::relu:
-          y = torch::relu(a);
-          break;
-        case Op::relu6:
-          y = torch::hardtanh(a, 0.0, 6.0);
-          break;
-        case Op::maxpool:
-          y = torch::max_pool2d(a, layer.kernel, layer.stride, layer.padding, /*dilation=*/1,
-                                /*ceil_mode=*/false);
-          break;
-        case Op::avgpool:
-          y = torch::avg_pool2d(a, layer.kernel, layer.stride, layer.padding,
-                                /*ceil_mode=*/false, /*count_include_pad=*/true);
-          break;
-        case Op::global_avgpool:
-          y = torch::adaptive_avg_pool2d(a, {1, 1});
-          break;
-        case Op::add:
-          if (inputs.size() == 1) {
-            y = a;
-          } else {
-            y = inputs[0] + inputs[1];  // a fresh tensor: accumulating into it is safe
-            for (std::size_t k = 2; k < inputs.size(); ++k) y.add_(inputs[k]);
-          }
-          break;
-        case Op::concat:
-          y = inputs.size() == 1 ? a : torch::cat(inputs, 1);
-          break;
-        case Op::flatten:
-          y = a.flatten(1);
-          break;
         case Op::dropout:
           y = dropout(a, layer.p);
+          break;
+        default:
+          y = functional_layer(layer, inputs);
           break;
       }
     } catch (const c10::Error& e) {
@@ -207,6 +179,36 @@ torch::Tensor GraphModuleImpl::dropout(const torch::Tensor& a, double p) {
   mask.bernoulli_(1.0 - p, *generator_);
   mask.div_(1.0 - p);
   return a * mask;
+}
+
+torch::Tensor functional_layer(const Layer& layer, const std::vector<torch::Tensor>& inputs) {
+  const torch::Tensor& a = inputs.front();
+  switch (layer.op) {
+    case Op::relu:
+      return torch::relu(a);
+    case Op::relu6:
+      return torch::hardtanh(a, 0.0, 6.0);
+    case Op::maxpool:
+      return torch::max_pool2d(a, layer.kernel, layer.stride, layer.padding, /*dilation=*/1,
+                               /*ceil_mode=*/false);
+    case Op::avgpool:
+      return torch::avg_pool2d(a, layer.kernel, layer.stride, layer.padding,
+                               /*ceil_mode=*/false, /*count_include_pad=*/true);
+    case Op::global_avgpool:
+      return torch::adaptive_avg_pool2d(a, {1, 1});
+    case Op::add: {
+      if (inputs.size() == 1) return a;
+      torch::Tensor y = inputs[0] + inputs[1];  // a fresh tensor: accumulating into it is safe
+      for (std::size_t k = 2; k < inputs.size(); ++k) y.add_(inputs[k]);
+      return y;
+    }
+    case Op::concat:
+      return inputs.size() == 1 ? a : torch::cat(inputs, 1);
+    case Op::flatten:
+      return a.flatten(1);
+    default:
+      throw Error(describe(layer) + " has weights or a mode; it is not a functional layer");
+  }
 }
 
 GraphModule build_module(const Architecture& arch) {

@@ -140,37 +140,15 @@ torch::Tensor QuantizedModel::forward(torch::Tensor x, const std::vector<torch::
           y = a * weights[i].view(shape) + biases[i].view(shape);
         }
         break;
-      case Op::relu:
-        y = torch::relu(a);
+      case Op::dropout:
+        y = a;  // evaluation: dropout passes its input
         break;
-      case Op::relu6:
-        y = torch::hardtanh(a, 0.0, 6.0);
-        break;
-      case Op::maxpool:
-        y = torch::max_pool2d(a, l.kernel, l.stride, l.padding, 1, false);
-        break;
-      case Op::avgpool:
-        y = torch::avg_pool2d(a, l.kernel, l.stride, l.padding, false, true);
-        break;
-      case Op::global_avgpool:
-        y = torch::adaptive_avg_pool2d(a, {1, 1});
-        break;
-      case Op::add:
-        y = in(0) + in(1);
-        for (std::size_t k = 2; k < s.inputs.size(); ++k) y.add_(in(k));
-        break;
-      case Op::concat: {
-        std::vector<torch::Tensor> parts;
-        for (std::size_t k = 0; k < s.inputs.size(); ++k) parts.push_back(in(k));
-        y = parts.size() == 1 ? parts.front() : torch::cat(parts, 1);
+      default: {
+        std::vector<torch::Tensor> inputs;
+        for (std::size_t k = 0; k < s.inputs.size(); ++k) inputs.push_back(in(k));
+        y = functional_layer(l, inputs);
         break;
       }
-      case Op::flatten:
-        y = a.flatten(1);
-        break;
-      case Op::dropout:
-        y = a;
-        break;
     }
     if (format && computes_new_values(s.op) && !s.identity)
       round_rows(y, batch, *format, TensorInfo{}, options, i + 1);

@@ -36,6 +36,12 @@ class NARROW_API GraphModuleImpl : public torch::nn::Module {
 };
 TORCH_MODULE(GraphModule);
 
+/// Applies a layer that has no weights (relu, relu6, max and average pooling, global average
+/// pooling, add, concat, flatten) to its inputs, as the graph module and the precision
+/// evaluator both run it. Other ops (conv2d, linear, batchnorm, dropout) are an Error.
+NARROW_API torch::Tensor functional_layer(const Layer& layer,
+                                          const std::vector<torch::Tensor>& inputs);
+
 /// Builds a module for a finalized architecture (weights initialised by LibTorch defaults).
 NARROW_API GraphModule build_module(const Architecture& arch);
 
