@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "narrow/device.hpp"
+#include "support/files.hpp"
 #include "support/run.hpp"
 
 namespace fs = std::filesystem;
@@ -24,13 +25,6 @@ using narrow::test::run_narrow;
 namespace {
 
 const std::vector<std::string> progress_off{"NARROW_PROGRESS=off"};
-
-fs::path work_dir() {
-  const fs::path dir = fs::temp_directory_path() / ("narrow_calibrate_test_" +
-                                                    std::to_string(::getpid()));
-  fs::create_directories(dir);
-  return dir;
-}
 
 /// A tiny calibration: few small sequential networks, few runs, three features.
 std::vector<std::string> tiny(const fs::path& dir, const std::string& tag,
@@ -70,7 +64,7 @@ void expect_one_line_error(const std::vector<std::string>& args, const std::stri
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(tiny_calibration_on_the_host) {
-  const fs::path dir = work_dir();
+  const fs::path dir = narrow::test::work_dir("calibrate");
   const auto r = run_narrow(tiny(dir, "a"), progress_off);
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   const json j = json::parse(r.out);
@@ -130,7 +124,7 @@ BOOST_AUTO_TEST_CASE(tiny_calibration_on_the_host) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_is_one_line_and_exit_2) {
-  const fs::path dir = work_dir();
+  const fs::path dir = narrow::test::work_dir("calibrate_bad_input");
   const std::string out = (dir / "x.json").string();
   expect_one_line_error({"calibrate", "--count", "0", "--out", out}, "--count 0");
   expect_one_line_error({"calibrate", "--held-out", "1.5", "--out", out}, "--held-out 1.5");

@@ -14,13 +14,14 @@
 #include "narrow/device.hpp"
 #include "narrow/metrics.hpp"
 #include "narrow/store.hpp"
+#include "support/files.hpp"
 #include "support/plugins.hpp"
 #include "support/run.hpp"
 #include "support/sqlite.hpp"
 
 namespace fs = std::filesystem;
-using narrow::test::build_dir;
 using narrow::test::run_narrow;
+using narrow::test::work_dir;
 using narrow::test::sql;
 using Args = std::vector<std::string>;
 
@@ -51,9 +52,7 @@ stages:
 BOOST_AUTO_TEST_CASE(fits_device_and_predicted_latency_bound_the_accepted_draws) {
   BOOST_REQUIRE_MESSAGE(std::system("command -v sqlite3 >/dev/null") == 0,
                         "the sqlite3 shell is needed (scripts/setup.sh installs it)");
-  const fs::path work = fs::path(build_dir()) / "tests" / "device_constraints";
-  fs::remove_all(work);
-  fs::create_directories(work);
+  const fs::path work = work_dir("device_constraints");
   const auto file = (work / "exp.yaml").string();
   std::ofstream(file) << experiment;
 

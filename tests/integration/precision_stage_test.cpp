@@ -12,25 +12,19 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/files.hpp"
 #include "support/run.hpp"
 #include "support/sqlite.hpp"
 
 namespace fs = std::filesystem;
-using narrow::test::build_dir;
 using narrow::test::run_narrow;
+using narrow::test::work_dir;
 using narrow::test::source_dir;
 using narrow::test::sql;
 using nlohmann::json;
 using Args = std::vector<std::string>;
 
 namespace {
-
-fs::path work_dir(const std::string& name) {
-  const fs::path work = fs::path(build_dir()) / "tests" / name;
-  fs::remove_all(work);
-  fs::create_directories(work);
-  return work;
-}
 
 std::string experiment() {
   return (fs::path(source_dir()) / "experiments" / "smoke" / "precision.yaml").string();

@@ -12,12 +12,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/files.hpp"
 #include "support/run.hpp"
 #include "support/sqlite.hpp"
 
 namespace fs = std::filesystem;
-using narrow::test::build_dir;
 using narrow::test::run_narrow;
+using narrow::test::work_dir;
 using narrow::test::source_dir;
 using narrow::test::sql;
 using nlohmann::json;
@@ -32,13 +33,6 @@ const char* tiny_arch = R"({"input": [1, 8, 8], "classes": 4, "output": "fc",
     {"id": "pool", "op": "maxpool", "inputs": ["relu"], "kernel": 2},
     {"id": "flat", "op": "flatten", "inputs": ["pool"]},
     {"id": "fc", "op": "linear", "inputs": ["flat"], "out_features": 4}]})";
-
-fs::path work_dir(const std::string& name) {
-  const fs::path work = fs::path(build_dir()) / "tests" / name;
-  fs::remove_all(work);
-  fs::create_directories(work);
-  return work;
-}
 
 std::string write(const fs::path& path, const std::string& text) {
   std::ofstream(path) << text;

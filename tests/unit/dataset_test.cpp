@@ -26,6 +26,7 @@
 #include "narrow/dataset.hpp"
 #include "narrow/errors.hpp"
 #include "narrow/registry.hpp"
+#include "support/files.hpp"
 
 using namespace narrow;
 namespace fs = std::filesystem;
@@ -48,21 +49,8 @@ std::string fixtures() {
   return (root / "tests" / "fixtures" / "datasets").lexically_normal().string();
 }
 
-/// A fresh folder for one test, under the build folder when known, removed afterwards.
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    const char* build = std::getenv("NARROW_BUILD_DIR");
-    fs::path base = build && *build ? fs::path(build) / "tmp" : fs::temp_directory_path();
-    std::random_device rd;
-    dir = base / ("dataset-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    fs::create_directories(dir);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-  std::string file(const std::string& name) const { return (dir / name).string(); }
+struct TempDir : narrow::test::TempDir {
+  TempDir() : narrow::test::TempDir("dataset-test") {}
 };
 
 /// Writes `bytes` to `path`, or gzipped to `path`.gz (with the gzip program: the test does

@@ -28,28 +28,15 @@
 #include "narrow/errors.hpp"
 #include "narrow/metrics.hpp"
 #include "narrow/store.hpp"
+#include "support/files.hpp"
 
 using namespace narrow;
 namespace fs = std::filesystem;
 
 namespace {
 
-/// A fresh folder for one test, under the build folder when known, removed afterwards.
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    const char* build = std::getenv("NARROW_BUILD_DIR");
-    fs::path base = build && *build ? fs::path(build) / "tmp" : fs::temp_directory_path();
-    std::random_device rd;
-    dir = base / ("store-test-" + std::to_string(::getpid()) + "-" + std::to_string(rd()));
-    fs::create_directories(dir);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(dir, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(dir, ec);
-  }
-  std::string file(const std::string& name) const { return (dir / name).string(); }
+struct TempDir : narrow::test::TempDir {
+  TempDir() : narrow::test::TempDir("store-test") {}
 };
 
 std::string read_bytes(const std::string& path) {
