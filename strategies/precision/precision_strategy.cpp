@@ -230,8 +230,8 @@ void PrecisionStrategy::run(StageContext& ctx) {
   std::vector<std::unique_ptr<NumberFormat>> defaults;
   if (formats.empty()) {
     for (const auto& text : expand_format_spec(kDefaultFormats)) {
-      defaults.push_back(create_format(registry, text));
       const auto parsed = parse_format_text(registry, text);
+      defaults.push_back(create_format(registry, parsed.name, parsed.parameters));
       formats.push_back(FormatEntry{defaults.back()->name(),
                                     format_key(registry, parsed.name, parsed.parameters),
                                     defaults.back().get()});
@@ -251,10 +251,12 @@ void PrecisionStrategy::run(StageContext& ctx) {
   std::int64_t without_weights = 0;
   for (auto& t : store.trainings(from_)) {
     if (t.status != "ok") continue;
-    if (!store.training_weights(t.key)) {
+    auto weights = store.training_weights(t.key);
+    if (!weights) {
       ++without_weights;
       continue;
     }
+    t.weights = std::move(*weights);  // read once, for the evaluations below
     trainings.push_back(std::move(t));
   }
   if (trainings.empty())
@@ -320,11 +322,10 @@ void PrecisionStrategy::run(StageContext& ctx) {
       for (std::size_t i; !stop.load() && (i = next.fetch_add(1)) < work.size();) {
         const Work& w = work[i];
         try {
-          std::string weights, architecture;
+          std::string architecture;
           DatasetSpec dataset;
           {
             std::lock_guard lock(mutex);  // one thread at a time in the store
-            weights = *store.training_weights(w.training.key);
             dataset = store.training_dataset(w.training.key);
             const auto a = store.architecture_json(w.training.architecture_hash);
             if (!a)
@@ -339,7 +340,7 @@ void PrecisionStrategy::run(StageContext& ctx) {
           options.seed = content_seed(fmt::format("{}|precision|{}", ctx.seed(), w.training.key));
           std::size_t k = 0;  // results arrive in order: float32, then `todo`
           (void)engine.precision(
-              registry, architecture, weights, dataset, split_, todo, options, threads,
+              registry, architecture, w.training.weights, dataset, split_, todo, options, threads,
               [&](const PrecisionResult& r) {
                 const std::size_t index = k++;
                 if (index == 0 && !w.reference) {  // float32 stored before
