@@ -251,7 +251,7 @@ std::string percent(double share) {
 int cmd_calibrate(const std::vector<std::string>& args) {
   po::options_description opts("options");
   std::string device_name = "host", experiment_file, out_file = "calibration.json", csv,
-              min_macs_text = "10k", max_macs_text = "300M", save_file, load_file;
+              min_macs_text = "10k", max_macs_text = "300M", save_file, load_file, fit;
   std::vector<std::string> params, space_items, feature_items, paths;
   std::int64_t count = 150, pool = 40;
   std::uint64_t seed = 1;
@@ -274,8 +274,12 @@ int cmd_calibrate(const std::vector<std::string>& args) {
       "and at most this many (measuring large models takes long)")(
       "pool", po::value(&pool)->default_value(pool),
       "candidates drawn per measured architecture, among which the spread over MACs is chosen")(
+      "fit", po::value(&fit),
+      "how the latency model is fitted: 'layers' (default; every layer is timed inside the "
+      "network and each layer kind gets its own law, see docs/devices.md) or 'totals' (the "
+      "networks' latencies against --features)")(
       "features", po::value(&feature_items)->composing(),
-      fmt::format("features of the latency model, comma-separated (default: {})",
+      fmt::format("features of a --fit totals model, comma-separated (default: {})",
                   fmt::join(default_latency_features(), ","))
           .c_str())("seed", po::value(&seed)->default_value(seed), "random seed")(
       "threads", po::value(&threads)->default_value(threads), "threads that draw candidates")(
@@ -297,7 +301,9 @@ int cmd_calibrate(const std::vector<std::string>& args) {
                  "[--out FILE] [--csv FILE] [--json]\n\n"
                  "Draws architectures across search spaces, spread over orders of magnitude of "
                  "MACs,\nmeasures their latency on the device, fits a latency model on "
-                 "analytical features\n(non-negative least squares of the relative error) and "
+                 "analytical features\n(per layer kind from layer timings, then per network; "
+                 "non-negative least squares of the\nrelative error; a whole-network fit runs "
+                 "beside it as the baseline) and "
                  "reports its error on the\nheld-out architectures: R², median absolute "
                  "percentage error, share within ±10 %,\nand the measurement noise (median "
                  "coefficient of variation). The calibration file\nis what the `calibrated` "
@@ -323,15 +329,24 @@ int cmd_calibrate(const std::vector<std::string>& args) {
   if (!experiment_file.empty() && !space_items.empty())
     throw InputError("give --spaces or --experiment, not both");
   std::vector<std::string> features = split_list(feature_items);
-  if (features.empty()) features = default_latency_features();
+  if (fit.empty()) fit = features.empty() ? "layers" : "totals";
+  if (fit != "layers" && fit != "totals")
+    throw InputError(fmt::format("--fit '{}' must be layers or totals", fit));
+  const bool layered = fit == "layers";
+  if (layered && !features.empty())
+    throw InputError("--features chooses the features of --fit totals; --fit layers uses every "
+                     "layer kind's features");
+  if (features.empty()) features = layered ? layered_latency_features() : default_latency_features();
   check_latency_features(features);
+  // What the fit needs at least: a network per feature, or per layer kind and the constant.
+  const std::size_t needed = layered ? layer_kinds().size() + 1 : features.size();
   const auto held_out_count = std::size_t(std::llround(double(count) * held_out_share));
   const std::size_t training_count = std::size_t(count) - held_out_count;
-  if (held_out_count < 1 || training_count < features.size())
+  if (held_out_count < 1 || training_count < needed)
     throw InputError(fmt::format(
-        "--count {} with --held-out {} leaves {} architectures to fit {} features and {} to "
-        "test; raise --count",
-        count, held_out_share, training_count, features.size(), held_out_count));
+        "--count {} with --held-out {} leaves {} architectures to fit and {} to test; the {} "
+        "fit needs at least {} to fit; raise --count",
+        count, held_out_share, training_count, held_out_count, fit, needed));
   std::map<std::string, std::string> device_params;
   for (const auto& kv : params) {
     const auto eq = kv.find('=');
@@ -394,6 +409,7 @@ int cmd_calibrate(const std::vector<std::string>& args) {
                           max_macs, min_macs_text, max_macs_text, features);
     device_description = device->description();
     options = device->latency_options();
+    options.layers = layered;
     // Measure, smallest first (a progress bar whose rate means something early on).
     std::vector<std::size_t> order(samples.size());
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -413,13 +429,19 @@ int cmd_calibrate(const std::vector<std::string>& args) {
     }
     progress.finish();
   }
+  if (layered)
+    for (const auto& s : samples)
+      if (s.latency.layer_seconds.empty())
+        throw InputError(fmt::format(
+            "the measurements {} have no layer times (measured without them); use --fit totals",
+            load_file.empty() ? "of the device" : "of '" + load_file + "'"));
   const std::size_t n = samples.size();
   const std::size_t n_held = std::size_t(std::llround(double(n) * held_out_share));
-  if (n_held < 1 || n < n_held + features.size())
+  if (n_held < 1 || n < n_held + needed)
     throw InputError(fmt::format(
-        "{} distinct architectures are too few to fit {} features and test the fit; raise "
+        "{} distinct architectures are too few for the {} fit ({} to fit) and its test; raise "
         "--count or --pool, or widen the MACs range",
-        n, features.size()));
+        n, fit, needed));
   if (!save_file.empty()) save_measurements(save_file, samples, device_description, options);
 
   // Held-out architectures: a seeded shuffle, so the split does not follow the MACs order.
@@ -429,22 +451,44 @@ int cmd_calibrate(const std::vector<std::string>& args) {
   for (std::size_t i = n; i > 1; --i) std::swap(shuffled[i - 1], shuffled[std::size_t(rng() % i)]);
   for (std::size_t k = 0; k < n_held; ++k) samples[shuffled[k]].held_out = true;
 
-  std::vector<std::vector<double>> x_train;
+  // The whole-network fit on the default features: the model itself with --fit totals, the
+  // baseline beside the layered fit otherwise.
+  const std::vector<std::string>& baseline_features =
+      layered ? default_latency_features() : features;
+  std::vector<std::vector<double>> x_train, layers_train, seconds_train;
+  std::vector<std::vector<LayerFeatures>> layer_rows;
   std::vector<double> y_train;
-  for (const auto& s : samples)
-    if (!s.held_out) {
-      x_train.push_back(s.features);
-      y_train.push_back(s.latency.mean);
+  for (const auto& s : samples) {
+    if (s.held_out) continue;
+    x_train.push_back(layered ? latency_features(s.arch, baseline_features) : s.features);
+    y_train.push_back(s.latency.mean);
+    if (layered) {
+      layer_rows.push_back(layer_latency_features(fold_batchnorm(s.arch)));
+      seconds_train.push_back(s.latency.layer_seconds);
     }
+  }
   Calibration cal;
-  cal.model = LatencyModel::fit(features, x_train, y_train);
-  std::vector<double> p_train, m_train, p_held, m_held, cvs;
+  const LatencyModel baseline = LatencyModel::fit(baseline_features, x_train, y_train);
+  std::vector<std::string> unseen;
+  cal.model = layered ? LatencyModel::fit_layers(layer_rows, seconds_train, y_train, &unseen)
+                      : baseline;
+  cal.fit = fit;
+  std::vector<double> p_train, m_train, p_held, m_held, b_held, cvs;
   for (auto& s : samples) {
     s.predicted = cal.model.predict(s.features);
     (s.held_out ? p_held : p_train).push_back(s.predicted);
     (s.held_out ? m_held : m_train).push_back(s.latency.mean);
+    if (s.held_out)
+      b_held.push_back(layered ? baseline.predict(latency_features(s.arch, baseline_features))
+                               : s.predicted);
     cvs.push_back(s.latency.cv);
   }
+  const FitStatistics baseline_held = FitStatistics::of(b_held, m_held);
+  for (const auto& kind : unseen)
+    fmt::print(stderr,
+               "warning: no calibration architecture has a {} layer; such layers are predicted "
+               "to take no time (draw from spaces that have them)\n",
+               kind);
   std::sort(cvs.begin(), cvs.end());
   cal.device = device_description;
   cal.options = options;
@@ -497,6 +541,10 @@ int cmd_calibrate(const std::vector<std::string>& args) {
                       {"repeated", repeated},
                       {"noisy", noisy},
                       {"training", cal.training.to_json()},
+                      {"fit", fit},
+                      {"baseline", json{{"fit", "totals"},
+                                        {"features", baseline_features},
+                                        {"held_out", baseline_held.to_json()}}},
                       {"threads", options.threads},
                       {"spaces", cal.spaces},
                       {"seed", seed},
@@ -516,13 +564,25 @@ int cmd_calibrate(const std::vector<std::string>& args) {
              h.r2, h.median_abs_pct_error, percent(h.within_10pct), h.max_abs_pct_error);
   fmt::print("  training   R² {:.4f}  median |error| {:.2f} %  within ±10 % {}\n", cal.training.r2,
              cal.training.median_abs_pct_error, percent(cal.training.within_10pct));
+  if (layered)
+    fmt::print("  baseline   whole-network fit on held out: R² {:.4f}  median |error| {:.2f} %  "
+               "within ±10 % {}\n",
+               baseline_held.r2, baseline_held.median_abs_pct_error,
+               percent(baseline_held.within_10pct));
   fmt::print("  noise      median coefficient of variation {}; {} measurement{} repeated, {} "
              "still noisy\n",
              percent(cal.noise_cv_median), repeated, repeated == 1 ? "" : "s", noisy);
-  fmt::print("  latency =");
-  for (std::size_t k = 0; k < features.size(); ++k)
-    if (cal.model.coefficients[k] > 0)
-      fmt::print(" + {:.4g} s × {}", cal.model.coefficients[k], features[k]);
+  if (layered) {
+    std::size_t used = 0;
+    for (double c : cal.model.coefficients) used += c > 0;
+    fmt::print("  latency = Σ over layers of its kind's law: {} of {} coefficients non-zero",
+               used, features.size());
+  } else {
+    fmt::print("  latency =");
+    for (std::size_t k = 0; k < features.size(); ++k)
+      if (cal.model.coefficients[k] > 0)
+        fmt::print(" + {:.4g} s × {}", cal.model.coefficients[k], features[k]);
+  }
   fmt::print("\ncalibration written to {}{}\n", out_file,
              csv.empty() ? "" : fmt::format(", data to {}", csv));
   return 0;

@@ -6,6 +6,7 @@
 // layer's output is released as soon as its last consumer has run.
 #include "narrow/builder.hpp"
 
+#include <chrono>
 #include <sstream>
 #include <utility>
 
@@ -99,8 +100,13 @@ torch::Tensor GraphModuleImpl::forward_recording(torch::Tensor x,
   return run(std::move(x), &shapes);
 }
 
-torch::Tensor GraphModuleImpl::run(torch::Tensor x,
-                                   std::vector<std::vector<std::int64_t>>* shapes) {
+torch::Tensor GraphModuleImpl::forward_timed(torch::Tensor x, std::vector<double>& seconds) {
+  if (seconds.size() != arch_.layers().size()) seconds.assign(arch_.layers().size(), 0.0);
+  return run(std::move(x), nullptr, &seconds);
+}
+
+torch::Tensor GraphModuleImpl::run(torch::Tensor x, std::vector<std::vector<std::int64_t>>* shapes,
+                                   std::vector<double>* seconds) {
   const Shape& in = arch_.input();
   const std::int64_t expected_dims = in.flat ? 2 : 4;
   bool fits = x.defined() && x.dim() == expected_dims && x.size(1) == in.c;
@@ -123,6 +129,8 @@ torch::Tensor GraphModuleImpl::run(torch::Tensor x,
     for (int j : input_indices) inputs.push_back(j < 0 ? x : outputs[static_cast<std::size_t>(j)]);
 
     torch::Tensor y;
+    const auto started = seconds ? std::chrono::steady_clock::now()
+                                 : std::chrono::steady_clock::time_point{};
     try {
       const torch::Tensor& a = inputs.front();
       switch (layer.op) {
@@ -150,6 +158,9 @@ torch::Tensor GraphModuleImpl::run(torch::Tensor x,
                   e.what_without_backtrace());
     }
     inputs.clear();
+    if (seconds)
+      (*seconds)[i] +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
 
     if (shapes) {
       auto sizes = y.sizes();

@@ -30,7 +30,8 @@ json LatencyOptions::to_json() const {
               {"max_cv", max_cv},
               {"max_repeats", max_repeats},
               {"min_run_seconds", min_run_seconds},
-              {"clock", clock}};
+              {"clock", clock},
+              {"layers", layers}};
 }
 
 LatencyOptions LatencyOptions::from_json(const json& j) {
@@ -42,11 +43,12 @@ LatencyOptions LatencyOptions::from_json(const json& j) {
   o.max_repeats = j.at("max_repeats").get<int>();
   o.min_run_seconds = j.at("min_run_seconds").get<double>();
   o.clock = j.value("clock", std::string("wall"));
+  o.layers = j.value("layers", false);
   return o;
 }
 
 json LatencyMeasurement::to_json() const {
-  return json{{"mean", mean},
+  json j{{"mean", mean},
               {"median", median},
               {"stddev", stddev},
               {"cv", cv},
@@ -58,6 +60,8 @@ json LatencyMeasurement::to_json() const {
               {"clock", clock},
               {"cpu", cpu},
               {"times", times}};
+  if (!layer_seconds.empty()) j["layer_seconds"] = layer_seconds;
+  return j;
 }
 
 LatencyMeasurement LatencyMeasurement::from_json(const json& j) {
@@ -74,6 +78,7 @@ LatencyMeasurement LatencyMeasurement::from_json(const json& j) {
   m.clock = j.value("clock", std::string("wall"));
   m.cpu = j.at("cpu").get<std::string>();
   m.times = j.at("times").get<std::vector<double>>();
+  if (j.contains("layer_seconds")) m.layer_seconds = j.at("layer_seconds").get<std::vector<double>>();
   return m;
 }
 
@@ -182,12 +187,64 @@ std::int64_t host_memory_bytes() {
 
 namespace {
 
-const std::vector<std::string> feature_catalog{
+/// The kinds of layer the latency model tells apart, each with the features of one layer of
+/// that kind. A kind gathers the layers LibTorch's CPU backend runs the same way, so that one
+/// linear law of its features fits them all (docs/devices.md, "Layer kinds").
+const std::vector<std::pair<std::string, std::vector<std::string>>>& kind_catalog() {
+  static const std::vector<std::pair<std::string, std::vector<std::string>>> kinds{
+      // 1×1 convolutions of stride 1: one matrix product of the weights and the input. The
+      // product's innermost loop runs over the output positions, once per weight, in vectors
+      // of 8 and a scalar tail: "vector_blocks" = weights × ⌈positions / 8⌉ and
+      // "vector_tails" = weights × (positions mod 8).
+      {"conv_pointwise",
+       {"layers", "macs", "weights", "inputs", "outputs", "vector_blocks", "vector_tails"}},
+      // Ungrouped convolutions on small inputs: im2col, then a matrix product.
+      {"conv_gemm",
+       {"layers", "macs", "weights", "im2col", "inputs", "outputs", "vector_blocks",
+        "vector_tails"}},
+      // Ungrouped convolutions that run as direct (oneDNN) kernels: work on the taps that
+      // fall inside the input, and on channels rounded up to the kernels' blocks of 16.
+      {"conv_direct",
+       {"layers", "valid_macs", "blocked_macs", "blocked_weights", "blocked_inputs",
+        "blocked_outputs", "inputs", "outputs"}},
+      // Direct convolutions whose input is no wider than its padding: oneDNN falls back to
+      // im2col and a matrix product over every tap, padding included.
+      {"conv_narrow", {"layers", "macs", "weights", "im2col", "inputs", "outputs"}},
+      // Grouped and depthwise convolutions.
+      {"conv_grouped",
+       {"layers", "macs", "valid_macs", "blocked_inputs", "blocked_outputs", "inputs",
+        "outputs"}},
+      {"linear", {"layers", "macs", "inputs", "outputs"}},
+      // Pooling windows: every output reads its window (`window`: taps × outputs).
+      {"maxpool", {"layers", "window", "valid_window", "inputs", "outputs"}},
+      {"avgpool", {"layers", "window", "valid_window", "inputs", "outputs"}},
+      {"global_avgpool", {"layers", "inputs", "outputs"}},
+      {"batchnorm", {"layers", "inputs", "outputs"}},
+      {"concat", {"layers", "inputs", "outputs"}},
+      // relu, relu6, add, and the views (flatten, dropout at inference): a pass over memory
+      // or a call's overhead.
+      {"elementwise", {"layers", "inputs", "outputs"}},
+  };
+  return kinds;
+}
+
+const std::vector<std::string> global_features{
     "constant",        "ops",           "macs",           "params",
     "layers",          "activation_peak_bytes",           "conv_macs",
     "conv_gemm_macs",  "im2col_bytes",  "pointwise_macs", "grouped_macs",
     "linear_macs",     "conv_layers",   "conv_io_bytes",  "weight_bytes",
     "elementwise_bytes", "direct_conv_layers", "grouped_io_bytes"};
+
+/// The global features, then "KIND.FEATURE" for every layer kind's features.
+const std::vector<std::string>& catalog() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> all = global_features;
+    for (const auto& [kind, features] : kind_catalog())
+      for (const auto& f : features) all.push_back(kind + "." + f);
+    return all;
+  }();
+  return names;
+}
 
 /// Whether a convolution is one CPU inference runs as im2col + GEMM rather than as a direct
 /// (oneDNN) convolution at batch size 1. LibTorch's CPU backend chooses this way for
@@ -197,11 +254,139 @@ bool runs_as_gemm(const Layer& l, const Shape& in) {
   return l.groups == 1 && !(l.kernel[0] > 3 && l.kernel[1] > 3) && in.volume() <= 20480;
 }
 
+bool is_pointwise(const Layer& l) {
+  return l.kernel[0] * l.kernel[1] == 1 && l.stride[0] == 1 && l.stride[1] == 1 &&
+         l.padding[0] == 0 && l.padding[1] == 0;
+}
+
+/// Kernel taps inside the input along one axis, summed over the outputs.
+double valid_taps(std::int64_t in, std::int64_t out, std::int64_t kernel, std::int64_t stride,
+                  std::int64_t padding) {
+  double taps = 0;
+  for (std::int64_t o = 0; o < out; ++o) {
+    const std::int64_t first = o * stride - padding;
+    taps += double(std::max<std::int64_t>(0, std::min(first + kernel, in) -
+                                                 std::max<std::int64_t>(first, 0)));
+  }
+  return taps;
+}
+
+double blocked(double channels) {
+  return std::ceil(channels / 16) * 16;
+}
+
+}  // namespace
+
+std::vector<LayerFeatures> layer_latency_features(const Architecture& arch) {
+  const auto& layers = arch.layers();
+  std::vector<LayerFeatures> rows(layers.size());
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const Layer& l = layers[i];
+    const Shape& out = arch.shape(i);
+    double inputs = 0;
+    for (int j : arch.input_indices(i))
+      inputs += double(j < 0 ? arch.input().volume() : arch.shape(std::size_t(j)).volume());
+    const int first = arch.input_indices(i).front();
+    const Shape& in = first < 0 ? arch.input() : arch.shape(std::size_t(first));
+    const double outputs = double(out.volume());
+    auto& r = rows[i];
+    switch (l.op) {
+      case Op::conv2d: {
+        const double cin = double(in.c / l.groups), taps = double(l.kernel[0] * l.kernel[1]);
+        const double macs = outputs * cin * taps, weights = double(out.c) * cin * taps;
+        const double valid = valid_taps(in.h, out.h, l.kernel[0], l.stride[0], l.padding[0]) *
+                             valid_taps(in.w, out.w, l.kernel[1], l.stride[1], l.padding[1]);
+        const double positions = double(out.h * out.w);
+        const double im2col = cin * taps * positions;
+        const double vector_blocks = weights * std::ceil(positions / 8);
+        const double vector_tails = weights * double((out.h * out.w) % 8);
+        if (l.groups > 1) {
+          r.kind = "conv_grouped";
+          r.values = {1,
+                      macs,
+                      valid * cin * double(out.c),
+                      blocked(double(in.c)) * double(in.h * in.w),
+                      blocked(double(out.c)) * double(out.h * out.w),
+                      inputs,
+                      outputs};
+        } else if (is_pointwise(l)) {
+          r.kind = "conv_pointwise";
+          r.values = {1, macs, weights, inputs, outputs, vector_blocks, vector_tails};
+        } else if (runs_as_gemm(l, in)) {
+          r.kind = "conv_gemm";
+          r.values = {1, macs, weights, im2col, inputs, outputs, vector_blocks, vector_tails};
+        } else if (in.w <= l.padding[1]) {
+          r.kind = "conv_narrow";
+          r.values = {1, macs, weights, im2col, inputs, outputs};
+        } else {
+          const double bin = blocked(double(in.c)), bout = blocked(double(out.c));
+          r.kind = "conv_direct";
+          r.values = {1,
+                      valid * cin * double(out.c),
+                      valid * bin * bout,
+                      bin * bout * taps,
+                      bin * double(in.h * in.w),
+                      bout * double(out.h * out.w),
+                      inputs,
+                      outputs};
+        }
+        break;
+      }
+      case Op::linear:
+        r.kind = "linear";
+        r.values = {1, double(in.volume()) * double(l.out_channels), inputs, outputs};
+        break;
+      case Op::maxpool:
+      case Op::avgpool: {
+        const double valid = valid_taps(in.h, out.h, l.kernel[0], l.stride[0], l.padding[0]) *
+                             valid_taps(in.w, out.w, l.kernel[1], l.stride[1], l.padding[1]);
+        r.kind = l.op == Op::maxpool ? "maxpool" : "avgpool";
+        r.values = {1, outputs * double(l.kernel[0] * l.kernel[1]), valid * double(out.c),
+                    inputs, outputs};
+        break;
+      }
+      case Op::global_avgpool:
+        r.kind = "global_avgpool";
+        r.values = {1, inputs, outputs};
+        break;
+      case Op::batchnorm:
+        r.kind = "batchnorm";
+        r.values = {1, inputs, outputs};
+        break;
+      case Op::concat:
+        r.kind = "concat";
+        r.values = {1, inputs, outputs};
+        break;
+      default:
+        r.kind = "elementwise";
+        r.values = {1, inputs, outputs};
+        break;
+    }
+  }
+  return rows;
+}
+
+const std::vector<std::pair<std::string, std::vector<std::string>>>& layer_kinds() {
+  return kind_catalog();
+}
+
+namespace {
+
+const std::vector<std::string>& kind_features(const std::string& kind) {
+  for (const auto& [name, features] : kind_catalog())
+    if (name == kind) return features;
+  throw Error("internal: unknown layer kind " + kind);
+}
+
 /// Every feature of a folded, finalized architecture, by name.
 std::map<std::string, double> all_features(const Architecture& arch) {
   constexpr double f32 = 4;
   std::map<std::string, double> f;
-  for (const auto& name : feature_catalog) f[name] = 0;
+  for (const auto& name : catalog()) f[name] = 0;
+  for (const auto& row : layer_latency_features(arch)) {
+    const auto& names = kind_features(row.kind);
+    for (std::size_t k = 0; k < names.size(); ++k) f[row.kind + "." + names[k]] += row.values[k];
+  }
   const Metrics m = analyse(arch);
   f["constant"] = 1;
   f["macs"] = double(m.macs);
@@ -262,7 +447,17 @@ std::map<std::string, double> all_features(const Architecture& arch) {
 }  // namespace
 
 const std::vector<std::string>& latency_feature_names() {
-  return feature_catalog;
+  return catalog();
+}
+
+const std::vector<std::string>& layered_latency_features() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> all{"constant"};
+    for (const auto& [kind, features] : kind_catalog())
+      for (const auto& f : features) all.push_back(kind + "." + f);
+    return all;
+  }();
+  return names;
 }
 
 const std::vector<std::string>& default_latency_features() {
@@ -275,9 +470,10 @@ const std::vector<std::string>& default_latency_features() {
 void check_latency_features(const std::vector<std::string>& names) {
   if (names.empty()) throw InputError("a latency model needs at least one feature");
   for (std::size_t i = 0; i < names.size(); ++i) {
-    if (std::find(feature_catalog.begin(), feature_catalog.end(), names[i]) ==
-        feature_catalog.end()) {
-      std::vector<std::string> sorted = feature_catalog;
+    if (std::find(catalog().begin(), catalog().end(), names[i]) == catalog().end()) {
+      std::vector<std::string> sorted = global_features;
+      for (const auto& [kind, features] : kind_catalog())
+        sorted.push_back(fmt::format("{}.{{{}}}", kind, fmt::join(features, ",")));
       std::sort(sorted.begin(), sorted.end());
       throw InputError(fmt::format("unknown latency feature '{}' (valid: {})", names[i],
                                    fmt::join(sorted, ", ")));
@@ -475,6 +671,37 @@ std::vector<double> nonnegative_least_squares(const std::vector<double>& a, std:
   return x;
 }
 
+namespace {
+
+/// min Σ_i (w_i (x_i · c - y_i))² over c >= 0, with every column scaled to a largest value of
+/// 1 first (conditioning); columns that are zero throughout get coefficient 0.
+std::vector<double> weighted_nnls(const std::vector<std::vector<double>>& x,
+                                  const std::vector<double>& y, const std::vector<double>& w,
+                                  std::size_t cols) {
+  const std::size_t rows = y.size();
+  std::vector<double> a(rows * cols), b(rows), scale(cols, 0);
+  for (std::size_t i = 0; i < rows; ++i) {
+    b[i] = w[i] * y[i];
+    for (std::size_t c = 0; c < cols; ++c) {
+      a[i * cols + c] = w[i] * x[i][c];
+      scale[c] = std::max(scale[c], std::abs(a[i * cols + c]));
+    }
+  }
+  for (std::size_t i = 0; i < rows; ++i)
+    for (std::size_t c = 0; c < cols; ++c)
+      if (scale[c] > 0) a[i * cols + c] /= scale[c];
+  auto z = nonnegative_least_squares(a, rows, cols, b);
+  for (std::size_t c = 0; c < cols; ++c) z[c] = scale[c] > 0 ? z[c] / scale[c] : 0;
+  return z;
+}
+
+void check_latency(double y, std::size_t i) {
+  if (!(y > 0) || !std::isfinite(y))
+    throw InputError(fmt::format("measured latency {} of sample {} is not positive", y, i));
+}
+
+}  // namespace
+
 LatencyModel LatencyModel::fit(const std::vector<std::string>& features,
                                const std::vector<std::vector<double>>& x,
                                const std::vector<double>& y) {
@@ -484,28 +711,101 @@ LatencyModel LatencyModel::fit(const std::vector<std::string>& features,
   if (rows < cols)
     throw InputError(fmt::format("fitting {} features needs at least {} measurements, not {}",
                                  cols, cols, rows));
-  // Row i is divided by y_i (relative error), column c by its largest value (conditioning).
-  std::vector<double> a(rows * cols), b(rows, 1.0), column_scale(cols, 0);
+  std::vector<double> w(rows);
   for (std::size_t i = 0; i < rows; ++i) {
-    if (!(y[i] > 0) || !std::isfinite(y[i]))
-      throw InputError(fmt::format("measured latency {} of sample {} is not positive", y[i], i));
+    check_latency(y[i], i);
     if (x[i].size() != cols) throw Error("internal: a feature row has the wrong length");
-    for (std::size_t c = 0; c < cols; ++c) {
+    for (std::size_t c = 0; c < cols; ++c)
       if (!std::isfinite(x[i][c]))
         throw InputError(fmt::format("feature '{}' of sample {} is not finite", features[c], i));
-      a[i * cols + c] = x[i][c] / y[i];
-      column_scale[c] = std::max(column_scale[c], std::abs(a[i * cols + c]));
-    }
+    w[i] = 1 / y[i];  // relative error
   }
-  for (std::size_t i = 0; i < rows; ++i)
-    for (std::size_t c = 0; c < cols; ++c)
-      if (column_scale[c] > 0) a[i * cols + c] /= column_scale[c];
-  auto z = nonnegative_least_squares(a, rows, cols, b);
   LatencyModel m;
   m.features = features;
-  m.coefficients.resize(cols);
-  for (std::size_t c = 0; c < cols; ++c)
-    m.coefficients[c] = column_scale[c] > 0 ? z[c] / column_scale[c] : 0;
+  m.coefficients = weighted_nnls(x, y, w, cols);
+  return m;
+}
+
+LatencyModel LatencyModel::fit_layers(const std::vector<std::vector<LayerFeatures>>& layers,
+                                      const std::vector<std::vector<double>>& layer_seconds,
+                                      const std::vector<double>& y,
+                                      std::vector<std::string>* unseen) {
+  const std::size_t n = y.size();
+  if (layers.size() != n || layer_seconds.size() != n)
+    throw Error("internal: layer features, layer times and latencies differ in number");
+  const auto& kinds = kind_catalog();
+  // Stage 1: each kind's features against its layers' times.
+  struct Rows {
+    std::vector<std::vector<double>> x;
+    std::vector<double> t, w;
+  };
+  std::map<std::string, Rows> by_kind;
+  for (std::size_t i = 0; i < n; ++i) {
+    check_latency(y[i], i);
+    if (layers[i].size() != layer_seconds[i].size())
+      throw InputError(fmt::format("sample {} has {} layers but {} layer times", i,
+                                   layers[i].size(), layer_seconds[i].size()));
+    for (std::size_t l = 0; l < layers[i].size(); ++l) {
+      const double t = layer_seconds[i][l];
+      if (!(t >= 0) || !std::isfinite(t))
+        throw InputError(fmt::format("layer {} of sample {} has time {}", l, i, t));
+      auto& r = by_kind[layers[i][l].kind];
+      r.x.push_back(layers[i][l].values);
+      r.t.push_back(t);
+      r.w.push_back(1 / y[i]);
+    }
+  }
+  std::map<std::string, std::vector<double>> stage1;
+  for (const auto& [kind, features] : kinds) {
+    auto it = by_kind.find(kind);
+    if (it == by_kind.end()) {
+      if (unseen) unseen->push_back(kind);
+      continue;
+    }
+    Rows& r = it->second;
+    std::vector<double> c;
+    if (r.t.size() >= features.size()) {
+      c = weighted_nnls(r.x, r.t, r.w, features.size());
+    } else {
+      for (auto& row : r.x) row.resize(1);  // "layers": the mean time per layer
+      c = weighted_nnls(r.x, r.t, r.w, 1);
+      c.resize(features.size(), 0.0);
+    }
+    stage1[kind] = std::move(c);
+  }
+  // Stage 2: the whole networks' latencies from each kind's predicted time and a constant.
+  const std::size_t cols = stage1.size() + 1;
+  if (n < cols)
+    throw InputError(fmt::format("a layered fit of {} layer kinds needs at least {} measured "
+                                 "networks, not {}",
+                                 stage1.size(), cols, n));
+  std::vector<std::string> order;
+  for (const auto& [kind, c] : stage1) order.push_back(kind);
+  std::vector<std::vector<double>> x(n, std::vector<double>(cols, 0.0));
+  std::vector<double> w(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    for (const auto& layer : layers[i]) {
+      const auto& c = stage1.at(layer.kind);
+      const auto k = std::size_t(std::find(order.begin(), order.end(), layer.kind) - order.begin());
+      for (std::size_t f = 0; f < c.size(); ++f) x[i][k] += c[f] * layer.values[f];
+    }
+    x[i][cols - 1] = 1;
+    w[i] = 1 / y[i];
+  }
+  const auto scale = weighted_nnls(x, y, w, cols);
+  LatencyModel m;
+  m.features = layered_latency_features();
+  m.coefficients.assign(m.features.size(), 0.0);
+  m.coefficients[0] = scale[cols - 1];
+  std::size_t at = 1;
+  for (const auto& [kind, features] : kinds) {
+    auto it = stage1.find(kind);
+    for (std::size_t f = 0; f < features.size(); ++f, ++at)
+      if (it != stage1.end()) {
+        const auto k = std::size_t(std::find(order.begin(), order.end(), kind) - order.begin());
+        m.coefficients[at] = scale[k] * it->second[f];
+      }
+  }
   return m;
 }
 
@@ -542,7 +842,7 @@ json Calibration::to_json() const {
               {"measurement", options.to_json()},
               {"features", model.features},
               {"coefficients", model.coefficients},
-              {"fit", "non-negative least squares of the relative error"},
+              {"fit", fit},
               {"samples", samples},
               {"training", training.to_json()},
               {"held_out", held_out.to_json()},
@@ -649,6 +949,9 @@ Calibration Calibration::from_json(const json& j, const std::string& source) {
                        at);
     c.model.coefficients.push_back(v.get<double>());
   }
+  // "fit" is "layers" or "totals"; files written before layered fits described the method.
+  if (j.contains("fit") && j["fit"].is_string() && j["fit"].get<std::string>() == "layers")
+    c.fit = "layers";
   c.samples = field(j, "samples", json::value_t::number_unsigned, "a count", source)
                   .get<std::int64_t>();
   c.training = statistics_from(j, "training", source);

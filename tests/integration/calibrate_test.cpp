@@ -123,6 +123,61 @@ BOOST_AUTO_TEST_CASE(tiny_calibration_on_the_host) {
   fs::remove_all(dir);
 }
 
+BOOST_AUTO_TEST_CASE(layered_calibration_on_the_host) {
+  const fs::path dir = narrow::test::work_dir("calibrate_layers");
+  const std::vector<std::string> args{
+      "calibrate", "--spaces", "sequential", "--count", "24", "--max-macs", "2M",
+      "--param",   "runs=2",   "--param",    "warmup=1", "--param", "max_repeats=0",
+      "--out",     (dir / "l.json").string(),  "--save-measurements",
+      (dir / "l.jsonl").string(), "--json"};
+  const auto r = run_narrow(args, progress_off);
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  const json j = json::parse(r.out);
+  BOOST_TEST(j.at("fit") == "layers");
+  BOOST_TEST(j.at("count").get<int>() == 24);
+  // The whole-network fit runs beside it on the same split, as the baseline.
+  BOOST_TEST(j.at("baseline").at("fit") == "totals");
+  BOOST_TEST(j.at("baseline").at("held_out").at("count").get<int>() ==
+             j.at("held_out").get<int>());
+  // Kinds the sequential space never has are said on stderr.
+  BOOST_TEST(r.err.find("no calibration architecture has a concat layer") != std::string::npos,
+             r.err);
+  const auto cal = narrow::Calibration::load((dir / "l.json").string());
+  BOOST_TEST(cal.fit == "layers");
+  BOOST_TEST(cal.model.features == narrow::layered_latency_features());
+  BOOST_TEST(cal.options.layers);
+  // Every line of the measurements holds one time per layer of the folded network.
+  std::ifstream in(dir / "l.jsonl");
+  std::string line;
+  std::getline(in, line);
+  std::size_t lines = 0;
+  while (std::getline(in, line)) {
+    const json m = json::parse(line);
+    const auto arch = narrow::Architecture::from_json(m.at("architecture"));
+    BOOST_TEST(m.at("latency").at("layer_seconds").size() ==
+               narrow::fold_batchnorm(arch).layers().size());
+    // The model predicts from the architecture alone.
+    BOOST_TEST(cal.model.predict(arch) > 0.0);
+    ++lines;
+  }
+  BOOST_TEST(lines == 24u);
+  // A re-fit from the saved measurements gives the very same model.
+  const auto refit = run_narrow({"calibrate", "--measurements", (dir / "l.jsonl").string(),
+                                 "--out", (dir / "refit.json").string(), "--json"},
+                                progress_off);
+  BOOST_REQUIRE_MESSAGE(refit.exit_code == 0, refit.err);
+  const json k = json::parse(refit.out);
+  BOOST_TEST(k.at("coefficients") == j.at("coefficients"));
+  BOOST_TEST(k.at("baseline") == j.at("baseline"));
+  // Measurements without layer times cannot make a layered fit.
+  const auto totals = run_narrow(tiny(dir, "t"), progress_off);
+  BOOST_REQUIRE_MESSAGE(totals.exit_code == 0, totals.err);
+  expect_one_line_error({"calibrate", "--measurements", (dir / "t.jsonl").string(), "--out",
+                         (dir / "x.json").string()},
+                        "have no layer times");
+  fs::remove_all(dir);
+}
+
 BOOST_AUTO_TEST_CASE(bad_input_is_one_line_and_exit_2) {
   const fs::path dir = narrow::test::work_dir("calibrate_bad_input");
   const std::string out = (dir / "x.json").string();
@@ -134,6 +189,9 @@ BOOST_AUTO_TEST_CASE(bad_input_is_one_line_and_exit_2) {
   expect_one_line_error({"calibrate", "--features", "constant,bogus", "--out", out},
                         "unknown latency feature 'bogus'");
   expect_one_line_error({"calibrate", "--count", "4", "--out", out}, "raise --count");
+  expect_one_line_error({"calibrate", "--fit", "bogus", "--out", out}, "--fit 'bogus'");
+  expect_one_line_error({"calibrate", "--fit", "layers", "--features", "macs", "--out", out},
+                        "--features chooses");
   expect_one_line_error({"calibrate", "--device", "nope", "--out", out}, "nope");
   expect_one_line_error({"calibrate", "--device", "analytic", "--out", out},
                         "does not measure latency");

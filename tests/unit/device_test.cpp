@@ -3,10 +3,12 @@
 // are refused with the file and the problem, batch norm folding, the analytic roofline against
 // a hand computation, and a short real measurement on the host.
 #define BOOST_TEST_MODULE device
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -189,6 +191,19 @@ BOOST_AUTO_TEST_CASE(calibration_round_trip) {
   // The model predicts the same from the file as before.
   const auto arch = small_net(3, 16, 8);
   BOOST_TEST(back.model.predict(arch) == c.model.predict(arch));
+  BOOST_TEST(back.fit == "totals");
+  // A layered calibration keeps its method and its many features.
+  narrow::Calibration layered = c;
+  layered.fit = "layers";
+  layered.model.features = narrow::layered_latency_features();
+  layered.model.coefficients.assign(layered.model.features.size(), 0.0);
+  layered.model.coefficients[0] = 1e-5;
+  layered.model.coefficients[3] = 2e-11;
+  layered.save(p.string());
+  const narrow::Calibration layered_back = narrow::Calibration::load(p.string());
+  BOOST_TEST(layered_back.fit == "layers");
+  BOOST_TEST(layered_back.to_json() == layered.to_json());
+  BOOST_TEST(layered_back.model.predict(arch) == layered.model.predict(arch));
 }
 
 BOOST_AUTO_TEST_CASE(bad_calibration_files) {
@@ -273,6 +288,174 @@ BOOST_AUTO_TEST_CASE(latency_features_of_a_small_network) {
   // relu reads and writes 4x8x8, gap reads 4x8x8 and writes 4: float32 bytes.
   BOOST_TEST(f[6] == 4.0 * (256 + 256 + 256 + 4));
   BOOST_TEST(f[7] == double(narrow::analyse(a).macs));
+}
+
+BOOST_AUTO_TEST_CASE(layer_kinds_of_a_small_network) {
+  const auto folded = narrow::fold_batchnorm(small_net(3, 8, 4, true));
+  const auto rows = narrow::layer_latency_features(folded);
+  std::vector<std::string> kinds;
+  for (const auto& r : rows) kinds.push_back(r.kind);
+  // conv (batch norm folded into it), relu, global pool, flatten, linear.
+  BOOST_TEST(kinds == (std::vector<std::string>{"conv_gemm", "elementwise", "global_avgpool",
+                                                "elementwise", "linear"}));
+  // conv_gemm: layers, macs, weights, im2col, inputs, outputs, vector_blocks, vector_tails.
+  const double weights = 4.0 * 3 * 9, positions = 64;
+  BOOST_TEST(rows[0].values == (std::vector<double>{1, weights * positions, weights,
+                                                    3.0 * 9 * positions, 3.0 * 64, 4.0 * 64,
+                                                    weights * 8, 0}));
+  BOOST_TEST(rows[4].values == (std::vector<double>{1, 40, 4, 10}));
+  // Every kind's row has as many values as the kind has features, and the summed features
+  // of an architecture are the sums of its rows.
+  for (const auto& r : rows) {
+    bool found = false;
+    for (const auto& [kind, features] : narrow::layer_kinds())
+      if (kind == r.kind) {
+        found = true;
+        BOOST_TEST(r.values.size() == features.size(), r.kind);
+      }
+    BOOST_TEST(found, r.kind);
+  }
+  const auto sums = narrow::latency_features(
+      small_net(3, 8, 4, true), {"conv_gemm.macs", "elementwise.layers", "elementwise.inputs"});
+  BOOST_TEST(sums == (std::vector<double>{weights * positions, 2, 4.0 * 64 + 4}));
+  // Padding taps: a 5x5 kernel with padding 2 on 4x4 reads fewer valid taps than 25 per output.
+  narrow::Architecture a({32, 4, 4}, 10);
+  narrow::Layer conv{.id = "conv", .op = narrow::Op::conv2d, .inputs = {"input"}};
+  conv.out_channels = 16;
+  conv.kernel = {5, 5};
+  conv.padding = {2, 2};
+  a.add(conv);
+  a.add(narrow::Layer{.id = "gap", .op = narrow::Op::global_avgpool, .inputs = {"conv"}});
+  a.add(narrow::Layer{.id = "flat", .op = narrow::Op::flatten, .inputs = {"gap"}});
+  narrow::Layer fc{.id = "fc", .op = narrow::Op::linear, .inputs = {"flat"}};
+  fc.out_channels = 10;
+  a.add(fc);
+  a.set_output("fc");
+  a.finalize();
+  const auto direct = narrow::layer_latency_features(a).front();
+  BOOST_TEST(direct.kind == "conv_direct");  // both kernel sides above 3
+  // Valid taps per axis over the 4 outputs: 3 + 4 + 4 + 3 = 14; 14² in 2-D.
+  BOOST_TEST(direct.values[1] == 14.0 * 14 * 32 * 16);
+}
+
+/// Synthetic layers of every kind with random feature values, timed by known laws.
+struct SyntheticLayers {
+  std::vector<std::vector<narrow::LayerFeatures>> layers;
+  std::vector<std::vector<double>> seconds;
+  std::vector<double> y;
+};
+
+SyntheticLayers synthetic_layers(std::size_t networks, double context, double constant,
+                                 const std::map<std::string, std::vector<double>>& laws,
+                                 std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<double> value(1, 1000);
+  std::uniform_int_distribution<std::size_t> pick(0, laws.size() - 1), count(3, 12);
+  SyntheticLayers s;
+  for (std::size_t n = 0; n < networks; ++n) {
+    std::vector<narrow::LayerFeatures> rows;
+    std::vector<double> seconds;
+    double total = 0;
+    for (std::size_t l = count(rng); l > 0; --l) {
+      auto it = laws.begin();
+      std::advance(it, std::ptrdiff_t(pick(rng)));
+      narrow::LayerFeatures r{it->first, {1.0}};
+      double t = it->second[0];
+      for (std::size_t k = 1; k < it->second.size(); ++k) {
+        r.values.push_back(value(rng));
+        t += it->second[k] * r.values.back();
+      }
+      rows.push_back(r);
+      seconds.push_back(t);
+      total += t;
+    }
+    s.layers.push_back(rows);
+    s.seconds.push_back(seconds);
+    s.y.push_back(context * total + constant);
+  }
+  return s;
+}
+
+/// Features of a layered model for synthetic layers: "constant" and the sums of every kind.
+std::vector<double> layered_values(const std::vector<narrow::LayerFeatures>& rows) {
+  std::vector<double> v(narrow::layered_latency_features().size(), 0.0);
+  v[0] = 1;
+  for (const auto& r : rows) {
+    std::size_t at = 1;
+    for (const auto& [kind, features] : narrow::layer_kinds()) {
+      if (kind == r.kind)
+        for (std::size_t k = 0; k < features.size(); ++k) v[at + k] += r.values[k];
+      at += features.size();
+    }
+  }
+  return v;
+}
+
+BOOST_AUTO_TEST_CASE(layered_fit_recovers_known_laws) {
+  // Three kinds with known laws (seconds per unit of each feature), the others never drawn.
+  std::map<std::string, std::vector<double>> laws;
+  for (const auto& [kind, features] : narrow::layer_kinds()) {
+    if (kind != "conv_gemm" && kind != "linear" && kind != "elementwise") continue;
+    std::vector<double> law(features.size());
+    for (std::size_t k = 0; k < law.size(); ++k) law[k] = 1e-6 * double(k % 3) + 1e-7;
+    laws[kind] = law;
+  }
+  // The networks take 1.25 times their layers' sum plus 20 µs: what stage 2 must find.
+  const auto train = synthetic_layers(120, 1.25, 2e-5, laws, 7);
+  std::vector<std::string> unseen;
+  const auto model = narrow::LatencyModel::fit_layers(train.layers, train.seconds, train.y,
+                                                      &unseen);
+  BOOST_TEST(model.features == narrow::layered_latency_features());
+  BOOST_TEST(unseen.size() == narrow::layer_kinds().size() - 3);
+  BOOST_TEST(model.coefficients[0] == 2e-5, boost::test_tools::tolerance(1e-6));
+  std::size_t at = 1;
+  for (const auto& [kind, features] : narrow::layer_kinds()) {
+    for (std::size_t k = 0; k < features.size(); ++k, ++at) {
+      const double expected = laws.count(kind) ? 1.25 * laws.at(kind)[k] : 0.0;
+      BOOST_TEST(model.coefficients[at] == expected, boost::test_tools::tolerance(1e-6));
+    }
+  }
+  // Networks it has not seen are predicted exactly.
+  const auto test = synthetic_layers(20, 1.25, 2e-5, laws, 8);
+  for (std::size_t i = 0; i < test.y.size(); ++i)
+    BOOST_TEST(model.predict(layered_values(test.layers[i])) == test.y[i],
+               boost::test_tools::tolerance(1e-9));
+}
+
+BOOST_AUTO_TEST_CASE(layered_fit_of_a_rare_kind_and_bad_data) {
+  // A kind with fewer layers than features is fitted on its "layers" feature: its mean time.
+  std::vector<std::vector<narrow::LayerFeatures>> layers;
+  std::vector<std::vector<double>> seconds;
+  std::vector<double> y;
+  for (int n = 0; n < 6; ++n) {
+    layers.push_back({{"elementwise", {1, 10.0 + n, 10.0 + n}}});
+    seconds.push_back({1e-6 * (1 + n)});
+    if (n == 0) {  // one concat layer in the first network only
+      layers.back().push_back({"concat", {1, 5, 5}});
+      seconds.back().push_back(4e-6);
+    }
+    double total = 0;
+    for (double t : seconds.back()) total += t;
+    y.push_back(total);
+  }
+  const auto model = narrow::LatencyModel::fit_layers(layers, seconds, y);
+  const auto& f = model.features;
+  const auto at = [&](const std::string& name) {
+    return model.coefficients[std::size_t(std::find(f.begin(), f.end(), name) - f.begin())];
+  };
+  BOOST_TEST(at("concat.inputs") == 0.0);
+  BOOST_TEST(at("concat.layers") > 0.0);
+  // Layer counts that do not match, and non-positive latencies, are bad input.
+  auto short_times = seconds;
+  short_times[2].clear();
+  BOOST_CHECK_THROW(narrow::LatencyModel::fit_layers(layers, short_times, y), narrow::InputError);
+  auto zero = y;
+  zero[1] = 0;
+  BOOST_CHECK_THROW(narrow::LatencyModel::fit_layers(layers, seconds, zero), narrow::InputError);
+  // Too few networks for the kinds seen and the constant.
+  BOOST_CHECK_THROW(narrow::LatencyModel::fit_layers({layers[0], layers[1]},
+                                                     {seconds[0], seconds[1]}, {y[0], y[1]}),
+                    narrow::InputError);
 }
 
 BOOST_AUTO_TEST_CASE(analytic_presets) {
@@ -362,9 +545,19 @@ BOOST_AUTO_TEST_CASE(host_measures_a_tiny_model) {
   BOOST_TEST(m.repeats <= options.max_repeats);
   BOOST_TEST(!m.cpu.empty());
   BOOST_TEST(m.inferences_per_run >= 1);
+  BOOST_TEST(m.layer_seconds.empty());  // layer times only when asked for
   // The measurement round-trips through JSON.
   const auto back = narrow::LatencyMeasurement::from_json(m.to_json());
   BOOST_TEST(back.to_json() == m.to_json());
+  // With layer times: one per layer of the folded network (the batch norm is gone).
+  options.layers = true;
+  const auto timed = host->measure(small_net(3, 16, 8), options);
+  BOOST_TEST(timed.layer_seconds.size() == 5u);
+  for (double t : timed.layer_seconds) BOOST_TEST((t >= 0 && std::isfinite(t)));
+  const auto timed_back = narrow::LatencyMeasurement::from_json(timed.to_json());
+  BOOST_TEST(timed_back.layer_seconds == timed.layer_seconds);
+  BOOST_TEST(narrow::LatencyOptions::from_json(options.to_json()).layers);
+  options.layers = false;
   // Bad options are bad input.
   options.runs = 0;
   BOOST_CHECK_THROW(host->measure(small_net(3, 16, 8), options), narrow::InputError);

@@ -20,6 +20,10 @@ class NARROW_API GraphModuleImpl : public torch::nn::Module {
   torch::Tensor forward(torch::Tensor x);
   /// Runs forward and records the output shape of every layer (without the batch dimension).
   torch::Tensor forward_recording(torch::Tensor x, std::vector<std::vector<std::int64_t>>& shapes);
+  /// Runs forward and adds the wall-clock seconds each layer took to `seconds` (one entry per
+  /// layer of the architecture, resized when it has another length): a latency profile of the
+  /// layers as they run inside the network, with its caches and memory state.
+  torch::Tensor forward_timed(torch::Tensor x, std::vector<double>& seconds);
   const Architecture& architecture() const { return arch_; }
   /// Dropout masks in training mode are drawn from `generator` (Bernoulli, kept values
   /// scaled by 1/(1-p)), so that they depend on a job's seed alone; without one (the
@@ -28,7 +32,8 @@ class NARROW_API GraphModuleImpl : public torch::nn::Module {
   const std::optional<at::Generator>& generator() const { return generator_; }
 
  private:
-  torch::Tensor run(torch::Tensor x, std::vector<std::vector<std::int64_t>>* shapes);
+  torch::Tensor run(torch::Tensor x, std::vector<std::vector<std::int64_t>>* shapes,
+                    std::vector<double>* seconds = nullptr);
   torch::Tensor dropout(const torch::Tensor& a, double p);
   Architecture arch_;
   std::vector<torch::nn::AnyModule> modules_;  // one per layer; empty for functional layers

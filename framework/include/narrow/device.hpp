@@ -40,6 +40,9 @@ struct NARROW_API LatencyOptions {
   /// out the time the measurement waited for a core, and so estimates the latency on an idle
   /// device; cache and memory-bandwidth interference remain.
   std::string clock = "wall";
+  /// Also time every layer inside the network (wall clock, as many inferences as the timed
+  /// runs): LatencyMeasurement::layer_seconds, what a layered calibration fits.
+  bool layers = false;
 
   nlohmann::json to_json() const;
   static LatencyOptions from_json(const nlohmann::json& j);
@@ -57,6 +60,9 @@ struct NARROW_API LatencyMeasurement {
   std::string clock = "wall"; // LatencyOptions::clock
   std::string cpu;            // CPU model, as /proc/cpuinfo names it
   std::vector<double> times;  // seconds per inference of each timed run of the kept repetition
+  /// With LatencyOptions::layers: the mean wall-clock seconds per inference of every layer of
+  /// the batch-norm-folded architecture (fold_batchnorm), in its layer order; else empty.
+  std::vector<double> layer_seconds;
 
   nlohmann::json to_json() const;
   static LatencyMeasurement from_json(const nlohmann::json& j);
@@ -115,14 +121,31 @@ NARROW_API std::int64_t host_memory_bytes();
 
 // ------------------------------------------------------------------ latency predictor
 
+/// The features of one layer for the latency model: its kind (how the CPU backend runs it,
+/// one of layer_kinds()) and the values of that kind's features.
+struct NARROW_API LayerFeatures {
+  std::string kind;
+  std::vector<double> values;
+};
+
+/// The layer kinds, each with the names of its features (docs/devices.md, "Layer kinds").
+NARROW_API const std::vector<std::pair<std::string, std::vector<std::string>>>& layer_kinds();
+/// The kind and features of every layer of a finalized architecture as it is (fold it first
+/// to describe inference), in the architecture's layer order.
+NARROW_API std::vector<LayerFeatures> layer_latency_features(const Architecture& arch);
+
 /// The features a latency model may use, each a sum over the layers of the batch-norm-folded
-/// network (see docs/devices.md): "constant", "ops", "macs", "params", "layers",
-/// "activation_peak_bytes", "conv_macs", "conv_gemm_macs", "im2col_bytes", "pointwise_macs",
-/// "grouped_macs", "linear_macs", "conv_layers", "conv_io_bytes", "weight_bytes",
-/// "elementwise_bytes".
+/// network (see docs/devices.md): the whole-network features "constant", "ops", "macs",
+/// "params", "layers", "activation_peak_bytes", "conv_macs", "conv_gemm_macs",
+/// "im2col_bytes", "pointwise_macs", "grouped_macs", "linear_macs", "conv_layers",
+/// "conv_io_bytes", "weight_bytes", "elementwise_bytes", "direct_conv_layers",
+/// "grouped_io_bytes", then "KIND.FEATURE" for every feature of every layer kind.
 NARROW_API const std::vector<std::string>& latency_feature_names();
-/// The features narrow calibrates with unless told otherwise.
+/// The features of a whole-network fit (LatencyModel::fit) unless told otherwise.
 NARROW_API const std::vector<std::string>& default_latency_features();
+/// The features of a layered fit (LatencyModel::fit_layers): "constant" and every
+/// "KIND.FEATURE".
+NARROW_API const std::vector<std::string>& layered_latency_features();
 /// Throws InputError for a name that is not one of latency_feature_names().
 NARROW_API void check_latency_features(const std::vector<std::string>& names);
 /// Values of `names` for a finalized architecture (folded first).
@@ -155,6 +178,22 @@ struct NARROW_API LatencyModel {
   /// features, non-positive latencies or features that are not finite.
   static LatencyModel fit(const std::vector<std::string>& features,
                           const std::vector<std::vector<double>>& x, const std::vector<double>& y);
+  /// The kernel-level fit, from layer timings: `layers[i]` are the features of the layers of
+  /// sample i (its folded architecture), `layer_seconds[i]` their measured times inside the
+  /// network and `y[i]` the measured latency of the whole network. First, each layer kind's
+  /// features are fitted to the times of that kind's layers (non-negative least squares,
+  /// every layer weighted by 1 / its network's latency, so that a layer counts by its share
+  /// of a network); then one non-negative scale per kind and a constant are fitted to the
+  /// whole networks' latencies (relative error), which accounts for what the layers' times
+  /// inside the network miss (the interpreter between layers, cache effects one layer leaves
+  /// to the next). The result is a model on layered_latency_features(). A kind with fewer
+  /// layers than features is fitted on its "layers" feature alone; a kind no sample has gets
+  /// zero coefficients (`unseen` receives its name). Throws InputError for fewer samples than
+  /// kinds seen plus one, non-positive latencies, or layer counts that do not match.
+  static LatencyModel fit_layers(const std::vector<std::vector<LayerFeatures>>& layers,
+                                 const std::vector<std::vector<double>>& layer_seconds,
+                                 const std::vector<double>& y,
+                                 std::vector<std::string>* unseen = nullptr);
   double predict(const std::vector<double>& feature_values) const;
   double predict(const Architecture& arch) const;
 };
@@ -171,6 +210,7 @@ struct NARROW_API Calibration {
   nlohmann::json device;  // Device::description() of the measured device
   LatencyOptions options;
   LatencyModel model;
+  std::string fit = "totals";  // "layers" (LatencyModel::fit_layers) or "totals" (fit)
   std::int64_t samples = 0;  // architectures measured (training + held out)
   FitStatistics training, held_out;
   double noise_cv_median = 0;  // median coefficient of variation of the measurements
