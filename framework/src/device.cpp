@@ -275,19 +275,30 @@ double blocked(double channels) {
   return std::ceil(channels / 16) * 16;
 }
 
+/// Layer i of a finalized architecture with its first input's shape, its output's shape and
+/// the values all its inputs hold.
+struct LayerIo {
+  const Layer& layer;
+  const Shape& in;
+  const Shape& out;
+  double inputs;
+};
+
+LayerIo layer_io(const Architecture& arch, std::size_t i) {
+  double inputs = 0;
+  for (int j : arch.input_indices(i))
+    inputs += double(j < 0 ? arch.input().volume() : arch.shape(std::size_t(j)).volume());
+  const int first = arch.input_indices(i).front();
+  return {arch.layers()[i], first < 0 ? arch.input() : arch.shape(std::size_t(first)),
+          arch.shape(i), inputs};
+}
+
 }  // namespace
 
 std::vector<LayerFeatures> layer_latency_features(const Architecture& arch) {
-  const auto& layers = arch.layers();
-  std::vector<LayerFeatures> rows(layers.size());
-  for (std::size_t i = 0; i < layers.size(); ++i) {
-    const Layer& l = layers[i];
-    const Shape& out = arch.shape(i);
-    double inputs = 0;
-    for (int j : arch.input_indices(i))
-      inputs += double(j < 0 ? arch.input().volume() : arch.shape(std::size_t(j)).volume());
-    const int first = arch.input_indices(i).front();
-    const Shape& in = first < 0 ? arch.input() : arch.shape(std::size_t(first));
+  std::vector<LayerFeatures> rows(arch.layers().size());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    const auto [l, in, out, inputs] = layer_io(arch, i);
     const double outputs = double(out.volume());
     auto& r = rows[i];
     switch (l.op) {
@@ -394,15 +405,8 @@ std::map<std::string, double> all_features(const Architecture& arch) {
   f["layers"] = double(m.layers);
   f["activation_peak_bytes"] = double(m.activation_peak_bytes);
   f["weight_bytes"] = double(m.weight_bytes);
-  const auto& layers = arch.layers();
-  for (std::size_t i = 0; i < layers.size(); ++i) {
-    const Layer& l = layers[i];
-    const Shape& out = arch.shape(i);
-    double in_volume = 0;
-    for (int j : arch.input_indices(i))
-      in_volume += double(j < 0 ? arch.input().volume() : arch.shape(std::size_t(j)).volume());
-    const int first = arch.input_indices(i).front();
-    const Shape& in = first < 0 ? arch.input() : arch.shape(std::size_t(first));
+  for (std::size_t i = 0; i < arch.layers().size(); ++i) {
+    const auto [l, in, out, in_volume] = layer_io(arch, i);
     switch (l.op) {
       case Op::conv2d: {
         const double per_out = double(in.c / l.groups) * double(l.kernel[0] * l.kernel[1]);

@@ -34,6 +34,17 @@ narrow::Registry& registry() {
   return narrow::test::built_plugins();
 }
 
+/// Ends a network with global pooling of `last`, flatten and a linear classifier; finalizes.
+void add_classifier(narrow::Architecture& a, const std::string& last) {
+  a.add(narrow::Layer{.id = "gap", .op = narrow::Op::global_avgpool, .inputs = {last}});
+  a.add(narrow::Layer{.id = "flat", .op = narrow::Op::flatten, .inputs = {"gap"}});
+  narrow::Layer fc{.id = "fc", .op = narrow::Op::linear, .inputs = {"flat"}};
+  fc.out_channels = a.classes();
+  a.add(fc);
+  a.set_output("fc");
+  a.finalize();
+}
+
 /// A conv (+ optional batch norm) + relu + global pool + linear network on [c,h,w].
 narrow::Architecture small_net(std::int64_t c, std::int64_t hw, std::int64_t filters,
                                bool batchnorm = true) {
@@ -50,13 +61,7 @@ narrow::Architecture small_net(std::int64_t c, std::int64_t hw, std::int64_t fil
     last = "bn";
   }
   a.add(narrow::Layer{.id = "relu", .op = narrow::Op::relu, .inputs = {last}});
-  a.add(narrow::Layer{.id = "gap", .op = narrow::Op::global_avgpool, .inputs = {"relu"}});
-  a.add(narrow::Layer{.id = "flat", .op = narrow::Op::flatten, .inputs = {"gap"}});
-  narrow::Layer fc{.id = "fc", .op = narrow::Op::linear, .inputs = {"flat"}};
-  fc.out_channels = 10;
-  a.add(fc);
-  a.set_output("fc");
-  a.finalize();
+  add_classifier(a, "relu");
   return a;
 }
 
@@ -264,13 +269,7 @@ BOOST_AUTO_TEST_CASE(batchnorm_folding) {
   b.add(conv);
   b.add(narrow::Layer{.id = "bn", .op = narrow::Op::batchnorm, .inputs = {"c"}});
   b.add(narrow::Layer{.id = "sum", .op = narrow::Op::add, .inputs = {"bn", "c"}});
-  b.add(narrow::Layer{.id = "gap", .op = narrow::Op::global_avgpool, .inputs = {"sum"}});
-  b.add(narrow::Layer{.id = "flat", .op = narrow::Op::flatten, .inputs = {"gap"}});
-  narrow::Layer fc{.id = "fc", .op = narrow::Op::linear, .inputs = {"flat"}};
-  fc.out_channels = 4;
-  b.add(fc);
-  b.set_output("fc");
-  b.finalize();
+  add_classifier(b, "sum");
   BOOST_TEST(narrow::fold_batchnorm(b).layers().size() == b.layers().size());
 }
 
@@ -325,13 +324,7 @@ BOOST_AUTO_TEST_CASE(layer_kinds_of_a_small_network) {
   conv.kernel = {5, 5};
   conv.padding = {2, 2};
   a.add(conv);
-  a.add(narrow::Layer{.id = "gap", .op = narrow::Op::global_avgpool, .inputs = {"conv"}});
-  a.add(narrow::Layer{.id = "flat", .op = narrow::Op::flatten, .inputs = {"gap"}});
-  narrow::Layer fc{.id = "fc", .op = narrow::Op::linear, .inputs = {"flat"}};
-  fc.out_channels = 10;
-  a.add(fc);
-  a.set_output("fc");
-  a.finalize();
+  add_classifier(a, "conv");
   const auto direct = narrow::layer_latency_features(a).front();
   BOOST_TEST(direct.kind == "conv_direct");  // both kernel sides above 3
   // Valid taps per axis over the 4 outputs: 3 + 4 + 4 + 3 = 14; 14² in 2-D.
