@@ -271,6 +271,12 @@ double valid_taps(std::int64_t in, std::int64_t out, std::int64_t kernel, std::i
   return taps;
 }
 
+/// (output position, kernel tap) pairs of a windowed layer whose tap falls inside the input.
+double valid_taps(const Layer& l, const Shape& in, const Shape& out) {
+  return valid_taps(in.h, out.h, l.kernel[0], l.stride[0], l.padding[0]) *
+         valid_taps(in.w, out.w, l.kernel[1], l.stride[1], l.padding[1]);
+}
+
 double blocked(double channels) {
   return std::ceil(channels / 16) * 16;
 }
@@ -305,8 +311,7 @@ std::vector<LayerFeatures> layer_latency_features(const Architecture& arch) {
       case Op::conv2d: {
         const double cin = double(in.c / l.groups), taps = double(l.kernel[0] * l.kernel[1]);
         const double macs = outputs * cin * taps, weights = double(out.c) * cin * taps;
-        const double valid = valid_taps(in.h, out.h, l.kernel[0], l.stride[0], l.padding[0]) *
-                             valid_taps(in.w, out.w, l.kernel[1], l.stride[1], l.padding[1]);
+        const double valid = valid_taps(l, in, out);
         const double positions = double(out.h * out.w);
         const double im2col = cin * taps * positions;
         const double vector_blocks = weights * std::ceil(positions / 8);
@@ -349,8 +354,7 @@ std::vector<LayerFeatures> layer_latency_features(const Architecture& arch) {
         break;
       case Op::maxpool:
       case Op::avgpool: {
-        const double valid = valid_taps(in.h, out.h, l.kernel[0], l.stride[0], l.padding[0]) *
-                             valid_taps(in.w, out.w, l.kernel[1], l.stride[1], l.padding[1]);
+        const double valid = valid_taps(l, in, out);
         r.kind = l.op == Op::maxpool ? "maxpool" : "avgpool";
         r.values = {1, outputs * double(l.kernel[0] * l.kernel[1]), valid * double(out.c),
                     inputs, outputs};
@@ -411,13 +415,11 @@ std::map<std::string, double> all_features(const Architecture& arch) {
       case Op::conv2d: {
         const double per_out = double(in.c / l.groups) * double(l.kernel[0] * l.kernel[1]);
         const double macs = double(out.volume()) * per_out;
-        const bool pointwise = l.kernel[0] * l.kernel[1] == 1 && l.stride[0] == 1 &&
-                               l.stride[1] == 1 && l.padding[0] == 0 && l.padding[1] == 0;
         if (l.groups > 1) {
           f["grouped_macs"] += macs;
           f["grouped_io_bytes"] += f32 * (in_volume + double(out.volume()));
           f["direct_conv_layers"] += 1;
-        } else if (pointwise) {
+        } else if (is_pointwise(l)) {
           f["pointwise_macs"] += macs;  // a plain matrix product, no im2col
         } else if (runs_as_gemm(l, in)) {
           f["conv_gemm_macs"] += macs;
@@ -759,7 +761,12 @@ LatencyModel LatencyModel::fit_layers(const std::vector<std::vector<LayerFeature
       r.w.push_back(1 / y[i]);
     }
   }
-  std::map<std::string, std::vector<double>> stage1;
+  // Each fitted kind's law and its column in stage 2.
+  struct Law {
+    std::size_t column = 0;
+    std::vector<double> c;
+  };
+  std::map<std::string, Law> stage1;
   for (const auto& [kind, features] : kinds) {
     auto it = by_kind.find(kind);
     if (it == by_kind.end()) {
@@ -775,7 +782,8 @@ LatencyModel LatencyModel::fit_layers(const std::vector<std::vector<LayerFeature
       c = weighted_nnls(r.x, r.t, r.w, 1);
       c.resize(features.size(), 0.0);
     }
-    stage1[kind] = std::move(c);
+    const std::size_t column = stage1.size();
+    stage1.emplace(kind, Law{column, std::move(c)});
   }
   // Stage 2: the whole networks' latencies from each kind's predicted time and a constant.
   const std::size_t cols = stage1.size() + 1;
@@ -783,15 +791,13 @@ LatencyModel LatencyModel::fit_layers(const std::vector<std::vector<LayerFeature
     throw InputError(fmt::format("a layered fit of {} layer kinds needs at least {} measured "
                                  "networks, not {}",
                                  stage1.size(), cols, n));
-  std::vector<std::string> order;
-  for (const auto& [kind, c] : stage1) order.push_back(kind);
   std::vector<std::vector<double>> x(n, std::vector<double>(cols, 0.0));
   std::vector<double> w(n);
   for (std::size_t i = 0; i < n; ++i) {
     for (const auto& layer : layers[i]) {
-      const auto& c = stage1.at(layer.kind);
-      const auto k = std::size_t(std::find(order.begin(), order.end(), layer.kind) - order.begin());
-      for (std::size_t f = 0; f < c.size(); ++f) x[i][k] += c[f] * layer.values[f];
+      const Law& law = stage1.at(layer.kind);
+      for (std::size_t f = 0; f < law.c.size(); ++f)
+        x[i][law.column] += law.c[f] * layer.values[f];
     }
     x[i][cols - 1] = 1;
     w[i] = 1 / y[i];
@@ -803,12 +809,9 @@ LatencyModel LatencyModel::fit_layers(const std::vector<std::vector<LayerFeature
   m.coefficients[0] = scale[cols - 1];
   std::size_t at = 1;
   for (const auto& [kind, features] : kinds) {
-    auto it = stage1.find(kind);
+    const auto it = stage1.find(kind);
     for (std::size_t f = 0; f < features.size(); ++f, ++at)
-      if (it != stage1.end()) {
-        const auto k = std::size_t(std::find(order.begin(), order.end(), kind) - order.begin());
-        m.coefficients[at] = scale[k] * it->second[f];
-      }
+      if (it != stage1.end()) m.coefficients[at] = scale[it->second.column] * it->second.c[f];
   }
   return m;
 }
