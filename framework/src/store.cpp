@@ -59,7 +59,7 @@ namespace {
 
 // "NRRW" in the file header's application id: marks a SQLite file as a narrow results store.
 constexpr std::int32_t kApplicationId = 0x4E525257;
-constexpr int kSchemaVersion = 3;
+constexpr int kSchemaVersion = 4;
 constexpr int kBusyTimeoutMs = 30000;
 
 // The current time as ISO-8601 UTC with milliseconds, e.g. 2024-05-01T12:34:56.789Z.
@@ -121,6 +121,22 @@ CREATE INDEX IF NOT EXISTS precisions_by_hash ON precisions(hash);
 CREATE INDEX IF NOT EXISTS precisions_by_stage ON precisions(stage);)sql";
 }
 
+// Added in schema version 4 (older stores gain it when opened).
+constexpr const char* latencies_sql() {
+  return R"sql(CREATE TABLE IF NOT EXISTS latencies(
+  key TEXT PRIMARY KEY REFERENCES units(key),
+  stage TEXT NOT NULL,
+  hash TEXT NOT NULL REFERENCES architectures(hash),
+  device TEXT NOT NULL,
+  mean REAL NOT NULL,
+  median REAL NOT NULL,
+  cv REAL NOT NULL,
+  threads INTEGER NOT NULL,
+  measurement TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS latencies_by_hash ON latencies(hash);
+CREATE INDEX IF NOT EXISTS latencies_by_stage ON latencies(stage);)sql";
+}
+
 std::string schema_sql() {
   std::string metrics;
   for (std::string_view name : metric_names)
@@ -168,10 +184,12 @@ CREATE INDEX draws_by_status ON draws(status, stage);
 CREATE INDEX draws_by_unit ON draws(unit);
 {}
 {}
+{}
 PRAGMA application_id = {};
 PRAGMA user_version = {};
 )sql",
-                     metrics, trainings_sql(), precisions_sql(), kApplicationId, kSchemaVersion);
+                     metrics, trainings_sql(), precisions_sql(), latencies_sql(), kApplicationId,
+                     kSchemaVersion);
 }
 
 std::string insert_architecture_sql() {
@@ -355,6 +373,8 @@ class SqliteStore final : public Store {
   DatasetSpec training_dataset(const std::string& key) const override;
   void commit_precision(const PrecisionRecord& record) override;
   std::vector<PrecisionRecord> precisions(const std::string& stage) const override;
+  void commit_latency(const LatencyRecord& record) override;
+  std::vector<LatencyRecord> latencies(const std::string& stage) const override;
 
  private:
   /// BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() succeeded.
@@ -394,7 +414,8 @@ class SqliteStore final : public Store {
       insert_draw_, select_draws_, select_stage_draws_, count_architectures_, architecture_json_,
       select_accepted_, select_stage_accepted_, insert_training_, select_trainings_,
       select_stage_trainings_, training_weights_, training_dataset_, insert_precision_,
-      select_precisions_, select_stage_precisions_;
+      select_precisions_, select_stage_precisions_, insert_latency_, select_latencies_,
+      select_stage_latencies_;
 };
 
 void SqliteStore::exec(const std::string& sql, std::string_view what) {
@@ -469,7 +490,7 @@ SqliteStore::~SqliteStore() {
 void SqliteStore::open_schema() {
   // Look at the file before changing anything in it: a foreign database must be left as it
   // was (turning on WAL, for one, would rewrite its header).
-  enum class Kind { empty, narrow, version1, version2, foreign };
+  enum class Kind { empty, narrow, older, foreign };
   auto classify = [&] {
     Statement s(db_, path_, "SELECT count(*) FROM sqlite_schema", true);
     Query q(s);
@@ -484,8 +505,7 @@ void SqliteStore::open_schema() {
             "{} is a narrow results store of schema version {}, newer than this narrow reads "
             "({}); use a newer narrow",
             path_, version, kSchemaVersion));
-      if (version == 1) return Kind::version1;
-      if (version == 2) return Kind::version2;
+      if (version >= 1 && version < kSchemaVersion) return Kind::older;
       if (version < kSchemaVersion)
         throw InputError(fmt::format("{} is a narrow results store of unknown schema version {}",
                                      path_, version));
@@ -523,14 +543,13 @@ void SqliteStore::open_schema() {
     if (kind == Kind::empty) exec(schema_sql(), "cannot create the schema");
     t.commit();
   }
-  if (kind == Kind::version1 || kind == Kind::version2) {
-    // Version 2 added the trainings table, version 3 the precisions table; nothing else
-    // changed. Both statements create only what is missing.
+  if (kind == Kind::older) {
+    // Version 2 added the trainings table, version 3 the precisions table, version 4 the
+    // latencies table; nothing else changed. The statements create only what is missing.
     Transaction t(*this);
-    const Kind now = classify();
-    if (now == Kind::version1 || now == Kind::version2)
-      exec(fmt::format("{}\n{}\nPRAGMA user_version = {};", trainings_sql(), precisions_sql(),
-                       kSchemaVersion),
+    if (classify() == Kind::older)
+      exec(fmt::format("{}\n{}\n{}\nPRAGMA user_version = {};", trainings_sql(),
+                       precisions_sql(), latencies_sql(), kSchemaVersion),
            fmt::format("cannot upgrade the schema to version {}", kSchemaVersion));
     t.commit();
   }
@@ -543,7 +562,8 @@ void SqliteStore::finalize() {
         &select_draws_, &select_stage_draws_, &count_architectures_, &architecture_json_,
         &select_accepted_, &select_stage_accepted_, &insert_training_, &select_trainings_,
         &select_stage_trainings_, &training_weights_, &training_dataset_, &insert_precision_,
-        &select_precisions_, &select_stage_precisions_})
+        &select_precisions_, &select_stage_precisions_, &insert_latency_, &select_latencies_,
+        &select_stage_latencies_})
     s->reset();
 }
 
@@ -605,6 +625,13 @@ void SqliteStore::prepare() {
       make(fmt::format("{} ORDER BY hash, bits, format, key", precision_columns));
   select_stage_precisions_ =
       make(fmt::format("{} WHERE stage = ?1 ORDER BY hash, bits, format, key", precision_columns));
+  insert_latency_ = make(
+      "INSERT INTO latencies(key, stage, hash, device, mean, median, cv, threads, measurement) "
+      "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+  const char* latency_columns = "SELECT key, stage, hash, device, measurement FROM latencies";
+  select_latencies_ = make(fmt::format("{} ORDER BY hash, key", latency_columns));
+  select_stage_latencies_ =
+      make(fmt::format("{} WHERE stage = ?1 ORDER BY hash, key", latency_columns));
 }
 
 void SqliteStore::set_meta(const std::string& key, const std::string& value) {
@@ -869,6 +896,50 @@ std::vector<PrecisionRecord> SqliteStore::precisions(const std::string& stage) c
                               path_, p.key, e.what()));
     }
     out.push_back(std::move(p));
+  }
+  return out;
+}
+
+void SqliteStore::commit_latency(const LatencyRecord& r) {
+  const std::string what = fmt::format("cannot commit latency measurement {}", r.key);
+  const std::string measurement = r.measurement.to_json().dump();
+  Transaction t(*this);
+  {
+    Query q(*insert_unit_);
+    q.bind(1, r.key).bind(2, std::string_view("latency")).bind(3, r.stage).bind(4, measurement);
+    int rc = q.try_step();
+    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+      throw Error(
+          fmt::format("results store {}: latency measurement {} is already stored", path_, r.key));
+    if (rc != SQLITE_DONE) q.fail(what);
+  }
+  {
+    Query q(*insert_latency_);
+    q.bind(1, r.key).bind(2, r.stage).bind(3, r.architecture_hash).bind(4, r.device);
+    q.bind(5, r.measurement.mean).bind(6, r.measurement.median).bind(7, r.measurement.cv);
+    q.bind(8, std::int64_t{r.measurement.threads}).bind(9, measurement);
+    if (q.try_step() != SQLITE_DONE) q.fail(what);
+  }
+  t.commit();
+}
+
+std::vector<LatencyRecord> SqliteStore::latencies(const std::string& stage) const {
+  std::vector<LatencyRecord> out;
+  Query q(stage.empty() ? *select_latencies_ : *select_stage_latencies_);
+  if (!stage.empty()) q.bind(1, stage);
+  while (q.step("cannot read the latency measurements")) {
+    LatencyRecord r;
+    r.key = q.text(0);
+    r.stage = q.text(1);
+    r.architecture_hash = q.text(2);
+    r.device = q.text(3);
+    try {
+      r.measurement = LatencyMeasurement::from_json(nlohmann::json::parse(q.text(4)));
+    } catch (const nlohmann::json::exception& e) {
+      throw Error(fmt::format("results store {}: latency measurement {} is not readable: {}",
+                              path_, r.key, e.what()));
+    }
+    out.push_back(std::move(r));
   }
   return out;
 }

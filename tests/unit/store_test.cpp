@@ -182,7 +182,7 @@ BOOST_AUTO_TEST_CASE(creates_the_schema_and_reopens) {
   const std::string bytes = read_bytes(db);
   BOOST_TEST(bytes.substr(0, 16) == std::string("SQLite format 3\0", 16));
   BOOST_TEST(header_u32(bytes, kApplicationIdOffset) == 0x4E525257u);
-  BOOST_TEST(header_u32(bytes, kUserVersionOffset) == 3u);
+  BOOST_TEST(header_u32(bytes, kUserVersionOffset) == 4u);
   BOOST_TEST(static_cast<int>(bytes[18]) == 2);  // WAL write version
   BOOST_TEST(static_cast<int>(bytes[19]) == 2);  // WAL read version
 
@@ -223,6 +223,8 @@ BOOST_AUTO_TEST_CASE(schema_as_the_sqlite_shell_sees_it) {
   BOOST_TEST(columns("precisions") ==
              "key,stage,training,hash,format,format_key,bits,split,rounding,parameters,"
              "weight_bytes,accuracy,loss,seconds,result\n");
+  BOOST_TEST(columns("latencies") ==
+             "key,stage,hash,device,mean,median,cv,threads,measurement\n");
   BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA journal_mode;") == "wal\n");
   const std::string indexes =
       sqlite_cli(tmp, db,
@@ -646,6 +648,56 @@ BOOST_AUTO_TEST_CASE(accepted_architectures_by_stage) {
   BOOST_TEST(all[1].metrics.activation_peak_bytes == metrics(30).activation_peak_bytes);
 }
 
+namespace {
+LatencyRecord latency_record(const std::string& hash, double mean) {
+  LatencyRecord r;
+  r.key = "latency-" + hash;
+  r.stage = "train";
+  r.architecture_hash = hash;
+  r.device = R"({"name":"host"})";
+  r.measurement.mean = mean;
+  r.measurement.median = mean * 0.99;
+  r.measurement.stddev = mean / 50;
+  r.measurement.cv = 0.02;
+  r.measurement.runs = 2;
+  r.measurement.threads = 1;
+  r.measurement.cpu = "test CPU";
+  r.measurement.times = {mean * 0.98, mean * 1.02};
+  return r;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(latency_measurements_are_units_of_an_architecture) {
+  TempDir tmp;
+  const std::string db = tmp.file("results.db");
+  auto s = Store::open(db);
+  s->commit_unit("u1", "sample", "sample", "{}", {arch("hb", 20), arch("ha", 10)}, {});
+  s->commit_latency(latency_record("hb", 2e-3));
+  s->commit_latency(latency_record("ha", 1e-4));
+  // The unit's result is the measurement, as a resumed stage reads it back.
+  const auto unit = s->unit_result("latency-ha");
+  BOOST_REQUIRE(unit.has_value());
+  BOOST_TEST(LatencyMeasurement::from_json(nlohmann::json::parse(*unit)).mean == 1e-4);
+  const auto all = s->latencies();
+  BOOST_REQUIRE(all.size() == 2u);
+  BOOST_TEST(all[0].architecture_hash == "ha");  // by hash
+  BOOST_TEST(all[0].device == R"({"name":"host"})");
+  BOOST_TEST(all[0].measurement.to_json() == latency_record("ha", 1e-4).measurement.to_json());
+  BOOST_TEST(s->latencies("train").size() == 2u);
+  BOOST_TEST(s->latencies("other").empty());
+  BOOST_TEST(contains(error_of([&] { s->commit_latency(latency_record("ha", 1e-4)); }),
+                      "already stored"));
+  // A measurement belongs to a stored architecture; a failed one leaves nothing behind.
+  BOOST_TEST(contains(error_of([&] { s->commit_latency(latency_record("hz", 1e-4)); }),
+                      "FOREIGN KEY"));
+  BOOST_TEST(!s->unit_result("latency-hz"));
+  if (have_sqlite_cli()) {
+    s.reset();
+    BOOST_TEST(sqlite_cli(tmp, db, "SELECT hash, mean, threads FROM latencies ORDER BY mean;") ==
+               "ha|0.0001|1\nhb|0.002|1\n");
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_version_1_store_gains_the_trainings_and_precisions_tables) {
   if (!have_sqlite_cli()) {
     BOOST_TEST_MESSAGE("sqlite3 shell missing: skipped");
@@ -658,7 +710,9 @@ BOOST_AUTO_TEST_CASE(a_version_1_store_gains_the_trainings_and_precisions_tables
     s->set_meta("seed", "3");
   }
   // What narrow's first schema looked like: no trainings table, user_version 1.
-  sqlite_cli(tmp, db, "DROP TABLE precisions; DROP TABLE trainings; PRAGMA user_version = 1;",
+  sqlite_cli(tmp, db,
+             "DROP TABLE latencies; DROP TABLE precisions; DROP TABLE trainings; "
+             "PRAGMA user_version = 1;",
              nullptr, true);
   BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "1\n");
   {
@@ -666,9 +720,10 @@ BOOST_AUTO_TEST_CASE(a_version_1_store_gains_the_trainings_and_precisions_tables
     BOOST_TEST(*s->meta("seed") == "3");
     BOOST_TEST(s->trainings().empty());
   }
-  BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "3\n");
+  BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "4\n");
   BOOST_TEST(sqlite_cli(tmp, db, "SELECT count(*) FROM trainings;") == "0\n");
   BOOST_TEST(sqlite_cli(tmp, db, "SELECT count(*) FROM precisions;") == "0\n");
+  BOOST_TEST(sqlite_cli(tmp, db, "SELECT count(*) FROM latencies;") == "0\n");
 }
 
 BOOST_AUTO_TEST_CASE(a_version_2_store_gains_the_precisions_table_and_keeps_its_trainings) {
@@ -683,15 +738,40 @@ BOOST_AUTO_TEST_CASE(a_version_2_store_gains_the_precisions_table_and_keeps_its_
     auto s = Store::open(db);
     s->commit_training("train", a, training_result(a, 0.9), metrics(10));
   }
-  sqlite_cli(tmp, db, "DROP TABLE precisions; PRAGMA user_version = 2;", nullptr, true);
+  sqlite_cli(tmp, db, "DROP TABLE latencies; DROP TABLE precisions; PRAGMA user_version = 2;",
+             nullptr, true);
   {
     auto s = Store::open(db);
     BOOST_TEST(s->trainings().size() == 1u);
     BOOST_TEST(s->precisions().empty());
     s->commit_precision(precision_record(a, "half", 16, 0.75));
   }
-  BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "3\n");
+  BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "4\n");
   BOOST_TEST(sqlite_cli(tmp, db, "SELECT format FROM precisions;") == "half\n");
+}
+
+BOOST_AUTO_TEST_CASE(a_version_3_store_gains_the_latencies_table_and_keeps_its_evaluations) {
+  if (!have_sqlite_cli()) {
+    BOOST_TEST_MESSAGE("sqlite3 shell missing: skipped");
+    return;
+  }
+  TempDir tmp;
+  const std::string db = tmp.file("results.db");
+  const TrainJob a = training_job("ha", 1);
+  {
+    auto s = Store::open(db);
+    s->commit_training("train", a, training_result(a, 0.9), metrics(10));
+    s->commit_precision(precision_record(a, "half", 16, 0.75));
+  }
+  sqlite_cli(tmp, db, "DROP TABLE latencies; PRAGMA user_version = 3;", nullptr, true);
+  {
+    auto s = Store::open(db);
+    BOOST_TEST(s->precisions().size() == 1u);
+    BOOST_TEST(s->latencies().empty());
+    s->commit_latency(latency_record("ha", 1e-3));
+  }
+  BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "4\n");
+  BOOST_TEST(sqlite_cli(tmp, db, "SELECT hash FROM latencies;") == "ha\n");
 }
 
 BOOST_AUTO_TEST_CASE(refuses_files_that_are_not_narrow_stores) {
@@ -732,12 +812,12 @@ BOOST_AUTO_TEST_CASE(refuses_files_that_are_not_narrow_stores) {
 
   // A narrow store of a newer schema version.
   std::string newer = good;
-  patch_u32(newer, kUserVersionOffset, 4);
+  patch_u32(newer, kUserVersionOffset, 5);
   const std::string newer_file = tmp.file("newer.db");
   write_bytes(newer_file, newer);
   message = input_error_of([&] { Store::open(newer_file); });
   BOOST_TEST(contains(message, newer_file), message);
-  BOOST_TEST(contains(message, "schema version 4"), message);
+  BOOST_TEST(contains(message, "schema version 5"), message);
 
   // A SQLite file made by someone else, with a table of its own.
   if (have_sqlite_cli()) {

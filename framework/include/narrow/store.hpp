@@ -7,6 +7,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "narrow/device.hpp"
 #include "narrow/export.hpp"
 #include "narrow/metrics.hpp"
 #include "narrow/training.hpp"
@@ -45,6 +46,16 @@ struct NARROW_API PrecisionRecord {
   std::string split;              // "test" or "validation"
   std::string rounding;           // rounding mode name
   PrecisionResult result;         // format name, bits, weight bytes, accuracy, loss, seconds
+};
+
+/// One architecture's latency as a stage measured it on the experiment's device (a unit of
+/// work).
+struct NARROW_API LatencyRecord {
+  std::string key;                // the unit's key
+  std::string stage;
+  std::string architecture_hash;  // a stored architecture
+  std::string device;             // the measuring device's description (JSON)
+  LatencyMeasurement measurement;
 };
 
 /// The results store of one run: one SQLite file (see docs/results-store.md for the schema).
@@ -110,6 +121,12 @@ class NARROW_API Store {
   /// Stored precision evaluations, of one stage when `stage` is given, ordered by
   /// architecture, then bits, then format.
   virtual std::vector<PrecisionRecord> precisions(const std::string& stage = "") const = 0;
+
+  /// Writes one latency measurement as a unit of kind "latency" keyed by `record.key`; its
+  /// architecture must be stored.
+  virtual void commit_latency(const LatencyRecord& record) = 0;
+  /// Stored latency measurements, of one stage when `stage` is given, by architecture hash.
+  virtual std::vector<LatencyRecord> latencies(const std::string& stage = "") const = 0;
 };
 
 }  // namespace narrow
