@@ -266,7 +266,7 @@ int cmd_calibrate(const std::vector<std::string>& args) {
       "experiment", po::value(&experiment_file),
       "draw from this experiment's spaces instead, with their parameters and laws")(
       "count", po::value(&count)->default_value(count), "architectures to measure")(
-      "held-out", po::value(&held_out_share)->default_value(held_out_share),
+      "held-out", po::value(&held_out_share)->default_value(held_out_share, "0.3"),
       "share of the architectures kept out of the fit to measure its error")(
       "min-macs", po::value(&min_macs_text)->default_value(min_macs_text),
       "draw architectures with at least this many MACs")(

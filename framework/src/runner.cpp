@@ -58,7 +58,8 @@ class Context final : public StageContext {
   Context(std::string stage, std::uint64_t seed, int threads, const std::vector<SpaceEntry>& spaces,
           const Constraints& constraints, Store& store, std::string output_dir,
           const Registry& registry, const DatasetSpec& dataset,
-          const std::vector<FormatEntry>& formats, std::function<TrainingService&()> training)
+          const std::vector<FormatEntry>& formats, std::function<TrainingService&()> training,
+          Device* device)
       : stage_(std::move(stage)),
         seed_(seed),
         threads_(threads),
@@ -69,7 +70,8 @@ class Context final : public StageContext {
         registry_(registry),
         dataset_(dataset),
         formats_(formats),
-        training_(std::move(training)) {}
+        training_(std::move(training)),
+        device_(device) {}
   const Registry& registry() const override { return registry_; }
   const DatasetSpec& dataset() const override { return dataset_; }
   const std::vector<FormatEntry>& formats() const override { return formats_; }
@@ -84,6 +86,7 @@ class Context final : public StageContext {
   void info(const std::string& line) override { fmt::print(stderr, "{}\n", line); }
   void set_summary(const std::string& json) override { summary_ = json; }
   const std::string& summary() const { return summary_; }
+  Device* device() override { return device_; }
 
  private:
   std::string stage_;
@@ -97,6 +100,7 @@ class Context final : public StageContext {
   const DatasetSpec& dataset_;
   const std::vector<FormatEntry>& formats_;
   std::function<TrainingService&()> training_;
+  Device* device_;
   std::string summary_ = "{}";
 };
 
@@ -197,7 +201,7 @@ RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptio
                                 registry.find(Kind::strategy, stage.strategy.name).library));
       Context ctx(stage.name, content_seed(fmt::format("{}|stage|{}", x.seed, stage.name)),
                   options.threads, spaces, x.constraints, *store, report.out, registry, dataset,
-                  formats, training_service);
+                  formats, training_service, x.device_object.get());
       const auto t0 = std::chrono::steady_clock::now();
       StageReport sr{stage.name, stage.strategy.name, "{}", 0};
       try {

@@ -5,17 +5,9 @@
 #include <fmt/format.h>
 
 #include "narrow/device.hpp"
+#include "narrow/units.hpp"
 
 namespace narrow {
-
-namespace {
-// "12.3ms", "850us", "1.2s": three significant digits in a unit that reads well.
-std::string seconds_text(double s) {
-  if (s >= 1) return fmt::format("{:.3g}s", s);
-  if (s >= 1e-3) return fmt::format("{:.3g}ms", s * 1e3);
-  return fmt::format("{:.3g}us", s * 1e6);
-}
-}  // namespace
 
 StageContext::~StageContext() = default;
 Strategy::~Strategy() = default;
@@ -37,10 +29,18 @@ const Constraint* Constraints::violated(const Metrics& m, const Architecture* ar
   return nullptr;
 }
 
-std::string Constraints::describe(const Constraint& c, const Metrics& m, double latency) {
+std::string Constraints::describe(const Constraint& c, const Metrics& m, double latency,
+                                  bool measured) {
   if (c.metric == "latency")
-    return fmt::format("latency {} > {} (predicted)", seconds_text(latency), c.text);
+    return fmt::format("latency {} > {} ({})", seconds_text(latency), c.text,
+                       measured ? "measured" : "predicted");
   return fmt::format("{} {} > {}", c.metric, m.get(c.metric), c.text);
+}
+
+const Constraint* Constraints::latency_bound() const {
+  for (const auto& c : bounds)
+    if (c.metric == "latency") return &c;
+  return nullptr;
 }
 
 std::string Constraints::key() const {

@@ -85,4 +85,10 @@ bool parse_quantity(std::string_view text, Quantity& out, std::string& error) {
   return false;
 }
 
+std::string seconds_text(double s) {
+  if (s >= 1) return fmt::format("{:.3g}s", s);
+  if (s >= 1e-3) return fmt::format("{:.3g}ms", s * 1e3);
+  return fmt::format("{:.3g}us", s * 1e6);
+}
+
 }  // namespace narrow

@@ -10,10 +10,12 @@
 #include <nlohmann/json.hpp>
 
 #include "narrow/architecture.hpp"
+#include "narrow/device.hpp"
 #include "narrow/errors.hpp"
 #include "narrow/hash.hpp"
 #include "narrow/metrics.hpp"
 #include "narrow/progress.hpp"
+#include "narrow/units.hpp"
 
 namespace narrow::strategies {
 
@@ -31,6 +33,10 @@ ParamSchema TrainStrategy::schema() {
                         "best: take the largest or the smallest values of 'metric'"),
       ParamSpec::string("from", "", "take the architectures of this stage only (default: all)"),
       ParamSpec::boolean("keep_weights", true, "store the trained weights with each result"),
+      ParamSpec::choice("measure_latency", "auto", {"auto", "off"},
+                        "auto: with a latency bound and a device that measures, measure every "
+                        "selected architecture first and train none whose measured latency is "
+                        "over the bound; off: the prediction alone decides"),
   };
   for (auto& p : TrainingConfig::schema()) s.push_back(std::move(p));
   return s;
@@ -41,6 +47,7 @@ TrainStrategy::TrainStrategy(const Parameters& p)
       metric_(p.string("metric")),
       order_(p.string("order")),
       from_(p.string("from")),
+      measure_latency_(p.string("measure_latency")),
       count_(p.integer("count")),
       keep_weights_(p.boolean("keep_weights")),
       config_(TrainingConfig::from(p)) {}
@@ -92,6 +99,86 @@ std::vector<Store::Architecture> TrainStrategy::select(std::vector<Store::Archit
   return out;
 }
 
+std::vector<Store::Architecture> TrainStrategy::select_within_latency(
+    StageContext& ctx, std::vector<Store::Architecture> pool, json& summary) {
+  const Constraint* bound = ctx.constraints().latency_bound();
+  Device* device = ctx.device();
+  if (measure_latency_ == "off" || !bound || !device || !device->measures())
+    return select(std::move(pool), select_, count_, metric_, order_);
+
+  Store& store = ctx.store();
+  LatencyOptions options = device->latency_options();
+  options.layers = false;  // the network's latency is all the bound needs
+  const std::string device_text = device->description().dump();
+  const std::string unit_prefix =
+      fmt::format("latency/1|{}|{}|", device_text, options.to_json().dump());
+  std::map<std::string, double> measured;  // seconds by architecture hash
+  std::int64_t new_measurements = 0, stored_before = 0;
+  json over = json::array();
+  std::vector<Store::Architecture> picked;
+  while (true) {
+    picked = select(pool, select_, count_, metric_, order_);
+    // Measure what this selection has that no earlier one had, one model at a time.
+    std::vector<const Store::Architecture*> todo;
+    for (const auto& a : picked)
+      if (!measured.count(a.hash)) todo.push_back(&a);
+    if (!todo.empty()) {
+      Progress progress(fmt::format("{} latency", ctx.stage()), todo.size(), "models");
+      std::uint64_t done = 0;
+      for (const auto* a : todo) {
+        const std::string key = content_hash(unit_prefix + a->hash);
+        if (auto stored = store.unit_result(key)) {
+          measured[a->hash] = LatencyMeasurement::from_json(json::parse(*stored)).mean;
+          ++stored_before;
+        } else {
+          const Architecture arch = Architecture::from_json_string(a->json);
+          LatencyRecord r{key, ctx.stage(), a->hash, device_text, device->measure(arch, options)};
+          store.commit_latency(r);
+          measured[a->hash] = r.measurement.mean;
+          ++new_measurements;
+        }
+        progress.update(++done);
+      }
+    }
+    std::set<std::string> dropped;
+    for (const auto& a : picked) {
+      const double t = measured.at(a.hash);
+      if (t <= bound->max) continue;
+      dropped.insert(a.hash);
+      const auto predicted = device->predict(Architecture::from_json_string(a.json), a.metrics);
+      json o{{"architecture_hash", a.hash}, {"measured_s", t}};
+      std::string line = fmt::format("{}: {} not trained: {}", ctx.stage(), a.hash.substr(0, 12),
+                                     Constraints::describe(*bound, a.metrics, t, true));
+      if (predicted) {
+        o["predicted_s"] = *predicted;
+        line += fmt::format(", predicted {}", seconds_text(*predicted));
+      }
+      over.push_back(std::move(o));
+      ctx.info(line);
+    }
+    if (dropped.empty()) break;
+    std::erase_if(pool, [&](const auto& a) { return dropped.count(a.hash) > 0; });
+  }
+  ctx.info(fmt::format(
+      "{}: latency measured on device '{}' ({} thread{}): {} new, {} stored before; {} over "
+      "the bound {} by measurement",
+      ctx.stage(), device->name(), options.threads, options.threads == 1 ? "" : "s",
+      new_measurements, stored_before, over.size(), bound->text));
+  json latencies = json::object();
+  for (const auto& a : picked) latencies[a.hash] = measured.at(a.hash);
+  summary["latency"] = {{"bound_s", bound->max},
+                        {"measured", new_measurements + stored_before},
+                        {"measured_before", stored_before},
+                        {"over_bound", over},
+                        {"selected_s", latencies}};
+  if (picked.empty())
+    throw Error(fmt::format(
+        "stage '{}': every candidate selected was over the latency bound {} when measured on "
+        "device '{}' ({} of them); loosen the bound, or calibrate the device again",
+        ctx.stage(), bound->text, device->name(), over.size()));
+  return picked;
+}
+
 void TrainStrategy::run(StageContext& ctx) {
   Store& store = ctx.store();
   auto candidates = store.accepted_architectures(from_);
@@ -100,7 +187,8 @@ void TrainStrategy::run(StageContext& ctx) {
                             "stage before it",
                             ctx.stage(),
                             from_.empty() ? std::string() : fmt::format(" in stage '{}'", from_)));
-  const auto picked = select(std::move(candidates), select_, count_, metric_, order_);
+  json summary = json::object();
+  const auto picked = select_within_latency(ctx, std::move(candidates), summary);
 
   // Every selected model must fit the data before any training starts.
   const auto data = load_dataset(ctx.registry(), ctx.dataset());
@@ -171,9 +259,9 @@ void TrainStrategy::run(StageContext& ctx) {
          r.architecture_hash < best->architecture_hash))
       best = &r;
   }
-  json summary{{"selected", picked.size()},
-               {"trained", results.size() - std::size_t(failed)},
-               {"failed", failed}};
+  summary["selected"] = picked.size();
+  summary["trained"] = results.size() - std::size_t(failed);
+  summary["failed"] = failed;
   if (best) {
     const auto arch_json = store.architecture_json(best->architecture_hash);
     Metrics m;
@@ -192,6 +280,18 @@ void TrainStrategy::run(StageContext& ctx) {
         results.size() - std::size_t(failed), best->architecture_hash, best->validation.accuracy,
         best->test.accuracy);
     for (auto name : metric_names) text += fmt::format("  {:<22} {:>12}\n", name, m.get(name));
+    // Its latency on the device: measured when the selection measured it, else predicted.
+    if (summary.contains("latency") &&
+        summary["latency"]["selected_s"].contains(best->architecture_hash)) {
+      const double t = summary["latency"]["selected_s"][best->architecture_hash];
+      summary["best"]["latency_measured_s"] = t;
+      text += fmt::format("  {:<22} {:>12}\n", "latency (measured)", seconds_text(t));
+    } else if (const Device* device = ctx.device(); device && device->predicts() && arch_json) {
+      if (const auto t = device->predict(Architecture::from_json_string(*arch_json), m)) {
+        summary["best"]["latency_predicted_s"] = *t;
+        text += fmt::format("  {:<22} {:>12}\n", "latency (predicted)", seconds_text(*t));
+      }
+    }
     if (arch_json) text += architecture_table(Architecture::from_json_string(*arch_json));
     if (!text.empty() && text.back() == '\n') text.pop_back();
     ctx.info(text);

@@ -16,7 +16,10 @@ namespace narrow::strategies {
 /// - `grid`: `count` constraint values spaced logarithmically between the smallest and the
 ///   largest `metric` of the candidates; for each, the architecture with the largest metric
 ///   within it (the model that best uses that budget).
-/// Each training is a unit of work keyed by architecture, dataset, configuration and seed.
+/// With a `latency` bound and a device that measures (`measure_latency: auto`), every selected
+/// architecture is measured on the device before any training; one whose measured latency is
+/// over the bound is not trained and the selection is made again without it. Each training and
+/// each measurement is a unit of work keyed by what determines it.
 class TrainStrategy final : public Strategy {
  public:
   explicit TrainStrategy(const Parameters& p);
@@ -30,7 +33,14 @@ class TrainStrategy final : public Strategy {
                                                  const std::string& order);
 
  private:
-  std::string select_, metric_, order_, from_;
+  /// The selection, with measured latencies when a latency bound exists and the device
+  /// measures: selects, measures what is not measured yet, drops what is over the bound, and
+  /// selects again until every selected architecture is within it.
+  std::vector<Store::Architecture> select_within_latency(StageContext& ctx,
+                                                         std::vector<Store::Architecture> pool,
+                                                         nlohmann::json& summary);
+
+  std::string select_, metric_, order_, from_, measure_latency_;
   std::int64_t count_;
   bool keep_weights_;
   TrainingConfig config_;

@@ -3,11 +3,15 @@
 // weights by its flash, and `latency` rejects draws whose predicted latency exceeds the bound.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <sstream>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "narrow/architecture.hpp"
@@ -108,4 +112,141 @@ BOOST_AUTO_TEST_CASE(fits_device_and_predicted_latency_bound_the_accepted_draws)
     return std::stoi(sql(d, "SELECT COUNT(*) FROM draws WHERE reason LIKE 'latency %';"));
   };
   BOOST_TEST(count(tight + "/results.db") > count(db));
+}
+
+namespace {
+
+// Small conv stacks for 8x8 synthetic images: each trains in a fraction of a second.
+const char* measured_experiment = R"(name: measured_latency
+seed: 3
+dataset:
+  name: synthetic
+  parameters: {channels: 1, height: 8, width: 8, classes: 4, train: 480, test: 120}
+spaces:
+  - name: seq
+    plugin: sequential
+    parameters: {input: [1, 8, 8], classes: 4, max_conv_layers: 2, max_fc_layers: 1}
+    laws:
+      small: {conv_layers: [1, 2], fc_layers: [0, 1], fc1.units: [4, 32],
+              conv1.filters: [2, 16], conv2.filters: [2, 16],
+              conv1.padding: [same, same], conv2.padding: [same, same],
+              conv1.pool_h: [1, 2], conv1.pool_w: [1, 2], conv2.pool_h: [1, 1], conv2.pool_w: [1, 1]}
+stages:
+  - name: sample
+    strategy: random
+    parameters: {per_law: 40, batch: 10}
+  - name: train
+    strategy: train
+    parameters: {select: best, count: 4, metric: macs, order: largest, epochs: 1,
+                 batch_size: 32}
+)";
+
+double median_measured_seconds(const std::string& csv) {
+  std::ifstream in(csv);
+  std::string line;
+  std::getline(in, line);
+  std::vector<double> v;
+  while (std::getline(in, line)) {
+    std::vector<std::string> cells;
+    std::istringstream row(line);
+    for (std::string cell; std::getline(row, cell, ',');) cells.push_back(cell);
+    v.push_back(std::stod(cells.at(8)));  // latency_mean_s
+  }
+  BOOST_REQUIRE(!v.empty());
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+// A calibrated host whose model predicts half of every latency: sampling lets through
+// architectures whose real latency is over the bound, and the train stage, which measures what
+// it selects, must train none of them.
+BOOST_AUTO_TEST_CASE(train_stage_trains_only_what_meets_the_latency_bound_when_measured) {
+  const fs::path work = work_dir("measured_latency");
+  const auto base = (work / "base.yaml").string();
+  std::ofstream(base) << measured_experiment;
+  const auto cal = (work / "cal.json").string(), csv = (work / "cal.csv").string();
+  auto c = run_narrow(Args{"calibrate", "--experiment", base, "--count", "24", "--min-macs", "1k",
+                           "--out", cal, "--csv", csv});
+  BOOST_REQUIRE_MESSAGE(c.exit_code == 0, c.err);
+  nlohmann::json calibration;
+  std::ifstream(cal) >> calibration;
+  for (auto& x : calibration.at("coefficients")) x = x.get<double>() * 0.5;
+  const auto half = (work / "half.json").string();
+  std::ofstream(half) << calibration.dump();
+
+  const double bound = median_measured_seconds(csv);
+  std::string text = measured_experiment;
+  text.replace(text.find("stages:"), 0,
+               fmt::format("device:\n  name: calibrated\n  parameters: {{calibration: {}}}\n"
+                           "constraints:\n  latency: {:.3f}us\n",
+                           half, bound * 1e6));
+  const auto file = (work / "exp.yaml").string();
+  std::ofstream(file) << text;
+
+  const auto out = (work / "run").string();
+  auto r = run_narrow(Args{"run", file, "--out", out});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  const double limit = std::round(bound * 1e9) / 1e9;  // the bound as written, in seconds
+  auto store = narrow::Store::open(out + "/results.db");
+  std::map<std::string, double> measured;
+  for (const auto& l : store->latencies("train")) {
+    BOOST_TEST(l.measurement.threads == 1);
+    BOOST_TEST(l.measurement.runs == 10);
+    BOOST_TEST(l.device.find("\"calibrated\"") != std::string::npos, l.device);
+    measured[l.architecture_hash] = l.measurement.mean;
+  }
+  // Four trained, each measured within the bound.
+  const auto trainings = store->trainings("train");
+  BOOST_TEST(trainings.size() == 4u);
+  for (const auto& t : trainings) {
+    BOOST_REQUIRE_MESSAGE(measured.count(t.architecture_hash), t.architecture_hash);
+    BOOST_TEST(measured[t.architecture_hash] <= limit * (1 + 1e-9));
+  }
+  // The largest models were selected first and measured over the bound: none of them trained,
+  // and each is named with its measured and predicted latency.
+  const auto summary = nlohmann::json::parse(*store->meta("stage.train"));
+  const auto& over = summary.at("latency").at("over_bound");
+  BOOST_TEST(over.size() >= 1u, summary.dump());
+  BOOST_TEST(measured.size() == trainings.size() + over.size());
+  for (const auto& o : over) {
+    const std::string hash = o.at("architecture_hash");
+    BOOST_TEST(measured.at(hash) > limit);
+    BOOST_TEST(o.at("predicted_s").get<double>() <= limit * (1 + 1e-9));
+    for (const auto& t : trainings) BOOST_TEST(t.architecture_hash != hash);
+    BOOST_TEST(r.err.find(hash.substr(0, 12) + " not trained: latency ") != std::string::npos,
+               r.err);
+  }
+  BOOST_TEST(r.err.find("(measured), predicted") != std::string::npos, r.err);
+  BOOST_TEST(summary.at("best").contains("latency_measured_s"));
+  store.reset();
+
+  // A resumed run measures nothing again.
+  auto again = run_narrow(Args{"run", file, "--out", out, "--resume"});
+  BOOST_REQUIRE_MESSAGE(again.exit_code == 0, again.err);
+  BOOST_TEST(again.err.find(fmt::format("0 new, {} stored before", measured.size())) !=
+                 std::string::npos,
+             again.err);
+  BOOST_TEST(sql(out + "/results.db", "SELECT COUNT(*) FROM latencies;") ==
+             fmt::format("{}\n", measured.size()));
+
+  // With measure_latency off, the prediction alone decides: the largest models train, those
+  // the first selection found over the bound among them.
+  const auto off = (work / "off").string();
+  auto o = run_narrow(
+      Args{"run", file, "--out", off, "--set", "stages.1.parameters.measure_latency=off"});
+  BOOST_REQUIRE_MESSAGE(o.exit_code == 0, o.err);
+  BOOST_TEST(sql(off + "/results.db", "SELECT COUNT(*) FROM latencies;") == "0\n");
+  BOOST_TEST(sql(off + "/results.db", "SELECT COUNT(*) FROM trainings;") == "4\n");
+  int trained_over = 0;
+  for (const auto& x : over)
+    trained_over += sql(off + "/results.db",
+                        fmt::format("SELECT COUNT(*) FROM trainings WHERE hash = '{}';",
+                                    x.at("architecture_hash").get<std::string>())) == "1\n";
+  BOOST_TEST(trained_over >= 1);
+  const auto off_summary =
+      nlohmann::json::parse(sql(off + "/results.db", "SELECT value FROM meta WHERE key = "
+                                                     "'stage.train';"));
+  BOOST_TEST(off_summary.at("best").contains("latency_predicted_s"));
 }

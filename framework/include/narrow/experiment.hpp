@@ -47,8 +47,8 @@ struct NARROW_API Experiment {
   std::vector<std::string> plugin_paths;  // absolute
   std::optional<PluginUse> dataset, device;
   /// The device named under `device:`, built during validation (null without one). The
-  /// constraints point at it for `latency`.
-  std::shared_ptr<const Device> device_object;
+  /// constraints point at it for `latency`, and stages reach it through StageContext::device.
+  std::shared_ptr<Device> device_object;
   std::vector<PluginUse> formats;
   std::vector<ExperimentSpace> spaces;
   Constraints constraints;

@@ -20,7 +20,7 @@ class Device;
 
 /// An upper bound on a metric, from the experiment's `constraints`.
 struct NARROW_API Constraint {
-  std::string metric;  // a name of metric_names, or "latency" (seconds, predicted by the device)
+  std::string metric;  // a name of metric_names, or "latency" (seconds, of the device)
   double max = 0;      // inclusive upper bound, in the metric's base unit
   std::string text;    // as written, e.g. "64KiB"; "device flash" for bounds of `fits: device`
   SourceLocation where;
@@ -38,8 +38,12 @@ struct NARROW_API Constraints {
   /// receives the predicted seconds (0 without a latency bound).
   const Constraint* violated(const Metrics& m, const Architecture* arch = nullptr,
                              double* latency = nullptr) const;
-  /// "weight_bytes 70144 > 64KiB", "latency 12.1ms > 10ms (predicted)" for a violated bound.
-  static std::string describe(const Constraint& c, const Metrics& m, double latency = 0);
+  /// "weight_bytes 70144 > 64KiB", "latency 12.1ms > 10ms (predicted)" for a violated bound;
+  /// "(measured)" when `latency` is a measured value.
+  static std::string describe(const Constraint& c, const Metrics& m, double latency = 0,
+                              bool measured = false);
+  /// The latency bound, or nullptr when there is none.
+  const Constraint* latency_bound() const;
   /// A text of every bound (and of the device predicting latency), for content keys.
   std::string key() const;
 };
@@ -90,6 +94,9 @@ class NARROW_API StageContext {
   virtual void info(const std::string& line) = 0;
   /// The stage's result for `run --json` and the summary (replaces any earlier one).
   virtual void set_summary(const std::string& json) = 0;
+  /// The experiment's `device`, or nullptr without one. A stage that measures on it does so
+  /// from one thread, while no other work of the stage runs.
+  virtual Device* device() = 0;
 };
 
 /// One stage of an experiment. Strategies keep every unit of work in the store keyed by what

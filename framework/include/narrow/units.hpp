@@ -24,4 +24,8 @@ struct NARROW_API Quantity {
 /// TiB (×1024ⁿ bytes); s, ms, us, ns. Units are case-sensitive except that "kB" = "KB".
 NARROW_API bool parse_quantity(std::string_view text, Quantity& out, std::string& error);
 
+/// Seconds as text with three significant digits in a unit that reads well: "1.2s",
+/// "12.3ms", "850us".
+NARROW_API std::string seconds_text(double seconds);
+
 }  // namespace narrow
