@@ -203,18 +203,21 @@ const std::vector<std::pair<std::string, std::vector<std::string>>>& kind_catalo
        {"layers", "macs", "weights", "im2col", "inputs", "outputs", "vector_blocks",
         "vector_tails"}},
       // Ungrouped convolutions that run as direct (oneDNN) kernels: work on the taps that
-      // fall inside the input, and on channels rounded up to the kernels' blocks of 16.
+      // fall inside the input, and on channels rounded up to the kernels' blocks of 16 (input
+      // channels only from 16 on: fewer stay unblocked). Blocked weights beyond 1 MiB are
+      // reordered from memory rather than from the cache at every call.
       {"conv_direct",
        {"layers", "valid_macs", "blocked_macs", "blocked_weights", "blocked_inputs",
-        "blocked_outputs", "inputs", "outputs"}},
-      // Direct convolutions whose input is no wider than its padding: oneDNN falls back to
-      // im2col and a matrix product over every tap, padding included.
-      {"conv_narrow", {"layers", "macs", "weights", "im2col", "inputs", "outputs"}},
+        "blocked_outputs", "inputs", "outputs", "blocked_weights_over_1mib"}},
+      // Direct convolutions whose left or right padding is wider than the output: oneDNN
+      // falls back to im2col and a matrix product over every tap, padding included. Rare.
+      {"conv_narrow", {"layers", "macs"}},
       // Grouped and depthwise convolutions.
       {"conv_grouped",
        {"layers", "macs", "valid_macs", "blocked_inputs", "blocked_outputs", "inputs",
         "outputs"}},
-      {"linear", {"layers", "macs", "inputs", "outputs"}},
+      // A dot product per output; rows longer than 128 inputs cost more per MAC.
+      {"linear", {"layers", "macs", "inputs", "outputs", "macs_over_128_inputs"}},
       // Pooling windows: every output reads its window (`window`: taps × outputs).
       {"maxpool", {"layers", "window", "valid_window", "inputs", "outputs"}},
       {"avgpool", {"layers", "window", "valid_window", "inputs", "outputs"}},
@@ -281,6 +284,23 @@ double blocked(double channels) {
   return std::ceil(channels / 16) * 16;
 }
 
+/// Input channels as oneDNN's direct kernels lay them out: in blocks of 16, except fewer than
+/// 16, which stay as they are.
+double blocked_input(double channels) {
+  return channels < 16 ? channels : blocked(channels);
+}
+
+/// Whether oneDNN runs an ungrouped direct convolution as im2col + GEMM: when the padding on
+/// the left or on the right of a row is wider than the output row.
+bool pads_wider_than_output(const Layer& l, const Shape& in, const Shape& out) {
+  const std::int64_t right =
+      std::max<std::int64_t>(0, (out.w - 1) * l.stride[1] + l.kernel[1] - in.w - l.padding[1]);
+  return l.padding[1] > out.w || right > out.w;
+}
+
+// 1 MiB of float32 weights.
+constexpr double kWeightsInCache = 262144;
+
 /// Layer i of a finalized architecture with its first input's shape, its output's shape and
 /// the values all its inputs hold.
 struct LayerIo {
@@ -331,11 +351,11 @@ std::vector<LayerFeatures> layer_latency_features(const Architecture& arch) {
         } else if (runs_as_gemm(l, in)) {
           r.kind = "conv_gemm";
           r.values = {1, macs, weights, im2col, inputs, outputs, vector_blocks, vector_tails};
-        } else if (in.w <= l.padding[1]) {
+        } else if (pads_wider_than_output(l, in, out)) {
           r.kind = "conv_narrow";
-          r.values = {1, macs, weights, im2col, inputs, outputs};
+          r.values = {1, macs};
         } else {
-          const double bin = blocked(double(in.c)), bout = blocked(double(out.c));
+          const double bin = blocked_input(double(in.c)), bout = blocked(double(out.c));
           r.kind = "conv_direct";
           r.values = {1,
                       valid * cin * double(out.c),
@@ -344,13 +364,15 @@ std::vector<LayerFeatures> layer_latency_features(const Architecture& arch) {
                       bin * double(in.h * in.w),
                       bout * double(out.h * out.w),
                       inputs,
-                      outputs};
+                      outputs,
+                      std::max(0.0, bin * bout * taps - kWeightsInCache)};
         }
         break;
       }
       case Op::linear:
         r.kind = "linear";
-        r.values = {1, double(in.volume()) * double(l.out_channels), inputs, outputs};
+        r.values = {1, double(in.volume()) * double(l.out_channels), inputs, outputs,
+                    double(l.out_channels) * std::max(0.0, double(in.volume()) - 128)};
         break;
       case Op::maxpool:
       case Op::avgpool: {

@@ -15,6 +15,8 @@
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
+
+#include <array>
 #include <nlohmann/json.hpp>
 
 #include "narrow/architecture.hpp"
@@ -302,7 +304,8 @@ BOOST_AUTO_TEST_CASE(layer_kinds_of_a_small_network) {
   BOOST_TEST(rows[0].values == (std::vector<double>{1, weights * positions, weights,
                                                     3.0 * 9 * positions, 3.0 * 64, 4.0 * 64,
                                                     weights * 8, 0}));
-  BOOST_TEST(rows[4].values == (std::vector<double>{1, 40, 4, 10}));
+  // linear: layers, macs, inputs, outputs, macs_over_128_inputs (4 inputs: none).
+  BOOST_TEST(rows[4].values == (std::vector<double>{1, 40, 4, 10, 0}));
   // Every kind's row has as many values as the kind has features, and the summed features
   // of an architecture are the sums of its rows.
   for (const auto& r : rows) {
@@ -329,6 +332,57 @@ BOOST_AUTO_TEST_CASE(layer_kinds_of_a_small_network) {
   BOOST_TEST(direct.kind == "conv_direct");  // both kernel sides above 3
   // Valid taps per axis over the 4 outputs: 3 + 4 + 4 + 3 = 14; 14² in 2-D.
   BOOST_TEST(direct.values[1] == 14.0 * 14 * 32 * 16);
+  // Blocked weights: 32 × 16 × 25 = 12800 floats, far below 1 MiB.
+  BOOST_TEST(direct.values[3] == 32.0 * 16 * 25);
+  BOOST_TEST(direct.values[8] == 0.0);
+}
+
+// One convolution of `in` channels on an h × w input (then a classifier): its row.
+narrow::LayerFeatures conv_row(std::int64_t in, std::int64_t h, std::int64_t w, std::int64_t out,
+                               std::array<std::int64_t, 2> kernel,
+                               std::array<std::int64_t, 2> padding) {
+  narrow::Architecture a({in, h, w}, 10);
+  narrow::Layer conv{.id = "conv", .op = narrow::Op::conv2d, .inputs = {"input"}};
+  conv.out_channels = out;
+  conv.kernel = kernel;
+  conv.padding = padding;
+  a.add(conv);
+  add_classifier(a, "conv");
+  return narrow::layer_latency_features(a).front();
+}
+
+BOOST_AUTO_TEST_CASE(direct_convolution_rules) {
+  // Fewer than 16 input channels stay unblocked; output channels are blocked by 16.
+  const auto rgb = conv_row(3, 64, 64, 20, {5, 5}, {2, 2});
+  BOOST_TEST(rgb.kind == "conv_direct");
+  BOOST_TEST(rgb.values[3] == 3.0 * 32 * 25);        // blocked_weights
+  BOOST_TEST(rgb.values[4] == 3.0 * 64 * 64);        // blocked_inputs
+  BOOST_TEST(rgb.values[5] == 32.0 * 64 * 64);       // blocked_outputs
+  const auto wide = conv_row(17, 64, 64, 16, {5, 5}, {2, 2});
+  BOOST_TEST(wide.values[3] == 32.0 * 16 * 25);
+  // Blocked weights beyond 1 MiB (262144 floats): 512 × 512 × 3 × 3 = 2359296.
+  const auto heavy = conv_row(512, 8, 8, 512, {3, 3}, {1, 1});  // 32768 inputs: direct
+  BOOST_TEST(heavy.kind == "conv_direct");
+  BOOST_TEST(heavy.values[8] == 2359296.0 - 262144);
+  // Padding wider than the output row, on the left or on the right: oneDNN's im2col path.
+  // 7 wide kernel, padding 3, on a 2 wide input: 2 outputs, right padding 3 + ... > 2.
+  const auto narrow_left = conv_row(32, 14, 2, 16, {5, 7}, {2, 3});
+  BOOST_TEST(narrow_left.kind == "conv_narrow");
+  BOOST_TEST(narrow_left.values == (std::vector<double>{1, 2.0 * 14 * 16 * 32 * 35}));
+  // Width 4, kernel 7, padding 3: 4 outputs; neither padding exceeds them: direct.
+  BOOST_TEST(conv_row(32, 14, 4, 16, {5, 7}, {2, 3}).kind == "conv_direct");
+}
+
+BOOST_AUTO_TEST_CASE(linear_rows_longer_than_128_inputs) {
+  narrow::Architecture a(narrow::Shape{.c = 300, .flat = true}, 10);
+  narrow::Layer fc{.id = "fc", .op = narrow::Op::linear, .inputs = {"input"}};
+  fc.out_channels = 10;
+  a.add(fc);
+  a.set_output("fc");
+  a.finalize();
+  const auto rows = narrow::layer_latency_features(a);
+  BOOST_TEST(rows.back().kind == "linear");
+  BOOST_TEST(rows.back().values == (std::vector<double>{1, 3000, 300, 10, 10.0 * 172}));
 }
 
 /// Synthetic layers of every kind with random feature values, timed by known laws.
