@@ -107,6 +107,9 @@ double now(bool thread_cpu) {
 
 }  // namespace
 
+// Inputs a measurement cycles through.
+constexpr int kDistinctInputs = 16;
+
 LatencyMeasurement measure_latency(const std::string& architecture_json,
                                    const LatencyOptions& options) {
   check(options);
@@ -129,11 +132,17 @@ LatencyMeasurement measure_latency(const std::string& architecture_json,
   }
   module->eval();
   c10::InferenceMode inference;
+  // Successive inferences take different inputs, as a deployed model does: with one input
+  // repeated, the CPU's branch predictors learn data-dependent branches (max pooling's
+  // comparisons) and small layers run faster than they would on new images.
   const Shape& in = arch.input();
-  const torch::Tensor x =
-      in.flat ? torch::randn({1, in.c}, generator) : torch::randn({1, in.c, in.h, in.w}, generator);
-
-  auto once = [&] { return module->forward(x); };
+  std::vector<torch::Tensor> inputs;
+  for (int i = 0; i < kDistinctInputs; ++i)
+    inputs.push_back(in.flat ? torch::randn({1, in.c}, generator)
+                             : torch::randn({1, in.c, in.h, in.w}, generator));
+  std::size_t next = 0;
+  auto input = [&]() -> const torch::Tensor& { return inputs[next++ % inputs.size()]; };
+  auto once = [&] { return module->forward(input()); };
   // Warm-up, and the time of one inference, which decides how many inferences a timed run
   // needs to last at least min_run_seconds.
   for (int i = 0; i < options.warmup; ++i) (void)once();
@@ -177,7 +186,7 @@ LatencyMeasurement measure_latency(const std::string& architecture_json,
     // As many inferences as the kept repetition timed, each layer timed inside the network.
     const int inferences = options.runs * per_run;
     std::vector<double> seconds;
-    for (int k = 0; k < inferences; ++k) (void)module->forward_timed(x, seconds);
+    for (int k = 0; k < inferences; ++k) (void)module->forward_timed(input(), seconds);
     for (double& s : seconds) s /= inferences;
     m.layer_seconds = std::move(seconds);
   }
