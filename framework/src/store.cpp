@@ -400,6 +400,10 @@ class SqliteStore final : public Store {
 
   void exec(const std::string& sql, std::string_view what);
   std::int64_t pragma_int(const char* name);
+  /// Inserts a unit row inside the caller's transaction; `what` names the unit in messages
+  /// ("training KEY"): storing a key twice is an error, not an overwrite.
+  void insert_unit(const std::string& key, std::string_view kind, const std::string& stage,
+                   const std::string& result, const std::string& what);
   void open_schema();
   void prepare();
   void finalize();
@@ -685,19 +689,23 @@ std::optional<std::string> SqliteStore::unit_result(const std::string& key) cons
   return q.text(0);
 }
 
+void SqliteStore::insert_unit(const std::string& key, std::string_view kind,
+                              const std::string& stage, const std::string& result,
+                              const std::string& what) {
+  Query q(*insert_unit_);
+  q.bind(1, key).bind(2, kind).bind(3, stage).bind(4, result);
+  const int rc = q.try_step();
+  if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
+    throw Error(fmt::format("results store {}: {} is already stored", path_, what));
+  if (rc != SQLITE_DONE) q.fail(fmt::format("cannot commit {}", what));
+}
+
 void SqliteStore::commit_unit(const std::string& key, const std::string& kind,
                               const std::string& stage, const std::string& result_json,
                               const std::vector<Store::Architecture>& architectures,
                               const std::vector<DrawRecord>& draws) {
   Transaction t(*this);
-  {
-    Query q(*insert_unit_);
-    q.bind(1, key).bind(2, kind).bind(3, stage).bind(4, result_json);
-    int rc = q.try_step();
-    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-      throw Error(fmt::format("results store {}: unit {} is already stored", path_, key));
-    if (rc != SQLITE_DONE) q.fail(fmt::format("cannot commit unit {}", key));
-  }
+  insert_unit(key, kind, stage, result_json, fmt::format("unit {}", key));
   for (const Store::Architecture& a : architectures) {
     Query q(*insert_architecture_);
     q.bind(1, a.hash).bind(2, a.json);
@@ -777,14 +785,7 @@ void SqliteStore::commit_training(const std::string& stage, const TrainJob& job,
   const nlohmann::json result_json = r.to_json();
   const std::string result = result_json.dump();
   Transaction t(*this);
-  {
-    Query q(*insert_unit_);
-    q.bind(1, job.key).bind(2, std::string_view("training")).bind(3, stage).bind(4, result);
-    int rc = q.try_step();
-    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-      throw Error(fmt::format("results store {}: training {} is already stored", path_, job.key));
-    if (rc != SQLITE_DONE) q.fail(what);
-  }
+  insert_unit(job.key, "training", stage, result, fmt::format("training {}", job.key));
   {
     Query q(*insert_architecture_);
     q.bind(1, job.architecture_hash).bind(2, job.architecture_json);
@@ -855,15 +856,7 @@ void SqliteStore::commit_precision(const PrecisionRecord& p) {
   const std::string what = fmt::format("cannot commit precision evaluation {}", p.key);
   const std::string result = p.result.to_json().dump();
   Transaction t(*this);
-  {
-    Query q(*insert_unit_);
-    q.bind(1, p.key).bind(2, std::string_view("precision")).bind(3, p.stage).bind(4, result);
-    int rc = q.try_step();
-    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-      throw Error(
-          fmt::format("results store {}: precision evaluation {} is already stored", path_, p.key));
-    if (rc != SQLITE_DONE) q.fail(what);
-  }
+  insert_unit(p.key, "precision", p.stage, result, fmt::format("precision evaluation {}", p.key));
   {
     Query q(*insert_precision_);
     q.bind(1, p.key).bind(2, p.stage).bind(3, p.training_key).bind(4, p.architecture_hash);
@@ -904,15 +897,8 @@ void SqliteStore::commit_latency(const LatencyRecord& r) {
   const std::string what = fmt::format("cannot commit latency measurement {}", r.key);
   const std::string measurement = r.measurement.to_json().dump();
   Transaction t(*this);
-  {
-    Query q(*insert_unit_);
-    q.bind(1, r.key).bind(2, std::string_view("latency")).bind(3, r.stage).bind(4, measurement);
-    int rc = q.try_step();
-    if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
-      throw Error(
-          fmt::format("results store {}: latency measurement {} is already stored", path_, r.key));
-    if (rc != SQLITE_DONE) q.fail(what);
-  }
+  insert_unit(r.key, "latency", r.stage, measurement,
+              fmt::format("latency measurement {}", r.key));
   {
     Query q(*insert_latency_);
     q.bind(1, r.key).bind(2, r.stage).bind(3, r.architecture_hash).bind(4, r.device);

@@ -726,52 +726,40 @@ BOOST_AUTO_TEST_CASE(a_version_1_store_gains_the_trainings_and_precisions_tables
   BOOST_TEST(sqlite_cli(tmp, db, "SELECT count(*) FROM latencies;") == "0\n");
 }
 
-BOOST_AUTO_TEST_CASE(a_version_2_store_gains_the_precisions_table_and_keeps_its_trainings) {
+BOOST_AUTO_TEST_CASE(stores_of_versions_2_and_3_gain_the_tables_they_lack_and_keep_their_rows) {
   if (!have_sqlite_cli()) {
     BOOST_TEST_MESSAGE("sqlite3 shell missing: skipped");
     return;
   }
-  TempDir tmp;
-  const std::string db = tmp.file("results.db");
   const TrainJob a = training_job("ha", 1);
-  {
-    auto s = Store::open(db);
-    s->commit_training("train", a, training_result(a, 0.9), metrics(10));
+  // Version 2 had no precisions and no latencies tables, version 3 no latencies table.
+  for (const int version : {2, 3}) {
+    BOOST_TEST_CONTEXT("version " << version) {
+      TempDir tmp;
+      const std::string db = tmp.file("results.db");
+      {
+        auto s = Store::open(db);
+        s->commit_training("train", a, training_result(a, 0.9), metrics(10));
+        if (version == 3) s->commit_precision(precision_record(a, "half", 16, 0.75));
+      }
+      sqlite_cli(tmp, db,
+                 version == 2 ? "DROP TABLE latencies; DROP TABLE precisions; "
+                                "PRAGMA user_version = 2;"
+                              : "DROP TABLE latencies; PRAGMA user_version = 3;",
+                 nullptr, true);
+      {
+        auto s = Store::open(db);
+        BOOST_TEST(s->trainings().size() == 1u);
+        BOOST_TEST(s->precisions().size() == (version == 3 ? 1u : 0u));
+        BOOST_TEST(s->latencies().empty());
+        if (version == 2) s->commit_precision(precision_record(a, "half", 16, 0.75));
+        s->commit_latency(latency_record("ha", 1e-3));
+      }
+      BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "4\n");
+      BOOST_TEST(sqlite_cli(tmp, db, "SELECT format FROM precisions;") == "half\n");
+      BOOST_TEST(sqlite_cli(tmp, db, "SELECT hash FROM latencies;") == "ha\n");
+    }
   }
-  sqlite_cli(tmp, db, "DROP TABLE latencies; DROP TABLE precisions; PRAGMA user_version = 2;",
-             nullptr, true);
-  {
-    auto s = Store::open(db);
-    BOOST_TEST(s->trainings().size() == 1u);
-    BOOST_TEST(s->precisions().empty());
-    s->commit_precision(precision_record(a, "half", 16, 0.75));
-  }
-  BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "4\n");
-  BOOST_TEST(sqlite_cli(tmp, db, "SELECT format FROM precisions;") == "half\n");
-}
-
-BOOST_AUTO_TEST_CASE(a_version_3_store_gains_the_latencies_table_and_keeps_its_evaluations) {
-  if (!have_sqlite_cli()) {
-    BOOST_TEST_MESSAGE("sqlite3 shell missing: skipped");
-    return;
-  }
-  TempDir tmp;
-  const std::string db = tmp.file("results.db");
-  const TrainJob a = training_job("ha", 1);
-  {
-    auto s = Store::open(db);
-    s->commit_training("train", a, training_result(a, 0.9), metrics(10));
-    s->commit_precision(precision_record(a, "half", 16, 0.75));
-  }
-  sqlite_cli(tmp, db, "DROP TABLE latencies; PRAGMA user_version = 3;", nullptr, true);
-  {
-    auto s = Store::open(db);
-    BOOST_TEST(s->precisions().size() == 1u);
-    BOOST_TEST(s->latencies().empty());
-    s->commit_latency(latency_record("ha", 1e-3));
-  }
-  BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "4\n");
-  BOOST_TEST(sqlite_cli(tmp, db, "SELECT hash FROM latencies;") == "ha\n");
 }
 
 BOOST_AUTO_TEST_CASE(refuses_files_that_are_not_narrow_stores) {
