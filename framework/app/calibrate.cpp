@@ -347,13 +347,7 @@ int cmd_calibrate(const std::vector<std::string>& args) {
         "--count {} with --held-out {} leaves {} architectures to fit and {} to test; the {} "
         "fit needs at least {} to fit; raise --count",
         count, held_out_share, training_count, held_out_count, fit, needed));
-  std::map<std::string, std::string> device_params;
-  for (const auto& kv : params) {
-    const auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw InputError(fmt::format("--param '{}' must be NAME=VALUE", kv));
-    device_params[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
+  const auto device_params = param_map(params);
   // The calibration file is checked for writability before any measurement.
   {
     const fs::path parent = fs::path(out_file).parent_path();
@@ -489,14 +483,12 @@ int cmd_calibrate(const std::vector<std::string>& args) {
                "warning: no calibration architecture has a {} layer; such layers are predicted "
                "to take no time (draw from spaces that have them)\n",
                kind);
-  std::sort(cvs.begin(), cvs.end());
   cal.device = device_description;
   cal.options = options;
   cal.samples = std::int64_t(n);
   cal.training = FitStatistics::of(p_train, m_train);
   cal.held_out = FitStatistics::of(p_held, m_held);
-  cal.noise_cv_median =
-      cvs.size() % 2 ? cvs[cvs.size() / 2] : (cvs[cvs.size() / 2 - 1] + cvs[cvs.size() / 2]) / 2;
+  cal.noise_cv_median = median_of(std::move(cvs));
   cal.spaces = space_labels;
   cal.seed = seed;
   cal.date = utc_timestamp();

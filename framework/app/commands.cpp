@@ -33,6 +33,17 @@ using nlohmann::json;
 
 namespace narrow::cli {
 
+std::map<std::string, std::string> param_map(const std::vector<std::string>& kvs) {
+  std::map<std::string, std::string> m;
+  for (const auto& kv : kvs) {
+    auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw InputError(fmt::format("--param '{}' must be NAME=VALUE", kv));
+    m[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return m;
+}
+
 namespace {
 
 // ------------------------------------------------------------------ shared helpers
@@ -64,17 +75,6 @@ Registry& load_registry(const std::vector<std::string>& extra,
   for (const auto& f : loader.failures()) fmt::print(stderr, "warning: {}\n", f.error);
   if (seen) *seen = loader.libraries();
   return registry;
-}
-
-std::map<std::string, std::string> param_map(const std::vector<std::string>& kvs) {
-  std::map<std::string, std::string> m;
-  for (const auto& kv : kvs) {
-    auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw InputError(fmt::format("--param '{}' must be NAME=VALUE", kv));
-    m[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  return m;
 }
 
 json metrics_json(const Metrics& m) {

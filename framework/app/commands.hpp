@@ -1,4 +1,5 @@
 #pragma once
+#include <map>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,9 @@ struct Command {
 };
 
 const std::vector<Command>& commands();
+
+/// `--param NAME=VALUE` options as a map; InputError for an entry without a name and '='.
+std::map<std::string, std::string> param_map(const std::vector<std::string>& kvs);
 
 /// `narrow round` (app/round.cpp): rounds numbers from stdin to a number format.
 int cmd_round(const std::vector<std::string>& args);

@@ -59,17 +59,6 @@ constexpr const char* usage_text =
     "  narrow round --format 'ieee(5,10)' --binary < weights.f32 > weights_half.f32\n"
     "  narrow round --format e5m2 --param saturate=yes --rounding stochastic --seed 7 < x.txt";
 
-std::map<std::string, std::string> param_map(const std::vector<std::string>& kvs) {
-  std::map<std::string, std::string> m;
-  for (const auto& kv : kvs) {
-    const auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw InputError(fmt::format("--param '{}' must be NAME=VALUE", kv));
-    m[kv.substr(0, eq)] = kv.substr(eq + 1);
-  }
-  return m;
-}
-
 Registry& load_formats(const std::vector<std::string>& extra) {
   static Registry registry;
   PluginLoader loader(registry);

@@ -127,26 +127,37 @@ std::map<std::string, std::string> parameter_texts(const Parameters& p) {
 
 // ------------------------------------------------------------------ folding, host facts
 
-Architecture fold_batchnorm(const Architecture& source) {
-  Architecture arch = source;
-  if (!arch.finalized()) arch.finalize();
+std::vector<int> batchnorm_folds(const Architecture& arch) {
   const auto& layers = arch.layers();
   const std::size_t n = layers.size();
   std::vector<int> readers(n, 0);
   for (std::size_t i = 0; i < n; ++i)
     for (int j : arch.input_indices(i))
       if (j >= 0) ++readers[std::size_t(j)];
-  // Which batch norms disappear, and the convolution that takes each one's place.
-  std::map<std::string, std::string> replaced;
-  std::vector<char> gains_bias(n, 0);
+  std::vector<int> folds(n, -1);
   for (std::size_t i = 0; i < n; ++i) {
     if (layers[i].op != Op::batchnorm || arch.input_indices(i).size() != 1) continue;
     const int j = arch.input_indices(i).front();
-    if (j < 0 || layers[std::size_t(j)].op != Op::conv2d || readers[std::size_t(j)] != 1 ||
-        std::size_t(j) == arch.output_index())
-      continue;
-    replaced[layers[i].id] = layers[std::size_t(j)].id;
-    gains_bias[std::size_t(j)] = 1;
+    if (j >= 0 && layers[std::size_t(j)].op == Op::conv2d && readers[std::size_t(j)] == 1 &&
+        std::size_t(j) != arch.output_index())
+      folds[i] = j;
+  }
+  return folds;
+}
+
+Architecture fold_batchnorm(const Architecture& source) {
+  Architecture arch = source;
+  if (!arch.finalized()) arch.finalize();
+  const auto& layers = arch.layers();
+  const std::size_t n = layers.size();
+  // Which batch norms disappear, and the convolution that takes each one's place.
+  const std::vector<int> folds = batchnorm_folds(arch);
+  std::map<std::string, std::string> replaced;
+  std::vector<char> gains_bias(n, 0);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (folds[i] < 0) continue;
+    replaced[layers[i].id] = layers[std::size_t(folds[i])].id;
+    gains_bias[std::size_t(folds[i])] = 1;
   }
   if (replaced.empty()) return arch;
   Architecture folded(arch.input(), arch.classes());
@@ -238,14 +249,16 @@ const std::vector<std::string> global_features{
     "linear_macs",     "conv_layers",   "conv_io_bytes",  "weight_bytes",
     "elementwise_bytes", "direct_conv_layers", "grouped_io_bytes"};
 
-/// The global features, then "KIND.FEATURE" for every layer kind's features.
+/// "KIND.FEATURE" for every layer kind's features, after `first`.
+std::vector<std::string> with_kind_features(std::vector<std::string> first) {
+  for (const auto& [kind, features] : kind_catalog())
+    for (const auto& f : features) first.push_back(kind + "." + f);
+  return first;
+}
+
+/// The global features, then every layer kind's.
 const std::vector<std::string>& catalog() {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> all = global_features;
-    for (const auto& [kind, features] : kind_catalog())
-      for (const auto& f : features) all.push_back(kind + "." + f);
-    return all;
-  }();
+  static const std::vector<std::string> names = with_kind_features(global_features);
   return names;
 }
 
@@ -479,12 +492,7 @@ const std::vector<std::string>& latency_feature_names() {
 }
 
 const std::vector<std::string>& layered_latency_features() {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> all{"constant"};
-    for (const auto& [kind, features] : kind_catalog())
-      for (const auto& f : features) all.push_back(kind + "." + f);
-    return all;
-  }();
+  static const std::vector<std::string> names = with_kind_features({"constant"});
   return names;
 }
 
@@ -524,14 +532,14 @@ std::vector<double> latency_features(const Architecture& arch,
 
 // ------------------------------------------------------------------ statistics
 
-namespace {
-
 double median_of(std::vector<double> v) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   const std::size_t h = v.size() / 2;
   return v.size() % 2 ? v[h] : (v[h - 1] + v[h]) / 2;
 }
+
+namespace {
 
 double r_squared(const std::vector<double>& p, const std::vector<double>& y) {
   const double mean = std::accumulate(y.begin(), y.end(), 0.0) / double(y.size());

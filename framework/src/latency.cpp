@@ -61,16 +61,14 @@ struct Attempt {
 
 Attempt summarise(std::vector<double> times) {
   Attempt a;
-  a.times = times;
+  a.times = times;  // kept in run order
   const double n = double(times.size());
   a.mean = std::accumulate(times.begin(), times.end(), 0.0) / n;
   double ss = 0;
   for (double t : times) ss += (t - a.mean) * (t - a.mean);
   a.stddev = times.size() > 1 ? std::sqrt(ss / (n - 1)) : 0;
   a.cv = a.mean > 0 ? a.stddev / a.mean : 0;
-  std::sort(times.begin(), times.end());
-  const std::size_t h = times.size() / 2;
-  a.median = times.size() % 2 ? times[h] : (times[h - 1] + times[h]) / 2;
+  a.median = median_of(std::move(times));
   return a;
 }
 
@@ -105,10 +103,10 @@ double now(bool thread_cpu) {
   return std::chrono::duration<double>(Clock::now().time_since_epoch()).count();
 }
 
-}  // namespace
-
 // Inputs a measurement cycles through.
 constexpr int kDistinctInputs = 16;
+
+}  // namespace
 
 LatencyMeasurement measure_latency(const std::string& architecture_json,
                                    const LatencyOptions& options) {

@@ -4,6 +4,7 @@
 #include <memory>
 #include <span>
 
+#include "narrow/device.hpp"
 #include "narrow/errors.hpp"
 
 namespace narrow {
@@ -47,10 +48,7 @@ QuantizedModel::QuantizedModel(const Architecture& arch, GraphModule& trained) :
   if (!arch_.finalized()) arch_.finalize();
   const auto& layers = arch_.layers();
   const std::size_t n = layers.size();
-  std::vector<int> consumers(n, 0);
-  for (std::size_t i = 0; i < n; ++i)
-    for (int j : arch_.input_indices(i))
-      if (j >= 0) ++consumers[static_cast<std::size_t>(j)];
+  const std::vector<int> folds = batchnorm_folds(arch_);
   std::map<std::string, std::shared_ptr<torch::nn::Module>> children;
   for (const auto& c : trained->named_children()) children[c.key()] = c.value();
 
@@ -88,9 +86,7 @@ QuantizedModel::QuantizedModel(const Architecture& arch, GraphModule& trained) :
       const torch::Tensor scale = gamma.detach() / torch::sqrt(var.detach() + eps);
       const torch::Tensor shift = beta.detach() - mean.detach() * scale;
       // Fold into the convolution that feeds only this batch norm.
-      const int j = s.inputs.size() == 1 ? s.inputs.front() : -1;
-      if (j >= 0 && steps_[std::size_t(j)].op == Op::conv2d && consumers[std::size_t(j)] == 1 &&
-          static_cast<std::size_t>(j) != arch_.output_index()) {
+      if (const int j = folds[i]; j >= 0) {
         Step& conv = steps_[std::size_t(j)];
         conv.weight = conv.weight * scale.view({-1, 1, 1, 1});
         conv.bias = conv.bias * scale + shift;

@@ -1,7 +1,5 @@
 #include "narrow/strategy.hpp"
 
-#include <algorithm>
-
 #include <fmt/format.h>
 
 #include "narrow/device.hpp"
@@ -46,9 +44,7 @@ const Constraint* Constraints::latency_bound() const {
 std::string Constraints::key() const {
   std::string out;
   for (const auto& c : bounds) out += fmt::format("{}<={};", c.metric, c.max);
-  if (device && std::any_of(bounds.begin(), bounds.end(),
-                            [](const Constraint& c) { return c.metric == "latency"; }))
-    out += "device=" + device->description().dump() + ";";
+  if (device && latency_bound()) out += "device=" + device->description().dump() + ";";
   return out;
 }
 

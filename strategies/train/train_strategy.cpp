@@ -264,6 +264,8 @@ void TrainStrategy::run(StageContext& ctx) {
   summary["failed"] = failed;
   if (best) {
     const auto arch_json = store.architecture_json(best->architecture_hash);
+    std::optional<Architecture> arch;
+    if (arch_json) arch = Architecture::from_json_string(*arch_json);
     Metrics m;
     for (const auto& a : picked)
       if (a.hash == best->architecture_hash) m = a.metrics;
@@ -286,13 +288,13 @@ void TrainStrategy::run(StageContext& ctx) {
       const double t = summary["latency"]["selected_s"][best->architecture_hash];
       summary["best"]["latency_measured_s"] = t;
       text += fmt::format("  {:<22} {:>12}\n", "latency (measured)", seconds_text(t));
-    } else if (const Device* device = ctx.device(); device && device->predicts() && arch_json) {
-      if (const auto t = device->predict(Architecture::from_json_string(*arch_json), m)) {
+    } else if (const Device* device = ctx.device(); device && device->predicts() && arch) {
+      if (const auto t = device->predict(*arch, m)) {
         summary["best"]["latency_predicted_s"] = *t;
         text += fmt::format("  {:<22} {:>12}\n", "latency (predicted)", seconds_text(*t));
       }
     }
-    if (arch_json) text += architecture_table(Architecture::from_json_string(*arch_json));
+    if (arch) text += architecture_table(*arch);
     if (!text.empty() && text.back() == '\n') text.pop_back();
     ctx.info(text);
   }

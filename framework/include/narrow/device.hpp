@@ -109,6 +109,11 @@ NARROW_API std::unique_ptr<Device> create_device(const Registry& registry, const
 /// the object through Registry::create.
 NARROW_API std::map<std::string, std::string> parameter_texts(const Parameters& p);
 
+/// Which batch norms inference folds: for every layer of `arch` (finalized), the index of
+/// the convolution a batch norm folds into, or -1. A batch norm folds when its only input is
+/// a conv2d that nothing else reads and that is not the output.
+NARROW_API std::vector<int> batchnorm_folds(const Architecture& arch);
+
 /// The network as inference runs it: every batch norm whose only input is a conv2d read by
 /// nothing else is folded into that convolution (the convolution gains a bias, the batch norm
 /// disappears and its readers read the convolution). Returns a finalized architecture.
@@ -151,6 +156,9 @@ NARROW_API void check_latency_features(const std::vector<std::string>& names);
 /// Values of `names` for a finalized architecture (folded first).
 NARROW_API std::vector<double> latency_features(const Architecture& arch,
                                                 const std::vector<std::string>& names);
+
+/// The median of `values` (the mean of the two middle ones for an even count); 0 when empty.
+NARROW_API double median_of(std::vector<double> values);
 
 /// How well predictions match measurements.
 struct NARROW_API FitStatistics {
