@@ -28,7 +28,7 @@
 #include "../tests/support/mpfr_oracle.hpp"
 #include "narrow/errors.hpp"
 #include "narrow/format.hpp"
-#include "narrow/loader.hpp"
+#include "run/loader.hpp"
 #include "narrow/random.hpp"
 #include "narrow/registry.hpp"
 

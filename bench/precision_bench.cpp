@@ -10,11 +10,11 @@
 
 #include "narrow/dataset.hpp"
 #include "narrow/format.hpp"
-#include "narrow/loader.hpp"
-#include "narrow/precision.hpp"
+#include "run/loader.hpp"
+#include "engine/quantized_model.hpp"
 #include "narrow/registry.hpp"
 #include "narrow/space.hpp"
-#include "narrow/trainer.hpp"
+#include "engine/trainer.hpp"
 
 namespace po = boost::program_options;
 using namespace narrow;

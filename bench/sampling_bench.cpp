@@ -26,9 +26,9 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
-#include "narrow/builder.hpp"
+#include "engine/builder.hpp"
 #include "narrow/errors.hpp"
-#include "narrow/loader.hpp"
+#include "run/loader.hpp"
 #include "narrow/registry.hpp"
 #include "narrow/sampler.hpp"
 #include "narrow/space.hpp"

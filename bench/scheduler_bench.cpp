@@ -20,6 +20,7 @@
 #include "narrow/dataset.hpp"
 #include "narrow/registry.hpp"
 #include "narrow/training.hpp"
+#include "run/torch_engine.hpp"
 
 namespace po = boost::program_options;
 using namespace narrow;

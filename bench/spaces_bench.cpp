@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "narrow/errors.hpp"
-#include "narrow/loader.hpp"
+#include "run/loader.hpp"
 #include "narrow/registry.hpp"
 #include "narrow/sampler.hpp"
 #include "narrow/space.hpp"

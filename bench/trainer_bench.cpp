@@ -34,12 +34,12 @@
 #include <boost/program_options.hpp>
 
 #include "narrow/architecture.hpp"
-#include "narrow/builder.hpp"
+#include "engine/builder.hpp"
 #include "narrow/errors.hpp"
-#include "narrow/loader.hpp"
+#include "run/loader.hpp"
 #include "narrow/registry.hpp"
 #include "narrow/space.hpp"
-#include "narrow/trainer.hpp"
+#include "engine/trainer.hpp"
 
 #ifndef NARROW_BENCH_SOURCE_DIR
 #define NARROW_BENCH_SOURCE_DIR "."

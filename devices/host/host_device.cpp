@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include "narrow/errors.hpp"
-#include "narrow/training.hpp"
 #include "narrow/units.hpp"
 
 namespace narrow::devices {
@@ -63,7 +62,7 @@ std::int64_t HostDevice::ram_bytes() const {
 }
 
 LatencyMeasurement HostDevice::measure(const Architecture& arch, const LatencyOptions& options) {
-  return torch_engine().measure_latency(arch.to_json_string(), options);
+  return measure_on_this_cpu(arch, options);
 }
 
 }  // namespace narrow::devices

@@ -1,6 +1,6 @@
 #pragma once
 // The `host` device: measures inference latency on this machine's CPU through the LibTorch
-// engine (torch_engine()), which the kernel loads on first use. The plugin itself does not
+// engine (measure_on_this_cpu()), which the kernel loads on first use. The plugin itself does not
 // link LibTorch.
 #include <cstdint>
 #include <string>

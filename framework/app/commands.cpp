@@ -15,17 +15,18 @@
 #include <nlohmann/json.hpp>
 
 #include "narrow/errors.hpp"
-#include "narrow/experiment.hpp"
-#include "narrow/loader.hpp"
+#include "run/experiment.hpp"
+#include "run/loader.hpp"
 #include "narrow/metrics.hpp"
 #include "narrow/progress.hpp"
 #include "narrow/registry.hpp"
-#include "narrow/runner.hpp"
+#include "run/runner.hpp"
 #include "narrow/sampler.hpp"
 #include "narrow/space.hpp"
 #include "narrow/hash.hpp"
 #include "narrow/store.hpp"
 #include "narrow/training.hpp"
+#include "run/torch_engine.hpp"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -703,12 +704,10 @@ int cmd_evaluate(const std::vector<std::string>& args) {
     if (!fs::exists(store_file))
       throw InputError(fmt::format("results store '{}' does not exist", store_file));
     auto store = Store::open(store_file);
-    const TrainResult* best = nullptr;
-    const auto trainings = store->trainings();
-    for (const auto& t : trainings)
-      if (t.architecture_hash.starts_with(hash) && t.status == "ok" &&
-          (!best || t.validation.accuracy > best->validation.accuracy))
-        best = &t;
+    std::vector<TrainResult> trainings = store->trainings();
+    std::erase_if(trainings,
+                  [&](const TrainResult& t) { return !t.architecture_hash.starts_with(hash); });
+    const TrainResult* best = best_training(trainings);
     if (!best)
       throw InputError(fmt::format("{} holds no successful training of an architecture whose "
                                    "hash starts with '{}'",

@@ -16,12 +16,13 @@
 #include "narrow/errors.hpp"
 #include "narrow/format.hpp"
 #include "narrow/hash.hpp"
-#include "narrow/loader.hpp"
+#include "run/loader.hpp"
 #include "narrow/pareto.hpp"
 #include "narrow/progress.hpp"
 #include "narrow/registry.hpp"
 #include "narrow/store.hpp"
 #include "narrow/training.hpp"
+#include "run/torch_engine.hpp"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -131,8 +132,7 @@ int cmd_precision(const std::vector<std::string>& args) {
     for (auto& t : store->trainings()) {
       if (t.status != "ok" || !t.architecture_hash.starts_with(hash)) continue;
       auto it = best.find(t.architecture_hash);
-      if (it == best.end() || t.validation.accuracy > it->second.validation.accuracy)
-        best[t.architecture_hash] = t;
+      if (it == best.end() || ranks_before(t, it->second)) best[t.architecture_hash] = t;
     }
     for (const auto& [h, t] : best) {
       auto w = store->training_weights(t.key);
@@ -184,8 +184,8 @@ int cmd_precision(const std::vector<std::string>& args) {
   std::vector<PrecisionResult> reference;
   for (std::size_t i = 0; i < models.size(); ++i) {
     const Model& m = models[i];
-    auto results = engine.precision(registry, m.json, m.weights, m.dataset, split, made_formats,
-                                    ropt, threads,
+    const PrecisionJob job{m.json, m.weights, m.dataset, split, made_formats, ropt};
+    auto results = engine.precision(registry, job, threads,
                                     [&](const PrecisionResult&) { progress.update(++done); });
     reference.push_back(results.front());
     for (auto& r : results) {

@@ -22,7 +22,7 @@
 #include "commands.hpp"
 #include "narrow/errors.hpp"
 #include "narrow/format.hpp"
-#include "narrow/loader.hpp"
+#include "run/loader.hpp"
 #include "narrow/registry.hpp"
 
 namespace po = boost::program_options;

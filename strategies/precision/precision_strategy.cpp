@@ -1,14 +1,10 @@
 #include "precision_strategy.hpp"
 
 #include <algorithm>
-#include <atomic>
-#include <exception>
 #include <fstream>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
-#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -265,11 +261,7 @@ void PrecisionStrategy::run(StageContext& ctx) {
         "keep_weights: true) before it",
         ctx.stage(), from_.empty() ? "" : fmt::format(" in stage '{}'", from_),
         without_weights ? fmt::format(" ({} trainings kept no weights)", without_weights) : ""));
-  std::sort(trainings.begin(), trainings.end(), [](const TrainResult& a, const TrainResult& b) {
-    if (a.validation.accuracy != b.validation.accuracy)
-      return a.validation.accuracy > b.validation.accuracy;
-    return a.key < b.key;
-  });
+  std::sort(trainings.begin(), trainings.end(), ranks_before);
   if (count_ > 0 && std::int64_t(trainings.size()) > count_)
     trainings.resize(std::size_t(count_));
 
@@ -305,75 +297,51 @@ void PrecisionStrategy::run(StageContext& ctx) {
                        stored_before ? fmt::format(", {} stored before", stored_before) : ""));
 
   if (!work.empty()) {
-    // Models in parallel: the training service's J workers, T LibTorch threads each.
+    // Models in parallel on the training service: J at once, T LibTorch threads each.
     TrainingService& service = ctx.training();
     const int workers = std::max(1, std::min<int>(service.jobs(), int(work.size())));
     const int threads = service.threads_per_job();
     ctx.info(fmt::format("{}: {} models at once, {} LibTorch thread{} each", ctx.stage(), workers,
                          threads, threads == 1 ? "" : "s"));
-    TorchEngine& engine = torch_engine();
+    std::vector<PrecisionJob> jobs;
+    for (const Work& w : work) {
+      PrecisionJob job;
+      job.dataset = store.training_dataset(w.training.key);
+      const auto a = store.architecture_json(w.training.architecture_hash);
+      if (!a)
+        throw Error(fmt::format("the store has no architecture {} for training {}",
+                                w.training.architecture_hash, w.training.key));
+      job.architecture_json = *a;
+      job.weights = w.training.weights;
+      job.split = split_;
+      for (std::size_t f : w.formats) job.formats.push_back(formats[f].format);
+      job.rounding.mode = rounding_;
+      job.rounding.seed =
+          content_seed(fmt::format("{}|precision|{}", ctx.seed(), w.training.key));
+      jobs.push_back(std::move(job));
+    }
     Progress progress(fmt::format("{} precision", ctx.stage()), total, "evaluations");
     std::uint64_t done = 0;
-    std::mutex mutex;  // the store, the progress and `error`
-    std::exception_ptr error;
-    std::atomic<bool> stop{false};
-    std::atomic<std::size_t> next{0};
-    auto worker = [&] {
-      for (std::size_t i; !stop.load() && (i = next.fetch_add(1)) < work.size();) {
-        const Work& w = work[i];
-        try {
-          std::string architecture;
-          DatasetSpec dataset;
-          {
-            std::lock_guard lock(mutex);  // one thread at a time in the store
-            dataset = store.training_dataset(w.training.key);
-            const auto a = store.architecture_json(w.training.architecture_hash);
-            if (!a)
-              throw Error(fmt::format("the store has no architecture {} for training {}",
-                                      w.training.architecture_hash, w.training.key));
-            architecture = *a;
-          }
-          std::vector<const NumberFormat*> todo;
-          for (std::size_t f : w.formats) todo.push_back(formats[f].format);
-          RoundingOptions options;
-          options.mode = rounding_;
-          options.seed = content_seed(fmt::format("{}|precision|{}", ctx.seed(), w.training.key));
-          std::size_t k = 0;  // results arrive in order: float32, then `todo`
-          (void)engine.precision(
-              registry, architecture, w.training.weights, dataset, split_, todo, options, threads,
-              [&](const PrecisionResult& r) {
-                const std::size_t index = k++;
-                if (index == 0 && !w.reference) {  // float32 stored before
-                  std::lock_guard lock(mutex);
-                  progress.update(++done);
-                  return;
-                }
-                PrecisionRecord rec;
-                rec.format_key = index == 0 ? "float32" : formats[w.formats[index - 1]].key;
-                rec.key = unit_key(w.training, rec.format_key);
-                rec.stage = ctx.stage();
-                rec.training_key = w.training.key;
-                rec.architecture_hash = w.training.architecture_hash;
-                rec.split = split_;
-                rec.rounding = rounding;
-                rec.result = r;
-                std::lock_guard lock(mutex);
-                if (stop.load()) return;
-                store.commit_precision(rec);
-                progress.update(++done);
-              });
-        } catch (...) {
-          std::lock_guard lock(mutex);
-          if (!error) error = std::current_exception();
-          stop.store(true);
-        }
+    // Results arrive in order per job: float32 (index 0), then the job's formats.
+    service.evaluate_precision(jobs, [&](std::size_t j, std::size_t index,
+                                         const PrecisionResult& r) {
+      const Work& w = work[j];
+      if (index == 0 && !w.reference) {  // float32 stored before
+        progress.update(++done);
+        return;
       }
-    };
-    std::vector<std::thread> pool;
-    for (int t = 1; t < workers; ++t) pool.emplace_back(worker);
-    worker();
-    for (auto& t : pool) t.join();
-    if (error) std::rethrow_exception(error);
+      PrecisionRecord rec;
+      rec.format_key = index == 0 ? "float32" : formats[w.formats[index - 1]].key;
+      rec.key = unit_key(w.training, rec.format_key);
+      rec.stage = ctx.stage();
+      rec.training_key = w.training.key;
+      rec.architecture_hash = w.training.architecture_hash;
+      rec.split = split_;
+      rec.rounding = rounding;
+      rec.result = r;
+      store.commit_precision(rec);
+      progress.update(++done);
+    });
     progress.finish();
   }
 

@@ -247,18 +247,9 @@ void TrainStrategy::run(StageContext& ctx) {
 
   // The summary: every training of this stage, and the best by validation accuracy.
   const auto results = store.trainings(ctx.stage());
-  const TrainResult* best = nullptr;
-  std::int64_t failed = 0;
-  for (const auto& r : results) {
-    if (r.status != "ok") {
-      ++failed;
-      continue;
-    }
-    if (!best || r.validation.accuracy > best->validation.accuracy ||
-        (r.validation.accuracy == best->validation.accuracy &&
-         r.architecture_hash < best->architecture_hash))
-      best = &r;
-  }
+  const TrainResult* best = best_training(results);
+  const auto failed = std::count_if(results.begin(), results.end(),
+                                    [](const TrainResult& r) { return r.status != "ok"; });
   summary["selected"] = picked.size();
   summary["trained"] = results.size() - std::size_t(failed);
   summary["failed"] = failed;

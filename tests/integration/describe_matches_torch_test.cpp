@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "narrow/architecture.hpp"
-#include "narrow/builder.hpp"
+#include "engine/builder.hpp"
 #include "support/run.hpp"
 #include "support/spaces.hpp"
 

@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 
 #include <nlohmann/json.hpp>
 
@@ -34,6 +35,28 @@ BOOST_AUTO_TEST_CASE(installed_narrow_builds_and_loads_an_out_of_tree_plugin) {
         "lib/cmake/narrow/narrowConfig.cmake", "lib/cmake/narrow/narrow_plugin.cmake",
         "lib/narrow/plugins/libnarrow_space_sequential.so"})
     BOOST_TEST(fs::exists(fs::path(prefix) / f), f);
+
+  // The installed include folder is the plugin SDK and nothing else: the program's internal
+  // headers are not there, and every header compiles on its own (twice in a row, for its
+  // include guard) with only the install's include folder: no LibTorch, whose headers live
+  // outside the default search path.
+  for (const char* internal : {"experiment.hpp", "runner.hpp", "loader.hpp", "builder.hpp",
+                               "trainer.hpp", "precision.hpp", "quantized_model.hpp",
+                               "latency.hpp", "host_latency.hpp", "torch_engine.hpp"})
+    BOOST_TEST(!fs::exists(fs::path(prefix) / "include/narrow" / internal), internal);
+  std::string units;
+  int headers = 0;
+  for (const auto& e : fs::directory_iterator(fs::path(prefix) / "include/narrow")) {
+    const std::string name = e.path().filename().string();
+    const fs::path unit = work / ("alone_" + e.path().stem().string() + ".cpp");
+    std::ofstream(unit) << "#include \"narrow/" << name << "\"\n#include \"narrow/" << name
+                        << "\"\n";
+    units += " '" + unit.string() + "'";
+    ++headers;
+  }
+  BOOST_TEST(headers >= 20);
+  BOOST_TEST(sh("c++ -std=c++20 -fsyntax-only -Wall -Wextra -Werror -I '" + prefix +
+                "/include'" + units) == 0);
 
   const auto obj = (work / "oot").string();
   BOOST_REQUIRE_EQUAL(sh("cmake -S '" + source_dir() + "/tests/fixtures/out_of_tree' -B '" + obj +

@@ -14,7 +14,7 @@
 #include "narrow/architecture.hpp"
 #include "narrow/config.hpp"
 #include "narrow/errors.hpp"
-#include "narrow/loader.hpp"
+#include "run/loader.hpp"
 #include "narrow/plugin.hpp"
 #include "narrow/registry.hpp"
 #include "narrow/space.hpp"

@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "narrow/loader.hpp"
+#include "run/loader.hpp"
 #include "narrow/registry.hpp"
 
 namespace narrow::test {

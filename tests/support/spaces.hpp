@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "narrow/architecture.hpp"
-#include "narrow/builder.hpp"
-#include "narrow/loader.hpp"
+#include "engine/builder.hpp"
+#include "run/loader.hpp"
 #include "narrow/registry.hpp"
 
 namespace narrow::test {

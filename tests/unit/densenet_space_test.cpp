@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "narrow/architecture.hpp"
-#include "narrow/builder.hpp"
+#include "engine/builder.hpp"
 #include "narrow/errors.hpp"
-#include "narrow/loader.hpp"
+#include "run/loader.hpp"
 #include "narrow/metrics.hpp"
 #include "narrow/registry.hpp"
 #include "narrow/sampler.hpp"

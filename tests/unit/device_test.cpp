@@ -22,7 +22,7 @@
 #include "narrow/architecture.hpp"
 #include "narrow/device.hpp"
 #include "narrow/errors.hpp"
-#include "narrow/loader.hpp"
+#include "run/loader.hpp"
 #include "narrow/metrics.hpp"
 #include "narrow/registry.hpp"
 #include "support/plugins.hpp"

@@ -20,7 +20,7 @@
 
 #include "narrow/errors.hpp"
 #include "narrow/format.hpp"
-#include "narrow/loader.hpp"
+#include "run/loader.hpp"
 #include "narrow/random.hpp"
 #include "narrow/registry.hpp"
 #include "support/mpfr_oracle.hpp"

@@ -14,7 +14,7 @@
 
 #include "narrow/errors.hpp"
 #include "narrow/format.hpp"
-#include "narrow/loader.hpp"
+#include "run/loader.hpp"
 #include "narrow/registry.hpp"
 #include "support/plugins.hpp"
 #include "support/rounding.hpp"

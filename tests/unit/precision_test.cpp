@@ -7,9 +7,9 @@
 
 #include "narrow/dataset.hpp"
 #include "narrow/format.hpp"
-#include "narrow/precision.hpp"
+#include "engine/quantized_model.hpp"
 #include "narrow/registry.hpp"
-#include "narrow/trainer.hpp"
+#include "engine/trainer.hpp"
 
 using namespace narrow;
 

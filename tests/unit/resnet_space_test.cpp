@@ -6,9 +6,9 @@
 #include <cstdlib>
 #include <set>
 
-#include "narrow/builder.hpp"
+#include "engine/builder.hpp"
 #include "narrow/errors.hpp"
-#include "narrow/loader.hpp"
+#include "run/loader.hpp"
 #include "narrow/metrics.hpp"
 #include "narrow/registry.hpp"
 #include "narrow/sampler.hpp"

@@ -16,6 +16,7 @@
 #include "narrow/errors.hpp"
 #include "narrow/registry.hpp"
 #include "narrow/training.hpp"
+#include "run/torch_engine.hpp"
 
 using namespace narrow;
 

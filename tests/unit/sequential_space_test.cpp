@@ -5,7 +5,7 @@
 #include <set>
 
 #include "narrow/errors.hpp"
-#include "narrow/loader.hpp"
+#include "run/loader.hpp"
 #include "narrow/metrics.hpp"
 #include "narrow/registry.hpp"
 #include "narrow/sampler.hpp"

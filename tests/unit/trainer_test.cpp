@@ -16,9 +16,9 @@
 #include <vector>
 
 #include "narrow/architecture.hpp"
-#include "narrow/builder.hpp"
+#include "engine/builder.hpp"
 #include "narrow/errors.hpp"
-#include "narrow/trainer.hpp"
+#include "engine/trainer.hpp"
 #include "narrow/training.hpp"
 
 namespace {

@@ -124,6 +124,12 @@ NARROW_API Architecture fold_batchnorm(const Architecture& arch);
 NARROW_API std::string host_cpu_model();
 NARROW_API std::int64_t host_memory_bytes();
 
+/// Measures the inference latency of a finalized architecture on this CPU with LibTorch, as
+/// the `host` device does: batch size 1, batch norm folded, random weights (see
+/// LatencyOptions). The LibTorch engine loads on first call; Error when it cannot.
+NARROW_API LatencyMeasurement measure_on_this_cpu(const Architecture& arch,
+                                                  const LatencyOptions& options);
+
 // ------------------------------------------------------------------ latency predictor
 
 /// The features of one layer for the latency model: its kind (how the CPU backend runs it,

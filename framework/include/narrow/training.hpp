@@ -1,7 +1,7 @@
 #pragma once
-// Training jobs and their results, the scheduler interface that runs them, and the LibTorch
-// engine that the kernel loads on demand. No LibTorch here: jobs and results are plain data
-// (JSON-serialisable), so that a distributed back end can ship them between processes.
+// Training and precision jobs, their results, and the service that runs them. No LibTorch
+// here: jobs and results are plain data (JSON-serialisable; a precision job's formats are
+// built from the registry), so that a distributed back end can ship them between processes.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -13,7 +13,6 @@
 
 #include "narrow/architecture.hpp"
 #include "narrow/dataset.hpp"
-#include "narrow/device.hpp"
 #include "narrow/export.hpp"
 #include "narrow/format.hpp"
 #include "narrow/parameters.hpp"
@@ -102,25 +101,16 @@ struct NARROW_API TrainResult {
   static TrainResult from_json(const nlohmann::json& j);
 };
 
+/// The one order of trainings wherever narrow picks "the best": a successful training before a
+/// failed one, then the higher validation accuracy, then the smaller key (so that ties are
+/// broken the same way on every run).
+NARROW_API bool ranks_before(const TrainResult& a, const TrainResult& b);
+/// The first of `trainings` in that order among the successful ones; nullptr when none is.
+NARROW_API const TrainResult* best_training(const std::vector<TrainResult>& trainings);
+
 /// Throws InputError when `arch` cannot train on `data`: its input shape differs from the
 /// images' or its class count from the data set's.
 NARROW_API void check_fits(const Architecture& arch, const PreparedData& data);
-
-/// Runs training jobs. The local back end runs J jobs at once on a TBB arena, each with T
-/// LibTorch threads; a distributed back end implements the same interface. Results do not
-/// depend on J or on the order in which jobs finish: every job carries its own seed.
-class NARROW_API TrainingService {
- public:
-  virtual ~TrainingService();
-  /// Jobs run at once, and LibTorch threads per job.
-  virtual int jobs() const = 0;
-  virtual int threads_per_job() const = 0;
-  /// Runs the jobs; `on_result` is called once per job as it finishes, never by two threads
-  /// at once. A job that fails to train (NaN loss) is a result with status "failed"; an error
-  /// (a dataset that cannot be read) is thrown once the running jobs have finished.
-  virtual void run(const std::vector<TrainJob>& jobs,
-                   const std::function<void(const TrainResult&)>& on_result) = 0;
-};
 
 /// Accuracy of one trained model in one number format (the precision analysis).
 struct NARROW_API PrecisionResult {
@@ -136,47 +126,42 @@ struct NARROW_API PrecisionResult {
   static PrecisionResult from_json(const nlohmann::json& j);
 };
 
-/// What the LibTorch half of narrow (libnarrow_torch) offers the kernel. The kernel loads it
-/// on first use, so that commands that do not train start without loading LibTorch.
-class NARROW_API TorchEngine {
- public:
-  virtual ~TorchEngine();
-  /// A local scheduler: `jobs` at once with `threads` LibTorch threads each (0: jobs x threads
-  /// fill the cores).
-  virtual std::unique_ptr<TrainingService> local_scheduler(const Registry& registry, int jobs,
-                                                           int threads) = 0;
-  /// Trains one job in the calling thread. `on_epoch` (may be empty) hears of each epoch.
-  virtual TrainResult train(const Registry& registry, const TrainJob& job,
-                            const std::function<void(const EpochRecord&)>& on_epoch) = 0;
-  /// Evaluates an architecture (canonical JSON) with trained `weights` (as TrainResult keeps
-  /// them, or as `narrow train --save` writes them) on the validation and test sets of
-  /// `dataset`, with `threads` LibTorch threads. Weights that do not fit the architecture are
-  /// an InputError.
-  virtual std::pair<Evaluation, Evaluation> evaluate(const Registry& registry,
-                                                     const std::string& architecture_json,
-                                                     const std::string& weights,
-                                                     const DatasetSpec& dataset, int threads) = 0;
-  /// Evaluates a trained model on one split of `dataset` ("test" or "validation") in float32
-  /// with batch norm folded (the first result, format "float32"), then in each format of
-  /// `formats`, with the work that does not depend on the format done once. `on_result` (may
-  /// be empty) hears of each result as it is made. A format that does not support the
-  /// rounding mode is an InputError, raised before any work.
-  virtual std::vector<PrecisionResult> precision(
-      const Registry& registry, const std::string& architecture_json, const std::string& weights,
-      const DatasetSpec& dataset, const std::string& split,
-      const std::vector<const NumberFormat*>& formats, const RoundingOptions& rounding,
-      int threads,
-      const std::function<void(const PrecisionResult&)>& on_result) = 0;
-  /// Measures the inference latency of an architecture (canonical JSON) on this CPU: batch
-  /// size 1, batch norm folded, eval and inference mode, random weights, `options.warmup`
-  /// untimed runs then `options.runs` timed ones on `options.threads` LibTorch threads (see
-  /// LatencyOptions for the repetition of noisy measurements).
-  virtual LatencyMeasurement measure_latency(const std::string& architecture_json,
-                                             const LatencyOptions& options) = 0;
+/// One trained model to evaluate in reduced precision: in float32 with batch norm folded
+/// (the reference), then in each of `formats`, on one split of its dataset.
+struct NARROW_API PrecisionJob {
+  std::string architecture_json;  // canonical JSON
+  std::string weights;            // as TrainResult keeps them
+  DatasetSpec dataset;
+  std::string split = "test";     // "test" or "validation"
+  std::vector<const NumberFormat*> formats;  // owned by the caller; they outlive the call
+  RoundingOptions rounding;
 };
 
-/// The engine, loaded from libnarrow_torch next to libnarrow on first call. Throws Error
-/// when the library cannot be loaded.
-NARROW_API TorchEngine& torch_engine();
+/// Runs training jobs. The local back end runs J jobs at once on a TBB arena, each with T
+/// LibTorch threads; a distributed back end implements the same interface. Results do not
+/// depend on J or on the order in which jobs finish: every job carries its own seed.
+class NARROW_API TrainingService {
+ public:
+  virtual ~TrainingService();
+  /// Jobs run at once, and LibTorch threads per job.
+  virtual int jobs() const = 0;
+  virtual int threads_per_job() const = 0;
+  /// Runs the jobs; `on_result` is called once per job as it finishes, never by two threads
+  /// at once. A job that fails to train (NaN loss) is a result with status "failed"; an error
+  /// (a dataset that cannot be read) is thrown once the running jobs have finished.
+  virtual void run(const std::vector<TrainJob>& jobs,
+                   const std::function<void(const TrainResult&)>& on_result) = 0;
+  /// Evaluates precision jobs on the same workers (J jobs at once, T LibTorch threads each).
+  /// `on_result(job, index, result)` hears of each result as it is made, never two at once:
+  /// index 0 is the float32 reference, index i > 0 the job's format i - 1. A format that does
+  /// not support the rounding mode is an InputError, raised before any work; other errors are
+  /// thrown once the running jobs have finished.
+  virtual void evaluate_precision(
+      const std::vector<PrecisionJob>& jobs,
+      const std::function<void(std::size_t job, std::size_t index, const PrecisionResult&)>&
+          on_result) = 0;
+};
+
+
 
 }  // namespace narrow

@@ -1,4 +1,4 @@
-#include "narrow/experiment.hpp"
+#include "run/experiment.hpp"
 
 #include <algorithm>
 #include <charconv>
@@ -14,7 +14,7 @@
 
 #include "narrow/device.hpp"
 #include "narrow/format.hpp"
-#include "narrow/loader.hpp"
+#include "run/loader.hpp"
 #include "narrow/metrics.hpp"
 #include "narrow/registry.hpp"
 #include "narrow/units.hpp"

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "narrow/architecture.hpp"
-#include "narrow/builder.hpp"
+#include "engine/builder.hpp"
 #include "narrow/dataset.hpp"
 #include "narrow/export.hpp"
 #include "narrow/format.hpp"

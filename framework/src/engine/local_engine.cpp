@@ -14,11 +14,12 @@
 #include "narrow/architecture.hpp"
 #include "narrow/dataset.hpp"
 #include "narrow/errors.hpp"
-#include "narrow/latency.hpp"
+#include "engine/host_latency.hpp"
 #include "narrow/metrics.hpp"
-#include "narrow/precision.hpp"
-#include "narrow/trainer.hpp"
+#include "engine/quantized_model.hpp"
+#include "engine/trainer.hpp"
 #include "narrow/training.hpp"
+#include "run/torch_engine.hpp"
 
 namespace narrow {
 
@@ -61,6 +62,59 @@ Trained load_trained(const Registry& registry, const std::string& architecture_j
   return t;
 }
 
+/// Checks that every format of `formats` supports `mode` (InputError naming the first that
+/// does not).
+void check_roundings(const std::vector<const NumberFormat*>& formats, Rounding mode) {
+  for (const NumberFormat* f : formats) {
+    const auto modes = f->roundings();
+    if (std::find(modes.begin(), modes.end(), mode) == modes.end())
+      throw InputError(fmt::format("format '{}' does not support rounding '{}'", f->name(),
+                                   rounding_name(mode)));
+  }
+}
+
+/// A trained model evaluated in float32 with batch norm folded (the first result), then in
+/// each format of `job`; `on_result` hears of each result as it is made.
+std::vector<PrecisionResult> evaluate_precision_job(
+    const Registry& registry, const PrecisionJob& job, int threads,
+    const std::function<void(const PrecisionResult&)>& on_result) {
+  if (job.split != "test" && job.split != "validation")
+    throw InputError("the split must be 'test' or 'validation', not '" + job.split + "'");
+  check_roundings(job.formats, job.rounding.mode);
+  const Trained t = load_trained(registry, job.architecture_json, job.weights, job.dataset,
+                                 threads);
+  const auto& data = t.data;
+  GraphModule module = t.module;
+  const QuantizedModel model(t.arch, module);
+  const ImageSet& set = job.split == "test" ? data->test : data->validation;
+  std::vector<PrecisionResult> out;
+  auto one = [&](const NumberFormat* f) {
+    const auto t0 = std::chrono::steady_clock::now();
+    PrecisionResult r;
+    r.format = f ? f->name() : "float32";
+    r.bits = f ? f->bits() : 32;
+    r.parameters = model.parameters();
+    r.weight_bytes = weight_bytes_for(r.parameters, r.bits);
+    r.evaluation = model.evaluate(set, data->classes, f, job.rounding);
+    r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (on_result) on_result(r);
+    out.push_back(std::move(r));
+  };
+  one(nullptr);
+  for (const NumberFormat* f : job.formats) one(f);
+  return out;
+}
+
+/// MACs of an architecture (canonical JSON), a proxy of what a job on it costs; 0 when the
+/// JSON does not read (the job reports that when it runs).
+std::int64_t macs_of(const std::string& architecture_json) {
+  try {
+    return analyse(Architecture::from_json_string(architecture_json)).macs;
+  } catch (const Error&) {
+    return 0;
+  }
+}
+
 /// Runs J jobs at once on a TBB arena, each with T LibTorch threads. The calling thread takes
 /// part in the arena, so J jobs need J - 1 TBB workers.
 class LocalScheduler final : public TrainingService {
@@ -72,40 +126,59 @@ class LocalScheduler final : public TrainingService {
 
   void run(const std::vector<TrainJob>& jobs,
            const std::function<void(const TrainResult&)>& on_result) override {
-    if (jobs.empty()) return;
-    const int concurrency = std::min<int>(jobs_, static_cast<int>(jobs.size()));
+    std::vector<std::int64_t> cost(jobs.size());
+    for (std::size_t i = 0; i < jobs.size(); ++i) cost[i] = macs_of(jobs[i].architecture_json);
+    each(cost, [&](std::size_t i, std::mutex& results, const std::atomic<bool>& stop) {
+      TrainResult r = train_job(registry_, jobs[i], threads_, {});
+      std::lock_guard lock(results);
+      if (!stop.load()) on_result(r);
+    });
+  }
+
+  void evaluate_precision(
+      const std::vector<PrecisionJob>& jobs,
+      const std::function<void(std::size_t, std::size_t, const PrecisionResult&)>& on_result)
+      override {
+    for (const auto& job : jobs) check_roundings(job.formats, job.rounding.mode);
+    std::vector<std::int64_t> cost(jobs.size());
+    for (std::size_t i = 0; i < jobs.size(); ++i) cost[i] = macs_of(jobs[i].architecture_json);
+    each(cost, [&](std::size_t i, std::mutex& results, const std::atomic<bool>& stop) {
+      std::size_t index = 0;
+      (void)evaluate_precision_job(registry_, jobs[i], threads_, [&](const PrecisionResult& r) {
+        std::lock_guard lock(results);
+        if (!stop.load()) on_result(i, index, r);
+        ++index;
+      });
+    });
+  }
+
+ private:
+  /// Runs `work(i, results, stop)` for every job i on `jobs_` workers, the most costly first:
+  /// the last jobs to finish are short, so fewer workers idle at the end (results do not
+  /// depend on the order). `work` reports under the `results` mutex and not once `stop` is
+  /// set. No job starts after an error; the first error is thrown once running jobs end.
+  void each(const std::vector<std::int64_t>& cost,
+            const std::function<void(std::size_t, std::mutex&, const std::atomic<bool>&)>& work) {
+    if (cost.empty()) return;
+    const int concurrency = std::min<int>(jobs_, static_cast<int>(cost.size()));
     tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
                               std::max<std::size_t>(concurrency, 2));
     tbb::task_arena arena(concurrency);
     std::mutex result_mutex;
     std::atomic<bool> stop{false};
     std::exception_ptr error;
-    // Longest first (by MACs, a proxy of a training's cost): the last jobs to finish are
-    // short, so fewer workers idle at the end. Results do not depend on the order.
-    std::vector<std::size_t> order(jobs.size());
-    std::vector<std::int64_t> cost(jobs.size(), 0);
-    for (std::size_t i = 0; i < jobs.size(); ++i) {
-      order[i] = i;
-      try {
-        cost[i] = analyse(Architecture::from_json_string(jobs[i].architecture_json)).macs;
-      } catch (const Error&) {
-        cost[i] = 0;  // reported when the job runs
-      }
-    }
+    std::vector<std::size_t> order(cost.size());
+    for (std::size_t i = 0; i < cost.size(); ++i) order[i] = i;
     std::stable_sort(order.begin(), order.end(),
                      [&](std::size_t a, std::size_t b) { return cost[a] > cost[b]; });
-    // `concurrency` workers take jobs in that order from a shared counter; none starts after
-    // an error.
     std::atomic<std::size_t> next{0};
     arena.execute([&] {
       tbb::task_group group;
       for (int w = 0; w < concurrency; ++w) {
         group.run([&] {
-          for (std::size_t i; !stop.load() && (i = next.fetch_add(1)) < jobs.size();) {
+          for (std::size_t i; !stop.load() && (i = next.fetch_add(1)) < order.size();) {
             try {
-              TrainResult r = train_job(registry_, jobs[order[i]], threads_, {});
-              std::lock_guard lock(result_mutex);
-              if (!stop.load()) on_result(r);
+              work(order[i], result_mutex, stop);
             } catch (...) {
               std::lock_guard lock(result_mutex);
               if (!error) error = std::current_exception();
@@ -119,7 +192,6 @@ class LocalScheduler final : public TrainingService {
     if (error) std::rethrow_exception(error);
   }
 
- private:
   const Registry& registry_;
   int jobs_, threads_;
 };
@@ -151,46 +223,16 @@ class Engine final : public TorchEngine {
             narrow::evaluate(module, data->test, data->classes)};
   }
 
-  std::vector<PrecisionResult> precision(
-      const Registry& registry, const std::string& architecture_json, const std::string& weights,
-      const DatasetSpec& dataset, const std::string& split,
-      const std::vector<const NumberFormat*>& formats, const RoundingOptions& rounding,
-      int threads, const std::function<void(const PrecisionResult&)>& on_result) override {
-    if (split != "test" && split != "validation")
-      throw InputError("the split must be 'test' or 'validation', not '" + split + "'");
-    for (const NumberFormat* f : formats) {
-      const auto modes = f->roundings();
-      if (std::find(modes.begin(), modes.end(), rounding.mode) == modes.end())
-        throw InputError(fmt::format("format '{}' does not support rounding '{}'", f->name(),
-                                     rounding_name(rounding.mode)));
-    }
-    const Trained t = load_trained(registry, architecture_json, weights, dataset, threads);
-    const auto& data = t.data;
-    const Architecture& arch = t.arch;
-    GraphModule module = t.module;
-    const QuantizedModel model(arch, module);
-    const ImageSet& set = split == "test" ? data->test : data->validation;
-    std::vector<PrecisionResult> out;
-    auto one = [&](const NumberFormat* f) {
-      const auto t0 = std::chrono::steady_clock::now();
-      PrecisionResult r;
-      r.format = f ? f->name() : "float32";
-      r.bits = f ? f->bits() : 32;
-      r.parameters = model.parameters();
-      r.weight_bytes = weight_bytes_for(r.parameters, r.bits);
-      r.evaluation = model.evaluate(set, data->classes, f, rounding);
-      r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      if (on_result) on_result(r);
-      out.push_back(std::move(r));
-    };
-    one(nullptr);
-    for (const NumberFormat* f : formats) one(f);
-    return out;
+  std::vector<PrecisionResult> precision(const Registry& registry, const PrecisionJob& job,
+                                        int threads,
+                                        const std::function<void(const PrecisionResult&)>&
+                                            on_result) override {
+    return evaluate_precision_job(registry, job, threads, on_result);
   }
 
-  LatencyMeasurement measure_latency(const std::string& architecture_json,
+  LatencyMeasurement measure_latency(const Architecture& arch,
                                      const LatencyOptions& options) override {
-    return narrow::measure_latency(architecture_json, options);
+    return narrow::measure_latency(arch, options);
   }
 };
 

@@ -1,6 +1,6 @@
 // Host latency measurement (Scheidegger et al. 3.3): batch size 1, batch norm folded, eval and
 // inference mode, warm-up runs, then timed runs whose mean is the latency.
-#include "narrow/latency.hpp"
+#include "engine/host_latency.hpp"
 
 #if defined(__SSE2__)
 #include <xmmintrin.h>
@@ -16,10 +16,10 @@
 
 #include <fmt/format.h>
 
-#include "narrow/builder.hpp"
+#include "engine/builder.hpp"
 #include "narrow/errors.hpp"
 #include "narrow/hash.hpp"
-#include "narrow/trainer.hpp"
+#include "engine/trainer.hpp"
 
 namespace narrow {
 
@@ -108,10 +108,10 @@ constexpr int kDistinctInputs = 16;
 
 }  // namespace
 
-LatencyMeasurement measure_latency(const std::string& architecture_json,
+LatencyMeasurement measure_latency(const Architecture& network,
                                    const LatencyOptions& options) {
   check(options);
-  const Architecture arch = fold_batchnorm(Architecture::from_json_string(architecture_json));
+  const Architecture arch = fold_batchnorm(network);
   ThreadCount thread_count(options.threads);
   FlushDenormals flush;
 

@@ -4,7 +4,7 @@
 // layer id, so a module's parameters and state dict read like the architecture. Every other
 // layer is applied functionally. The graph runs in the architecture's execution order; a
 // layer's output is released as soon as its last consumer has run.
-#include "narrow/builder.hpp"
+#include "engine/builder.hpp"
 
 #include <chrono>
 #include <sstream>

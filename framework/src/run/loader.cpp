@@ -1,4 +1,4 @@
-#include "narrow/loader.hpp"
+#include "run/loader.hpp"
 
 #include <dlfcn.h>
 

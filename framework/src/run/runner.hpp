@@ -2,7 +2,7 @@
 #include <string>
 #include <vector>
 
-#include "narrow/experiment.hpp"
+#include "run/experiment.hpp"
 #include "narrow/export.hpp"
 
 namespace narrow {

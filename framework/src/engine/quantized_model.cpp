@@ -1,4 +1,4 @@
-#include "narrow/precision.hpp"
+#include "engine/quantized_model.hpp"
 
 #include <map>
 #include <memory>

@@ -8,7 +8,7 @@
 // The data is never copied as a whole: the training images are read straight from the
 // PreparedData buffers into one batch buffer that is reused for every iteration, with the crop
 // and flip of the augmentation applied while copying.
-#include "narrow/trainer.hpp"
+#include "engine/trainer.hpp"
 
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>

@@ -1,12 +1,8 @@
 #include "narrow/training.hpp"
 
 #include <cmath>
-#include <filesystem>
-#include <mutex>
 
 #include <fmt/format.h>
-#include <boost/dll/runtime_symbol_info.hpp>
-#include <boost/dll/shared_library.hpp>
 #include <nlohmann/json.hpp>
 
 #include "narrow/errors.hpp"
@@ -18,7 +14,6 @@ namespace narrow {
 using nlohmann::json;
 
 TrainingService::~TrainingService() = default;
-TorchEngine::~TorchEngine() = default;
 
 ParamSchema TrainingConfig::schema() {
   const TrainingConfig d;
@@ -230,6 +225,21 @@ PrecisionResult PrecisionResult::from_json(const json& j) {
   return r;
 }
 
+bool ranks_before(const TrainResult& a, const TrainResult& b) {
+  const bool a_ok = a.status == "ok", b_ok = b.status == "ok";
+  if (a_ok != b_ok) return a_ok;
+  if (a.validation.accuracy != b.validation.accuracy)
+    return a.validation.accuracy > b.validation.accuracy;
+  return a.key < b.key;
+}
+
+const TrainResult* best_training(const std::vector<TrainResult>& trainings) {
+  const TrainResult* best = nullptr;
+  for (const auto& t : trainings)
+    if (t.status == "ok" && (!best || ranks_before(t, *best))) best = &t;
+  return best;
+}
+
 void check_fits(const Architecture& arch, const PreparedData& data) {
   const Shape images{data.train.channels, data.train.height, data.train.width};
   if (!(arch.input() == images))
@@ -241,26 +251,6 @@ void check_fits(const Architecture& arch, const PreparedData& data) {
     throw InputError(fmt::format(
         "architecture {} has {} classes but dataset '{}' has {}; set the space's classes to match",
         arch.hash().substr(0, 12), arch.classes(), data.name, data.classes));
-}
-
-TorchEngine& torch_engine() {
-  static std::mutex mutex;
-  static TorchEngine* engine = nullptr;
-  static boost::dll::shared_library* library = nullptr;  // kept until the process ends
-  std::lock_guard lock(mutex);
-  if (engine) return *engine;
-  boost::dll::fs::error_code ec;
-  const auto self = boost::dll::this_line_location(ec);
-  if (ec) throw Error(fmt::format("cannot find libnarrow's own location: {}", ec.message()));
-  const auto path = self.parent_path() / "libnarrow_torch.so";
-  library = new boost::dll::shared_library(path, boost::dll::load_mode::rtld_now, ec);
-  if (ec || !library->is_loaded())
-    throw Error(fmt::format("cannot load narrow's LibTorch engine {}: {}", path.string(),
-                            ec ? ec.message() : std::string("not loaded")));
-  if (!library->has("narrow_torch_engine"))
-    throw Error(fmt::format("{} has no entry point narrow_torch_engine", path.string()));
-  engine = library->get<TorchEngine*()>("narrow_torch_engine")();
-  return *engine;
 }
 
 }  // namespace narrow

@@ -1,4 +1,4 @@
-#include "narrow/runner.hpp"
+#include "run/runner.hpp"
 
 #include <chrono>
 #include <ctime>
@@ -17,6 +17,7 @@
 #include "narrow/registry.hpp"
 #include "narrow/store.hpp"
 #include "narrow/training.hpp"
+#include "run/torch_engine.hpp"
 
 namespace fs = std::filesystem;
 

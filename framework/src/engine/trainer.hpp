@@ -7,7 +7,7 @@
 #include <string>
 
 #include "narrow/architecture.hpp"
-#include "narrow/builder.hpp"
+#include "engine/builder.hpp"
 #include "narrow/dataset.hpp"
 #include "narrow/export.hpp"
 #include "narrow/training.hpp"
