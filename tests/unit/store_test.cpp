@@ -101,8 +101,12 @@ std::string numbered(std::string prefix, std::int64_t n) {
   return prefix.append(std::to_string(n));
 }
 
+/// The sqlite3 shell shows the file as a user sees it. scripts/setup.sh installs it, so its
+/// absence fails the test instead of skipping the checks made through it.
 bool have_sqlite_cli() {
-  return std::system("command -v sqlite3 >/dev/null 2>&1") == 0;
+  BOOST_REQUIRE_MESSAGE(std::system("command -v sqlite3 >/dev/null 2>&1") == 0,
+                        "the sqlite3 shell is needed (scripts/setup.sh installs it)");
+  return true;
 }
 /// Runs SQL with the sqlite3 shell (read-only unless `write`): what a user sees of the file.
 std::string sqlite_cli(const TempDir& tmp, const std::string& db, const std::string& sql,
@@ -182,7 +186,7 @@ BOOST_AUTO_TEST_CASE(creates_the_schema_and_reopens) {
   const std::string bytes = read_bytes(db);
   BOOST_TEST(bytes.substr(0, 16) == std::string("SQLite format 3\0", 16));
   BOOST_TEST(header_u32(bytes, kApplicationIdOffset) == 0x4E525257u);
-  BOOST_TEST(header_u32(bytes, kUserVersionOffset) == 4u);
+  BOOST_TEST(header_u32(bytes, kUserVersionOffset) == 5u);
   BOOST_TEST(static_cast<int>(bytes[18]) == 2);  // WAL write version
   BOOST_TEST(static_cast<int>(bytes[19]) == 2);  // WAL read version
 
@@ -225,6 +229,7 @@ BOOST_AUTO_TEST_CASE(schema_as_the_sqlite_shell_sees_it) {
              "weight_bytes,accuracy,loss,seconds,result\n");
   BOOST_TEST(columns("latencies") ==
              "key,stage,hash,device,mean,median,cv,threads,measurement\n");
+  BOOST_TEST(columns("records") == "id,kind,stage,unit,data\n");
   BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA journal_mode;") == "wal\n");
   const std::string indexes =
       sqlite_cli(tmp, db,
@@ -698,6 +703,57 @@ BOOST_AUTO_TEST_CASE(latency_measurements_are_units_of_an_architecture) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(records_of_a_strategys_own_kinds_are_stored_with_their_unit) {
+  TempDir tmp;
+  const std::string db = tmp.file("results.db");
+  {
+    auto s = Store::open(db);
+    s->commit_records("u1", "search.generation", "search", R"({"generation":0})",
+                      {{"search.law", "", "", R"({"law":"L1","fitness":0.5})"},
+                       {"search.law", "", "", R"({"law":"L2","fitness":0.25})"},
+                       {"search.trace", "", "", "[1,2,3]"}});
+    s->commit_records("u2", "search.generation", "other", "{}",
+                      {{"search.law", "", "", R"({"law":"L3","fitness":1})"}});
+    BOOST_TEST(*s->unit_result("u1") == R"({"generation":0})");
+
+    const auto laws = s->records("search.law");
+    BOOST_REQUIRE(laws.size() == 3u);
+    BOOST_TEST(laws[0].data == R"({"law":"L1","fitness":0.5})");  // in the order written
+    BOOST_TEST(laws[1].data == R"({"law":"L2","fitness":0.25})");
+    BOOST_TEST(laws[0].stage == "search");
+    BOOST_TEST(laws[0].unit == "u1");
+    BOOST_TEST(laws[2].stage == "other");
+    BOOST_TEST(laws[2].unit == "u2");
+    BOOST_TEST(s->records("search.law", "other").size() == 1u);
+    BOOST_TEST(s->records("search.trace").size() == 1u);
+    BOOST_TEST(s->records("nothing").empty());
+
+    // Data that is not JSON, or a record without a kind: nothing of the unit is stored.
+    BOOST_TEST(contains(error_of([&] {
+                          s->commit_records("u3", "search.generation", "search", "{}",
+                                            {{"search.law", "", "", R"({"law":"L4"})"},
+                                             {"search.law", "", "", "not json"}});
+                        }),
+                        "its data must be JSON"));
+    BOOST_TEST(!s->unit_result("u3"));
+    BOOST_TEST(s->records("search.law").size() == 3u);
+    BOOST_TEST(contains(error_of([&] {
+                          s->commit_records("u4", "search.generation", "search", "{}",
+                                            {{"", "", "", "{}"}});
+                        }),
+                        "its kind not empty"));
+    BOOST_TEST(!s->unit_result("u4"));
+    // A unit is stored once.
+    BOOST_TEST(contains(error_of([&] { s->commit_records("u1", "x", "search", "{}", {}); }),
+                        "already stored"));
+  }
+  // Users query records with SQLite's JSON functions.
+  BOOST_REQUIRE(have_sqlite_cli());
+  BOOST_TEST(sqlite_cli(tmp, db,
+                        "SELECT json_extract(data, '$.law') FROM records WHERE kind = 'search.law' "
+                        "ORDER BY json_extract(data, '$.fitness') DESC;") == "L3\nL1\nL2\n");
+}
+
 BOOST_AUTO_TEST_CASE(a_version_1_store_gains_the_trainings_and_precisions_tables) {
   if (!have_sqlite_cli()) {
     BOOST_TEST_MESSAGE("sqlite3 shell missing: skipped");
@@ -711,8 +767,8 @@ BOOST_AUTO_TEST_CASE(a_version_1_store_gains_the_trainings_and_precisions_tables
   }
   // What narrow's first schema looked like: no trainings table, user_version 1.
   sqlite_cli(tmp, db,
-             "DROP TABLE latencies; DROP TABLE precisions; DROP TABLE trainings; "
-             "PRAGMA user_version = 1;",
+             "DROP TABLE records; DROP TABLE latencies; DROP TABLE precisions; "
+             "DROP TABLE trainings; PRAGMA user_version = 1;",
              nullptr, true);
   BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "1\n");
   {
@@ -720,42 +776,49 @@ BOOST_AUTO_TEST_CASE(a_version_1_store_gains_the_trainings_and_precisions_tables
     BOOST_TEST(*s->meta("seed") == "3");
     BOOST_TEST(s->trainings().empty());
   }
-  BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "4\n");
+  BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "5\n");
   BOOST_TEST(sqlite_cli(tmp, db, "SELECT count(*) FROM trainings;") == "0\n");
+  BOOST_TEST(sqlite_cli(tmp, db, "SELECT count(*) FROM records;") == "0\n");
   BOOST_TEST(sqlite_cli(tmp, db, "SELECT count(*) FROM precisions;") == "0\n");
   BOOST_TEST(sqlite_cli(tmp, db, "SELECT count(*) FROM latencies;") == "0\n");
 }
 
-BOOST_AUTO_TEST_CASE(stores_of_versions_2_and_3_gain_the_tables_they_lack_and_keep_their_rows) {
+BOOST_AUTO_TEST_CASE(stores_of_versions_2_to_4_gain_the_tables_they_lack_and_keep_their_rows) {
   if (!have_sqlite_cli()) {
     BOOST_TEST_MESSAGE("sqlite3 shell missing: skipped");
     return;
   }
   const TrainJob a = training_job("ha", 1);
-  // Version 2 had no precisions and no latencies tables, version 3 no latencies table.
-  for (const int version : {2, 3}) {
+  // Version 2 had no precisions, latencies and records tables, version 3 no latencies and
+  // records tables, version 4 no records table.
+  for (const int version : {2, 3, 4}) {
     BOOST_TEST_CONTEXT("version " << version) {
       TempDir tmp;
       const std::string db = tmp.file("results.db");
       {
         auto s = Store::open(db);
         s->commit_training("train", a, training_result(a, 0.9), metrics(10));
-        if (version == 3) s->commit_precision(precision_record(a, "half", 16, 0.75));
+        if (version >= 3) s->commit_precision(precision_record(a, "half", 16, 0.75));
+        if (version >= 4) s->commit_latency(latency_record("ha", 1e-3));
       }
-      sqlite_cli(tmp, db,
-                 version == 2 ? "DROP TABLE latencies; DROP TABLE precisions; "
-                                "PRAGMA user_version = 2;"
-                              : "DROP TABLE latencies; PRAGMA user_version = 3;",
-                 nullptr, true);
+      const char* drop[] = {"", "",
+                            "DROP TABLE records; DROP TABLE latencies; DROP TABLE precisions; "
+                            "PRAGMA user_version = 2;",
+                            "DROP TABLE records; DROP TABLE latencies; PRAGMA user_version = 3;",
+                            "DROP TABLE records; PRAGMA user_version = 4;"};
+      sqlite_cli(tmp, db, drop[version], nullptr, true);
       {
         auto s = Store::open(db);
         BOOST_TEST(s->trainings().size() == 1u);
-        BOOST_TEST(s->precisions().size() == (version == 3 ? 1u : 0u));
-        BOOST_TEST(s->latencies().empty());
-        if (version == 2) s->commit_precision(precision_record(a, "half", 16, 0.75));
-        s->commit_latency(latency_record("ha", 1e-3));
+        BOOST_TEST(s->precisions().size() == (version >= 3 ? 1u : 0u));
+        BOOST_TEST(s->latencies().size() == (version >= 4 ? 1u : 0u));
+        BOOST_TEST(s->records("test.kind").empty());
+        if (version < 3) s->commit_precision(precision_record(a, "half", 16, 0.75));
+        if (version < 4) s->commit_latency(latency_record("ha", 1e-3));
+        s->commit_records("unit-r", "test.unit", "train", "{}", {{"test.kind", "", "", "[1]"}});
       }
-      BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "4\n");
+      BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "5\n");
+      BOOST_TEST(sqlite_cli(tmp, db, "SELECT kind, data FROM records;") == "test.kind|[1]\n");
       BOOST_TEST(sqlite_cli(tmp, db, "SELECT format FROM precisions;") == "half\n");
       BOOST_TEST(sqlite_cli(tmp, db, "SELECT hash FROM latencies;") == "ha\n");
     }
@@ -800,12 +863,12 @@ BOOST_AUTO_TEST_CASE(refuses_files_that_are_not_narrow_stores) {
 
   // A narrow store of a newer schema version.
   std::string newer = good;
-  patch_u32(newer, kUserVersionOffset, 5);
+  patch_u32(newer, kUserVersionOffset, 6);
   const std::string newer_file = tmp.file("newer.db");
   write_bytes(newer_file, newer);
   message = input_error_of([&] { Store::open(newer_file); });
   BOOST_TEST(contains(message, newer_file), message);
-  BOOST_TEST(contains(message, "schema version 5"), message);
+  BOOST_TEST(contains(message, "schema version 6"), message);
 
   // A SQLite file made by someone else, with a table of its own.
   if (have_sqlite_cli()) {

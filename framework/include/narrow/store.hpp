@@ -58,6 +58,15 @@ struct NARROW_API LatencyRecord {
   LatencyMeasurement measurement;
 };
 
+/// A result a strategy keeps of its own kind (a learned law, a search trace, a mask): JSON
+/// under a kind, written with one unit of work (docs/results-store.md, table `records`).
+struct NARROW_API Record {
+  std::string kind;   // what it is, prefixed by the strategy's name: "genetic_law.generation"
+  std::string stage;  // set by the store from the unit that writes it
+  std::string unit;   // the unit's key, likewise
+  std::string data;   // JSON text
+};
+
 /// The results store of one run: one SQLite file (see docs/results-store.md for the schema).
 /// Every unit of work is keyed by a content hash of what determines it; a unit and all its
 /// rows are written in one transaction, so a killed run never leaves a half-written unit that
@@ -127,6 +136,16 @@ class NARROW_API Store {
   virtual void commit_latency(const LatencyRecord& record) = 0;
   /// Stored latency measurements, of one stage when `stage` is given, by architecture hash.
   virtual std::vector<LatencyRecord> latencies(const std::string& stage = "") const = 0;
+
+  /// Writes a finished unit of kind `unit_kind` with records of the strategy's own kinds, in
+  /// one transaction; each record's `stage` and `unit` are those of the unit. A record whose
+  /// data is not JSON, or with an empty kind, is an Error and nothing is stored.
+  virtual void commit_records(const std::string& key, const std::string& unit_kind,
+                              const std::string& stage, const std::string& result_json,
+                              const std::vector<Record>& records) = 0;
+  /// Stored records of `kind`, of one stage when `stage` is given, in the order written.
+  virtual std::vector<Record> records(const std::string& kind,
+                                      const std::string& stage = "") const = 0;
 };
 
 }  // namespace narrow

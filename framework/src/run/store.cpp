@@ -59,7 +59,7 @@ namespace {
 
 // "NRRW" in the file header's application id: marks a SQLite file as a narrow results store.
 constexpr std::int32_t kApplicationId = 0x4E525257;
-constexpr int kSchemaVersion = 4;
+constexpr int kSchemaVersion = 5;
 constexpr int kBusyTimeoutMs = 30000;
 
 // The current time as ISO-8601 UTC with milliseconds, e.g. 2024-05-01T12:34:56.789Z.
@@ -137,6 +137,19 @@ CREATE INDEX IF NOT EXISTS latencies_by_hash ON latencies(hash);
 CREATE INDEX IF NOT EXISTS latencies_by_stage ON latencies(stage);)sql";
 }
 
+// Added in schema version 5 (older stores gain it when opened): results of a strategy's own
+// kinds, queried with SQLite's JSON functions.
+constexpr const char* records_sql() {
+  return R"sql(CREATE TABLE IF NOT EXISTS records(
+  id INTEGER PRIMARY KEY,
+  kind TEXT NOT NULL CHECK(kind <> ''),
+  stage TEXT NOT NULL,
+  unit TEXT NOT NULL REFERENCES units(key),
+  data TEXT NOT NULL CHECK(json_valid(data)));
+CREATE INDEX IF NOT EXISTS records_by_kind ON records(kind, stage);
+CREATE INDEX IF NOT EXISTS records_by_unit ON records(unit);)sql";
+}
+
 std::string schema_sql() {
   std::string metrics;
   for (std::string_view name : metric_names)
@@ -185,11 +198,12 @@ CREATE INDEX draws_by_unit ON draws(unit);
 {}
 {}
 {}
+{}
 PRAGMA application_id = {};
 PRAGMA user_version = {};
 )sql",
-                     metrics, trainings_sql(), precisions_sql(), latencies_sql(), kApplicationId,
-                     kSchemaVersion);
+                     metrics, trainings_sql(), precisions_sql(), latencies_sql(), records_sql(),
+                     kApplicationId, kSchemaVersion);
 }
 
 std::string insert_architecture_sql() {
@@ -375,6 +389,10 @@ class SqliteStore final : public Store {
   std::vector<PrecisionRecord> precisions(const std::string& stage) const override;
   void commit_latency(const LatencyRecord& record) override;
   std::vector<LatencyRecord> latencies(const std::string& stage) const override;
+  void commit_records(const std::string& key, const std::string& unit_kind,
+                      const std::string& stage, const std::string& result_json,
+                      const std::vector<Record>& records) override;
+  std::vector<Record> records(const std::string& kind, const std::string& stage) const override;
 
  private:
   /// BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() succeeded.
@@ -419,7 +437,7 @@ class SqliteStore final : public Store {
       select_accepted_, select_stage_accepted_, insert_training_, select_trainings_,
       select_stage_trainings_, training_weights_, training_dataset_, insert_precision_,
       select_precisions_, select_stage_precisions_, insert_latency_, select_latencies_,
-      select_stage_latencies_;
+      select_stage_latencies_, insert_record_, select_records_, select_stage_records_;
 };
 
 void SqliteStore::exec(const std::string& sql, std::string_view what) {
@@ -549,11 +567,12 @@ void SqliteStore::open_schema() {
   }
   if (kind == Kind::older) {
     // Version 2 added the trainings table, version 3 the precisions table, version 4 the
-    // latencies table; nothing else changed. The statements create only what is missing.
+    // latencies table, version 5 the records table; nothing else changed. The statements
+    // create only what is missing.
     Transaction t(*this);
     if (classify() == Kind::older)
-      exec(fmt::format("{}\n{}\n{}\nPRAGMA user_version = {};", trainings_sql(),
-                       precisions_sql(), latencies_sql(), kSchemaVersion),
+      exec(fmt::format("{}\n{}\n{}\n{}\nPRAGMA user_version = {};", trainings_sql(),
+                       precisions_sql(), latencies_sql(), records_sql(), kSchemaVersion),
            fmt::format("cannot upgrade the schema to version {}", kSchemaVersion));
     t.commit();
   }
@@ -567,7 +586,7 @@ void SqliteStore::finalize() {
         &select_accepted_, &select_stage_accepted_, &insert_training_, &select_trainings_,
         &select_stage_trainings_, &training_weights_, &training_dataset_, &insert_precision_,
         &select_precisions_, &select_stage_precisions_, &insert_latency_, &select_latencies_,
-        &select_stage_latencies_})
+        &select_stage_latencies_, &insert_record_, &select_records_, &select_stage_records_})
     s->reset();
 }
 
@@ -636,6 +655,10 @@ void SqliteStore::prepare() {
   select_latencies_ = make(fmt::format("{} ORDER BY hash, key", latency_columns));
   select_stage_latencies_ =
       make(fmt::format("{} WHERE stage = ?1 ORDER BY hash, key", latency_columns));
+  insert_record_ = make("INSERT INTO records(kind, stage, unit, data) VALUES(?1, ?2, ?3, ?4)");
+  select_records_ = make("SELECT kind, stage, unit, data FROM records WHERE kind = ?1 ORDER BY id");
+  select_stage_records_ = make(
+      "SELECT kind, stage, unit, data FROM records WHERE kind = ?1 AND stage = ?2 ORDER BY id");
 }
 
 void SqliteStore::set_meta(const std::string& key, const std::string& value) {
@@ -927,6 +950,32 @@ std::vector<LatencyRecord> SqliteStore::latencies(const std::string& stage) cons
     }
     out.push_back(std::move(r));
   }
+  return out;
+}
+
+void SqliteStore::commit_records(const std::string& key, const std::string& unit_kind,
+                                 const std::string& stage, const std::string& result_json,
+                                 const std::vector<Record>& records) {
+  const std::string what = fmt::format("cannot commit unit {}", key);
+  Transaction t(*this);
+  insert_unit(key, unit_kind, stage, result_json, fmt::format("unit {}", key));
+  for (const Record& r : records) {
+    Query q(*insert_record_);
+    q.bind(1, r.kind).bind(2, stage).bind(3, key).bind(4, r.data);
+    if (q.try_step() != SQLITE_DONE)
+      q.fail(fmt::format("{}: record of kind '{}' (its data must be JSON, its kind not empty)",
+                         what, r.kind));
+  }
+  t.commit();
+}
+
+std::vector<Record> SqliteStore::records(const std::string& kind, const std::string& stage) const {
+  std::vector<Record> out;
+  Query q(stage.empty() ? *select_records_ : *select_stage_records_);
+  q.bind(1, kind);
+  if (!stage.empty()) q.bind(2, stage);
+  while (q.step(fmt::format("cannot read the records of kind '{}'", kind)))
+    out.push_back(Record{q.text(0), q.text(1), q.text(2), q.text(3)});
   return out;
 }
 
