@@ -1,5 +1,5 @@
 #define BOOST_TEST_MODULE template_plugin
-// The template plugin (plugins/template) used the way a plugin author uses it: narrow is
+// The template plugin (plugin-kit/template) used the way a plugin author uses it: narrow is
 // installed into a temporary prefix, the template is built against that install with
 // find_package(narrow) + narrow_add_plugin() (nothing in narrow is rebuilt), and the installed
 // narrow lists it, describes its references, samples it, runs an experiment that names the
@@ -111,7 +111,7 @@ BOOST_AUTO_TEST_CASE(template_builds_against_the_installed_narrow_and_loads) {
   // The template as a plugin author copies it: its own folder, only the installed narrow.
   // Warnings are errors here so that the code people copy stays warning-free.
   BOOST_REQUIRE_EQUAL(
-      sh("cmake -S '" + source_dir() + "/plugins/template' -B '" + template_build() +
+      sh("cmake -S '" + source_dir() + "/plugin-kit/template' -B '" + template_build() +
          "' -DCMAKE_PREFIX_PATH='" + prefix() +
          "' -DCMAKE_BUILD_TYPE=Release"
          " '-DCMAKE_CXX_FLAGS=-Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Werror'"),
