@@ -16,6 +16,7 @@
 #include "narrow/registry.hpp"
 #include "narrow/store.hpp"
 #include "narrow/training.hpp"
+#include "narrow/unit_key.hpp"
 
 namespace narrow::strategies {
 
@@ -268,12 +269,11 @@ void PrecisionStrategy::run(StageContext& ctx) {
   // Units: one per (training, format), and the float32 reference of each training.
   const std::string rounding = std::string(rounding_name(rounding_));
   auto unit_key = [&](const TrainResult& t, const std::string& fkey) {
-    return content_hash("precision:" + json{{"training", t.key},
-                                            {"format", fkey},
-                                            {"split", split_},
-                                            {"rounding", rounding},
-                                            {"seed", std::to_string(ctx.seed())}}
-                                           .dump());
+    return content_key("precision", json{{"training", t.key},
+                                         {"format", fkey},
+                                         {"split", split_},
+                                         {"rounding", rounding},
+                                         {"seed", std::to_string(ctx.seed())}});
   };
   std::vector<Work> work;
   std::uint64_t total = 0, to_store = 0, stored_before = 0;

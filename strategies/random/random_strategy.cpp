@@ -1,37 +1,16 @@
 #include "random_strategy.hpp"
 
 #include <fmt/format.h>
-#include <tbb/blocked_range.h>
-#include <tbb/global_control.h>
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
 #include <nlohmann/json.hpp>
 
 #include "narrow/errors.hpp"
 #include "narrow/hash.hpp"
 #include "narrow/metrics.hpp"
 #include "narrow/progress.hpp"
-#include "narrow/random.hpp"
+#include "narrow/sampler.hpp"
 #include "narrow/store.hpp"
 
 namespace narrow::strategies {
-
-namespace {
-// What one draw came to, computed in parallel and accounted for in order.
-struct Outcome {
-  DrawStatus status = DrawStatus::invalid;
-  std::string hash, json, reason, assignment;
-  Metrics metrics;
-};
-
-std::string law_text(const SpaceEntry& s, const SamplingLaw& law) {
-  std::string t;
-  const auto& vars = s.space->variables();
-  for (std::size_t i = 0; i < vars.size(); ++i)
-    t += fmt::format("{}=[{},{}];", vars[i].name, law.low[i], law.high[i]);
-  return t;
-}
-}  // namespace
 
 ParamSchema RandomStrategy::schema() {
   return {
@@ -52,30 +31,30 @@ RandomStrategy::RandomStrategy(const Parameters& p)
 void RandomStrategy::run(StageContext& ctx) {
   Store& store = ctx.store();
   // The bounds (and the device that predicts latency) are part of every unit's key.
-  const std::string constraints = ctx.constraints().key();
-  const std::string config =
-      fmt::format("random/1|per_law={}|max_rejections={}|batch={}|constraints={}", per_law_,
-                  max_rejections_, batch_, constraints);
+  const UnitKey config = ctx.unit_key(1)
+                             .add("per_law", per_law_)
+                             .add("max_rejections", max_rejections_)
+                             .add("batch", batch_)
+                             .add("constraints", ctx.constraints().key());
   nlohmann::json laws = nlohmann::json::array();
   std::int64_t total = 0;
   std::vector<std::string> stopped;
-  tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
-                            std::size_t(std::max(1, ctx.threads())));
-  tbb::task_arena arena(std::max(1, ctx.threads()));
 
   for (const SpaceEntry& entry : ctx.spaces()) {
-    const SearchSpace& space = *entry.space;
     for (const SamplingLaw& law : entry.laws) {
-      const std::string law_key =
-          fmt::format("{}|{}|{}", entry.key, law.name, law_text(entry, law));
-      const std::uint64_t law_seed = content_seed(fmt::format("{}|{}", ctx.seed(), law_key));
+      const std::string law_key = entry.law_key(law);
+      const Sampler sampler(*entry.space, law,
+                            content_seed(fmt::format("{}|{}", ctx.seed(), law_key)));
       std::int64_t accepted = 0, rejected = 0, invalid = 0, streak = 0, next = 0, batch_index = 0;
       std::string last_rejection, last_invalid;
       Progress progress(fmt::format("{} {}/{}", ctx.stage(), entry.name, law.name),
                         std::uint64_t(per_law_), "accepted");
       while (accepted < per_law_ && streak < max_rejections_) {
-        const std::string key = content_hash(
-            fmt::format("{}|{}|seed={}|batch_index={}", config, law_key, ctx.seed(), batch_index));
+        const std::string key = UnitKey(config)
+                                    .add(law_key)
+                                    .add("seed", ctx.seed())
+                                    .add("batch_index", batch_index)
+                                    .hash();
         ++batch_index;
         if (auto stored = store.unit_result(key)) {
           // Finished before (this is a resume): take its totals and go on after it.
@@ -90,54 +69,26 @@ void RandomStrategy::run(StageContext& ctx) {
           progress.update(std::uint64_t(accepted));
           continue;
         }
-        std::vector<Outcome> outcomes(static_cast<std::size_t>(batch_));
-        arena.execute([&] {
-          tbb::parallel_for(tbb::blocked_range<std::size_t>(0, outcomes.size(), 16),
-                            [&](const auto& r) {
-                              for (std::size_t i = r.begin(); i != r.end(); ++i) {
-                                Outcome& o = outcomes[i];
-                                auto rng = stream_rng(law_seed, std::uint64_t(next) + i);
-                                const Assignment a = space.draw(law, rng);
-                                // Compact: the value of every variable by position (choices by
-                                // index).
-                                o.assignment = nlohmann::json(a).dump();
-                                Architecture arch;
-                                if (!space.try_build(a, arch, o.reason)) continue;
-                                try {
-                                  arch.finalize();
-                                } catch (const InvalidArchitecture& e) {
-                                  o.reason = e.what();
-                                  continue;
-                                }
-                                o.metrics = analyse(arch);
-                                o.hash = arch.hash();
-                                o.json = arch.to_json_string();
-                                double latency = 0;
-                                if (const Constraint* c =
-                                        ctx.constraints().violated(o.metrics, &arch, &latency)) {
-                                  o.status = DrawStatus::rejected;
-                                  o.reason = Constraints::describe(*c, o.metrics, latency);
-                                } else {
-                                  o.status = DrawStatus::accepted;
-                                }
-                              }
-                            });
-        });
+        std::vector<Draw> batch =
+            sampler.draw_batch(std::uint64_t(next), std::uint64_t(batch_), ctx.constraints(),
+                               ctx.threads());
         std::vector<DrawRecord> draws;
         std::vector<Store::Architecture> archs;
-        for (std::size_t i = 0; i < outcomes.size(); ++i) {
-          Outcome& o = outcomes[i];
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+          Draw& d = batch[i];
+          // Compact: the value of every variable by position (choices by index).
           draws.push_back(DrawRecord{ctx.stage(), entry.name, law.name, next + std::int64_t(i),
-                                     o.status, o.hash, o.reason, std::move(o.assignment)});
-          if (o.status != DrawStatus::invalid)
-            archs.push_back(Store::Architecture{o.hash, std::move(o.json), o.metrics});
-          if (o.status == DrawStatus::accepted) {
+                                     d.status, d.hash, d.reason,
+                                     nlohmann::json(d.assignment).dump()});
+          if (d.status != DrawStatus::invalid)
+            archs.push_back(Store::Architecture{d.hash, std::move(d.json), d.metrics});
+          if (d.status == DrawStatus::accepted) {
             ++accepted;
             streak = 0;
           } else {
-            ++(o.status == DrawStatus::rejected ? rejected : invalid);
+            ++(d.status == DrawStatus::rejected ? rejected : invalid);
             ++streak;
-            (o.status == DrawStatus::rejected ? last_rejection : last_invalid) = o.reason;
+            (d.status == DrawStatus::rejected ? last_rejection : last_invalid) = d.reason;
           }
           if (accepted >= per_law_ || streak >= max_rejections_) break;
         }

@@ -1,7 +1,6 @@
 #include "statistics_strategy.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -10,15 +9,12 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
-#include <tbb/blocked_range.h>
-#include <tbb/global_control.h>
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
 #include <nlohmann/json.hpp>
 
 #include "narrow/errors.hpp"
 #include "narrow/hash.hpp"
 #include "narrow/metrics.hpp"
+#include "narrow/parallel.hpp"
 #include "narrow/progress.hpp"
 #include "narrow/sampler.hpp"
 #include "narrow/store.hpp"
@@ -148,102 +144,101 @@ void StatisticsStrategy::run(StageContext& ctx) {
                       ctx.stage(), name, fmt::join(names, ", ")));
   }
   const std::size_t k = correlate_.size();
-  const std::string config =
-      fmt::format("statistics/1|per_law={}|metric={}|bpd={}|below={}|correlate={}", per_law_,
-                  metric_, bins_per_decade_, fmt::join(below_, ","), fmt::join(correlate_, ","));
-  tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
-                            std::size_t(std::max(1, ctx.threads())));
-  tbb::task_arena arena(std::max(1, ctx.threads()));
+  // Version 2: the law key is SpaceEntry::law_key (variables named), for keys and streams.
+  const UnitKey config = ctx.unit_key(2)
+                             .add("per_law", per_law_)
+                             .add("metric", metric_)
+                             .add("bpd", bins_per_decade_)
+                             .add("below", fmt::format("{}", fmt::join(below_, ",")))
+                             .add("correlate", fmt::format("{}", fmt::join(correlate_, ",")));
   std::vector<LawResult> results;
 
   for (const SpaceEntry& entry : ctx.spaces()) {
     if (!spaces_.empty() && std::find(spaces_.begin(), spaces_.end(), entry.name) == spaces_.end())
       continue;
     for (const SamplingLaw& law : entry.laws) {
-      std::string ranges;
-      for (std::size_t i = 0; i < law.low.size(); ++i)
-        ranges += fmt::format("{},{};", law.low[i], law.high[i]);
-      const std::string law_key = fmt::format("{}|{}|{}", entry.key, law.name, ranges);
-      const std::string key =
-          content_hash(fmt::format("{}|{}|seed={}", config, law_key, ctx.seed()));
+      const std::string law_key = entry.law_key(law);
+      const UnitKey key = UnitKey(config).add(law_key).add("seed", ctx.seed());
       LawResult r;
       r.space = entry.name;
       r.law = law.name;
       r.sums.resize(k);
-      if (auto stored = ctx.store().unit_result(key)) {
-        auto j = nlohmann::json::parse(*stored);
-        r.count = j.at("count");
-        r.rejected = j.at("rejected");
-        r.min = j.at("min");
-        r.max = j.at("max");
-        for (const auto& b : j.at("bins"))
-          r.bins[b.at(0).get<std::int64_t>()] = b.at(1).get<std::int64_t>();
-        r.below = j.at("below_counts").get<std::vector<std::int64_t>>();
-        r.sums = Sums::from_json(j.at("sums"));
-        results.push_back(std::move(r));
-        continue;
-      }
-      Sampler sampler(*entry.space, law, content_seed(fmt::format("{}|{}", ctx.seed(), law_key)));
-      // Fixed chunks, reduced in chunk order: the same sums whatever the thread count.
-      constexpr std::int64_t chunk = 4096;
-      const std::int64_t chunks = (per_law_ + chunk - 1) / chunk;
-      std::vector<LawResult> parts(static_cast<std::size_t>(chunks));
-      Progress progress(fmt::format("{} {}/{}", ctx.stage(), entry.name, law.name),
-                        std::uint64_t(per_law_), "architectures");
-      std::atomic<std::int64_t> done{0};
-      arena.execute([&] {
-        tbb::parallel_for(std::int64_t(0), chunks, [&](std::int64_t c) {
-          LawResult& part = parts[std::size_t(c)];
-          part.sums.resize(k);
-          part.below.assign(below_.size(), 0);
-          part.min = std::numeric_limits<std::int64_t>::max();
-          std::vector<double> x(k);
-          const std::int64_t end = std::min(per_law_, (c + 1) * chunk);
-          for (std::int64_t i = c * chunk; i < end; ++i) {
-            const auto s = sampler.draw(std::uint64_t(i));
-            part.rejected += s.rejected;
-            ++part.count;
-            const std::int64_t v = s.metrics.get(metric_);
-            part.min = std::min(part.min, v);
-            part.max = std::max(part.max, v);
-            const std::int64_t bin =
-                v > 0 ? std::int64_t(std::floor(std::log10(double(v)) * double(bins_per_decade_)))
-                      : -1;
-            ++part.bins[bin];
-            for (std::size_t t = 0; t < below_.size(); ++t) part.below[t] += v < below_[t];
-            for (std::size_t m = 0; m < k; ++m)
-              x[m] = std::log10(std::max<double>(1, double(s.metrics.get(correlate_[m]))));
-            if (k) part.sums.add(x);
+      const std::string stored = ctx.once(key, "statistics.law", [&] {
+        Sampler sampler(*entry.space, law,
+                        content_seed(fmt::format("{}|{}", ctx.seed(), law_key)));
+        // Fixed chunks, reduced in chunk order: the same sums whatever the thread count.
+        constexpr std::int64_t chunk = 4096;
+        const std::int64_t chunks = (per_law_ + chunk - 1) / chunk;
+        std::vector<LawResult> parts(static_cast<std::size_t>(chunks));
+        Progress progress(fmt::format("{} {}/{}", ctx.stage(), entry.name, law.name),
+                          std::uint64_t(per_law_), "architectures");
+        parallel_chunks(std::uint64_t(chunks), 1, ctx.threads(),
+                        [&](std::uint64_t first, std::uint64_t last) {
+          for (std::int64_t c = std::int64_t(first); c < std::int64_t(last); ++c) {
+            LawResult& part = parts[std::size_t(c)];
+            part.sums.resize(k);
+            part.below.assign(below_.size(), 0);
+            part.min = std::numeric_limits<std::int64_t>::max();
+            std::vector<double> x(k);
+            const std::int64_t end = std::min(per_law_, (c + 1) * chunk);
+            for (std::int64_t i = c * chunk; i < end; ++i) {
+              const auto s = sampler.draw(std::uint64_t(i));
+              part.rejected += s.rejected;
+              ++part.count;
+              const std::int64_t v = s.metrics.get(metric_);
+              part.min = std::min(part.min, v);
+              part.max = std::max(part.max, v);
+              const std::int64_t bin =
+                  v > 0 ? std::int64_t(std::floor(std::log10(double(v)) * double(bins_per_decade_)))
+                        : -1;
+              ++part.bins[bin];
+              for (std::size_t t = 0; t < below_.size(); ++t) part.below[t] += v < below_[t];
+              for (std::size_t m = 0; m < k; ++m)
+                x[m] = std::log10(std::max<double>(1, double(s.metrics.get(correlate_[m]))));
+              if (k) part.sums.add(x);
+            }
           }
-          done += end - c * chunk;
         });
+        progress.update(std::uint64_t(per_law_));
+        progress.finish();
+        LawResult total;
+        total.sums.resize(k);
+        total.below.assign(below_.size(), 0);
+        total.min = std::numeric_limits<std::int64_t>::max();
+        for (const auto& part : parts) {
+          total.count += part.count;
+          total.rejected += part.rejected;
+          total.min = std::min(total.min, part.min);
+          total.max = std::max(total.max, part.max);
+          for (const auto& [b, n] : part.bins) total.bins[b] += n;
+          for (std::size_t t = 0; t < below_.size(); ++t) total.below[t] += part.below[t];
+          if (k) total.sums.merge(part.sums);
+        }
+        nlohmann::json bins = nlohmann::json::array();
+        for (const auto& [b, n] : total.bins) bins.push_back({b, n});
+        return StageContext::UnitOutput{nlohmann::json{{"space", entry.name},
+                                                       {"law", law.name},
+                                                       {"count", total.count},
+                                                       {"rejected", total.rejected},
+                                                       {"min", total.min},
+                                                       {"max", total.max},
+                                                       {"bins", bins},
+                                                       {"below", below_},
+                                                       {"below_counts", total.below},
+                                                       {"sums", total.sums.to_json()}}
+                                            .dump(),
+                                        {}};
       });
-      progress.update(std::uint64_t(done.load()));
-      progress.finish();
-      r.below.assign(below_.size(), 0);
-      r.min = std::numeric_limits<std::int64_t>::max();
-      for (const auto& part : parts) {
-        r.count += part.count;
-        r.rejected += part.rejected;
-        r.min = std::min(r.min, part.min);
-        r.max = std::max(r.max, part.max);
-        for (const auto& [b, n] : part.bins) r.bins[b] += n;
-        for (std::size_t t = 0; t < below_.size(); ++t) r.below[t] += part.below[t];
-        if (k) r.sums.merge(part.sums);
-      }
-      nlohmann::json bins = nlohmann::json::array();
-      for (const auto& [b, n] : r.bins) bins.push_back({b, n});
-      nlohmann::json result{{"space", r.space},
-                            {"law", r.law},
-                            {"count", r.count},
-                            {"rejected", r.rejected},
-                            {"min", r.min},
-                            {"max", r.max},
-                            {"bins", bins},
-                            {"below", below_},
-                            {"below_counts", r.below},
-                            {"sums", r.sums.to_json()}};
-      ctx.store().commit_unit(key, "statistics.law", ctx.stage(), result.dump(), {}, {});
+      // A result computed now and one stored before read the same way.
+      const auto j = nlohmann::json::parse(stored);
+      r.count = j.at("count");
+      r.rejected = j.at("rejected");
+      r.min = j.at("min");
+      r.max = j.at("max");
+      for (const auto& b : j.at("bins"))
+        r.bins[b.at(0).get<std::int64_t>()] = b.at(1).get<std::int64_t>();
+      r.below = j.at("below_counts").get<std::vector<std::int64_t>>();
+      r.sums = Sums::from_json(j.at("sums"));
       results.push_back(std::move(r));
     }
   }

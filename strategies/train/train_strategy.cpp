@@ -110,8 +110,7 @@ std::vector<Store::Architecture> TrainStrategy::select_within_latency(
   LatencyOptions options = device->latency_options();
   options.layers = false;  // the network's latency is all the bound needs
   const std::string device_text = device->description().dump();
-  const std::string unit_prefix =
-      fmt::format("latency/1|{}|{}|", device_text, options.to_json().dump());
+  const std::string options_text = options.to_json().dump();
   std::map<std::string, double> measured;  // seconds by architecture hash
   std::int64_t new_measurements = 0, stored_before = 0;
   json over = json::array();
@@ -126,7 +125,8 @@ std::vector<Store::Architecture> TrainStrategy::select_within_latency(
       Progress progress(fmt::format("{} latency", ctx.stage()), todo.size(), "models");
       std::uint64_t done = 0;
       for (const auto* a : todo) {
-        const std::string key = content_hash(unit_prefix + a->hash);
+        const std::string key =
+            UnitKey("latency", 1).add(device_text).add(options_text).add(a->hash).hash();
         if (auto stored = store.unit_result(key)) {
           measured[a->hash] = LatencyMeasurement::from_json(json::parse(*stored)).mean;
           ++stored_before;

@@ -5,11 +5,28 @@
 #include <vector>
 
 #include "narrow/architecture.hpp"
+#include "narrow/constraints.hpp"
 #include "narrow/export.hpp"
 #include "narrow/metrics.hpp"
 #include "narrow/space.hpp"
 
 namespace narrow {
+
+/// What a single draw came to: an invalid assignment (the space cannot build it), an
+/// architecture the constraints reject, or an accepted one.
+enum class DrawStatus { accepted, rejected, invalid };
+NARROW_API std::string_view draw_status_name(DrawStatus s);
+
+/// One single draw of a batch (an invalid draw is not drawn again).
+struct NARROW_API Draw {
+  DrawStatus status = DrawStatus::invalid;
+  Assignment assignment;
+  Architecture architecture;  // finalized; empty when invalid
+  std::string hash, json;     // the architecture's content hash and canonical JSON
+  Metrics metrics;
+  std::string reason;         // why it is invalid or rejected; empty when accepted
+  double latency = 0;         // predicted seconds when the constraints bound latency
+};
 
 /// One drawn architecture, finalized and analysed.
 struct NARROW_API SampledArchitecture {
@@ -47,6 +64,12 @@ class NARROW_API Sampler {
   std::vector<SampleRecord> draw_many(
       std::uint64_t count, int threads,
       const std::function<void(std::uint64_t)>& progress = {}) const;
+
+  /// Single draws `first` .. `first + count - 1` (draw i from stream(seed, i), no retry of
+  /// invalid ones), each valid one checked against `constraints`, on `threads` threads, in
+  /// index order: what constrained random sampling (Chan et al. Algorithm I) stores.
+  std::vector<Draw> draw_batch(std::uint64_t first, std::uint64_t count,
+                               const Constraints& constraints, int threads) const;
 
  private:
   const SearchSpace& space_;

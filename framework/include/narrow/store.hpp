@@ -10,13 +10,11 @@
 #include "narrow/device.hpp"
 #include "narrow/export.hpp"
 #include "narrow/metrics.hpp"
+#include "narrow/record.hpp"
+#include "narrow/sampler.hpp"
 #include "narrow/training.hpp"
 
 namespace narrow {
-
-/// What a draw of a sampling strategy came to.
-enum class DrawStatus { accepted, rejected, invalid };
-NARROW_API std::string_view draw_status_name(DrawStatus s);
 
 /// One architecture drawn by a stage from one law of one space.
 struct NARROW_API DrawRecord {
@@ -56,15 +54,6 @@ struct NARROW_API LatencyRecord {
   std::string architecture_hash;  // a stored architecture
   std::string device;             // the measuring device's description (JSON)
   LatencyMeasurement measurement;
-};
-
-/// A result a strategy keeps of its own kind (a learned law, a search trace, a mask): JSON
-/// under a kind, written with one unit of work (docs/results-store.md, table `records`).
-struct NARROW_API Record {
-  std::string kind;   // what it is, prefixed by the strategy's name: "genetic_law.generation"
-  std::string stage;  // set by the store from the unit that writes it
-  std::string unit;   // the unit's key, likewise
-  std::string data;   // JSON text
 };
 
 /// The results store of one run: one SQLite file (see docs/results-store.md for the schema).

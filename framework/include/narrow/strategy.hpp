@@ -1,52 +1,24 @@
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "narrow/component.hpp"
+#include "narrow/constraints.hpp"
 #include "narrow/dataset.hpp"
 #include "narrow/errors.hpp"
 #include "narrow/export.hpp"
 #include "narrow/metrics.hpp"
+#include "narrow/record.hpp"
 #include "narrow/space.hpp"
+#include "narrow/unit_key.hpp"
 
 namespace narrow {
 
 class Store;
 class Registry;
 class TrainingService;
-
-class Device;
-
-/// An upper bound on a metric, from the experiment's `constraints`.
-struct NARROW_API Constraint {
-  std::string metric;  // a name of metric_names, or "latency" (seconds, of the device)
-  double max = 0;      // inclusive upper bound, in the metric's base unit
-  std::string text;    // as written, e.g. "64KiB"; "device flash" for bounds of `fits: device`
-  SourceLocation where;
-  bool from_device = false;  // set by `fits: device` from the device's capacities
-};
-
-/// The constraints of an experiment.
-struct NARROW_API Constraints {
-  std::vector<Constraint> bounds;
-  /// The device that predicts `latency` (set when a latency bound exists); it outlives the
-  /// run. Its predict() is called from several threads at once.
-  const Device* device = nullptr;
-  /// The first bound the metrics violate, or nullptr when all hold. A latency bound needs the
-  /// architecture: with `arch` null, latency bounds are not checked. `latency`, when given,
-  /// receives the predicted seconds (0 without a latency bound).
-  const Constraint* violated(const Metrics& m, const Architecture* arch = nullptr,
-                             double* latency = nullptr) const;
-  /// "weight_bytes 70144 > 64KiB", "latency 12.1ms > 10ms (predicted)" for a violated bound;
-  /// "(measured)" when `latency` is a measured value.
-  static std::string describe(const Constraint& c, const Metrics& m, double latency = 0,
-                              bool measured = false);
-  /// The latency bound, or nullptr when there is none.
-  const Constraint* latency_bound() const;
-  /// A text of every bound (and of the device predicting latency), for content keys.
-  std::string key() const;
-};
 
 /// A space of the experiment with its laws.
 struct NARROW_API SpaceEntry {
@@ -55,6 +27,10 @@ struct NARROW_API SpaceEntry {
   const SearchSpace* space = nullptr;
   std::vector<SamplingLaw> laws;  // at least one
   std::string key;  // content key of the space: plugin, its version and resolved parameters
+
+  /// The content key of `law` (one of `laws`) in this space: the space's key, the law's name
+  /// and every variable's range. What units drawing from the law depend on.
+  std::string law_key(const SamplingLaw& law) const;
 };
 
 class NumberFormat;
@@ -97,6 +73,25 @@ class NARROW_API StageContext {
   /// The experiment's `device`, or nullptr without one. A stage that measures on it does so
   /// from one thread, while no other work of the stage runs.
   virtual Device* device() = 0;
+  /// The registered name of the stage's strategy ("random").
+  virtual const std::string& strategy() const = 0;
+
+  // The unit-of-work kit: every strategy keys, finds and stores its units the same way.
+
+  /// A unit key that starts with the strategy's name and `version` of its keys: add the
+  /// parameters, constraints, space and law keys and seed that determine the unit.
+  UnitKey unit_key(int version) const;
+  /// What one unit of work produced: its result (JSON) and records of the strategy's own kinds.
+  struct UnitOutput {
+    std::string result = "{}";
+    std::vector<Record> records;
+  };
+  /// Does a unit of work once: when the store holds `key`, returns its stored result without
+  /// calling `work` (a resumed run); otherwise calls `work` and stores what it returns, result
+  /// and records in one transaction, as a unit of kind `kind` ("<strategy>.<what>"), and
+  /// returns the result. `stored_before`, when given, tells which of the two happened.
+  std::string once(const UnitKey& key, const std::string& kind,
+                   const std::function<UnitOutput()>& work, bool* stored_before = nullptr);
 };
 
 /// One stage of an experiment. Strategies keep every unit of work in the store keyed by what

@@ -4,14 +4,25 @@
 #include <mutex>
 
 #include <fmt/format.h>
-#include <tbb/blocked_range.h>
-#include <tbb/global_control.h>
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
+#include <nlohmann/json.hpp>
 
 #include "narrow/errors.hpp"
+#include "narrow/parallel.hpp"
 
 namespace narrow {
+
+std::string_view draw_status_name(DrawStatus s) {
+  switch (s) {
+    case DrawStatus::accepted:
+      return "accepted";
+    case DrawStatus::rejected:
+      return "rejected";
+    case DrawStatus::invalid:
+      return "invalid";
+  }
+  // A value outside the enumeration: a name the store's CHECK constraint refuses.
+  return "unknown";
+}
 
 Sampler::Sampler(const SearchSpace& space, SamplingLaw law, std::uint64_t seed,
                  std::int64_t max_rejections_in_a_row)
@@ -52,22 +63,45 @@ std::vector<SampleRecord> Sampler::draw_many(
   std::vector<SampleRecord> out(count);
   std::atomic<std::uint64_t> done{0};
   std::mutex progress_mutex;
-  // Allow as many workers as asked for, even above the core count (TBB caps it otherwise).
-  tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
-                            std::size_t(std::max(1, threads)));
-  tbb::task_arena arena(std::max(1, threads));
-  arena.execute([&] {
-    tbb::parallel_for(tbb::blocked_range<std::uint64_t>(0, count, 256), [&](const auto& r) {
-      for (std::uint64_t i = r.begin(); i != r.end(); ++i) {
-        auto s = draw(i);
-        out[i] = SampleRecord{s.architecture.hash(), s.metrics, s.rejected};
+  parallel_chunks(count, 256, threads, [&](std::uint64_t begin, std::uint64_t end) {
+    for (std::uint64_t i = begin; i != end; ++i) {
+      auto s = draw(i);
+      out[i] = SampleRecord{s.architecture.hash(), s.metrics, s.rejected};
+    }
+    auto d = done.fetch_add(end - begin) + (end - begin);
+    if (progress) {
+      std::unique_lock lock(progress_mutex, std::try_to_lock);
+      if (lock.owns_lock()) progress(d);
+    }
+  });
+  return out;
+}
+
+std::vector<Draw> Sampler::draw_batch(std::uint64_t first, std::uint64_t count,
+                                      const Constraints& constraints, int threads) const {
+  std::vector<Draw> out(count);
+  parallel_chunks(count, 16, threads, [&](std::uint64_t begin, std::uint64_t end) {
+    for (std::uint64_t i = begin; i != end; ++i) {
+      Draw& d = out[i];
+      auto rng = stream(seed_, first + i);
+      d.assignment = space_.draw(law_, rng);
+      if (!space_.try_build(d.assignment, d.architecture, d.reason)) continue;
+      try {
+        d.architecture.finalize();
+      } catch (const InvalidArchitecture& e) {
+        d.reason = e.what();
+        continue;
       }
-      auto d = done.fetch_add(r.size()) + r.size();
-      if (progress) {
-        std::unique_lock lock(progress_mutex, std::try_to_lock);
-        if (lock.owns_lock()) progress(d);
+      d.metrics = analyse(d.architecture);
+      d.hash = d.architecture.hash();
+      d.json = d.architecture.to_json_string();
+      if (const Constraint* c = constraints.violated(d.metrics, &d.architecture, &d.latency)) {
+        d.status = DrawStatus::rejected;
+        d.reason = Constraints::describe(*c, d.metrics, d.latency);
+      } else {
+        d.status = DrawStatus::accepted;
       }
-    });
+    }
   });
   return out;
 }

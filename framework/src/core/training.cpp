@@ -8,6 +8,7 @@
 #include "narrow/errors.hpp"
 #include "narrow/hash.hpp"
 #include "narrow/registry.hpp"
+#include "narrow/unit_key.hpp"
 
 namespace narrow {
 
@@ -91,7 +92,7 @@ void TrainJob::make_key(const Registry& registry) {
                   {"dataset", dataset.key(registry)},
                   {"training", config.to_json()},
                   {"seed", std::to_string(seed)}};
-  key = content_hash("train:" + what.dump());
+  key = content_key("train", what);
 }
 
 json TrainJob::to_json() const {

@@ -56,12 +56,13 @@ std::string first_difference(const std::string& a, const std::string& b) {
 
 class Context final : public StageContext {
  public:
-  Context(std::string stage, std::uint64_t seed, int threads, const std::vector<SpaceEntry>& spaces,
+  Context(std::string stage, std::string strategy, std::uint64_t seed, int threads, const std::vector<SpaceEntry>& spaces,
           const Constraints& constraints, Store& store, std::string output_dir,
           const Registry& registry, const DatasetSpec& dataset,
           const std::vector<FormatEntry>& formats, std::function<TrainingService&()> training,
           Device* device)
       : stage_(std::move(stage)),
+        strategy_(std::move(strategy)),
         seed_(seed),
         threads_(threads),
         spaces_(spaces),
@@ -79,6 +80,7 @@ class Context final : public StageContext {
   TrainingService& training() override { return training_(); }
   const std::string& output_dir() const override { return output_dir_; }
   const std::string& stage() const override { return stage_; }
+  const std::string& strategy() const override { return strategy_; }
   std::uint64_t seed() const override { return seed_; }
   int threads() const override { return threads_; }
   const std::vector<SpaceEntry>& spaces() const override { return spaces_; }
@@ -90,7 +92,7 @@ class Context final : public StageContext {
   Device* device() override { return device_; }
 
  private:
-  std::string stage_;
+  std::string stage_, strategy_;
   std::uint64_t seed_;
   int threads_;
   const std::vector<SpaceEntry>& spaces_;
@@ -200,7 +202,7 @@ RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptio
         throw Error(fmt::format("strategy '{}' from {} is not a narrow::Strategy",
                                 stage.strategy.name,
                                 registry.find(Kind::strategy, stage.strategy.name).library));
-      Context ctx(stage.name, content_seed(fmt::format("{}|stage|{}", x.seed, stage.name)),
+      Context ctx(stage.name, stage.strategy.name, content_seed(fmt::format("{}|stage|{}", x.seed, stage.name)),
                   options.threads, spaces, x.constraints, *store, report.out, registry, dataset,
                   formats, training_service, x.device_object.get());
       const auto t0 = std::chrono::steady_clock::now();

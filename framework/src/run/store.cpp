@@ -40,19 +40,6 @@
 
 namespace narrow {
 
-std::string_view draw_status_name(DrawStatus s) {
-  switch (s) {
-    case DrawStatus::accepted:
-      return "accepted";
-    case DrawStatus::rejected:
-      return "rejected";
-    case DrawStatus::invalid:
-      return "invalid";
-  }
-  // A value outside the enumeration: a name the store's CHECK constraint refuses.
-  return "unknown";
-}
-
 Store::~Store() = default;
 
 namespace {

@@ -1,4 +1,4 @@
-#include "narrow/strategy.hpp"
+#include "narrow/constraints.hpp"
 
 #include <fmt/format.h>
 
@@ -6,9 +6,6 @@
 #include "narrow/units.hpp"
 
 namespace narrow {
-
-StageContext::~StageContext() = default;
-Strategy::~Strategy() = default;
 
 const Constraint* Constraints::violated(const Metrics& m, const Architecture* arch,
                                         double* latency) const {
