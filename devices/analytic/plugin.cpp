@@ -9,12 +9,10 @@ using narrow::Parameters;
 using narrow::devices::AnalyticDevice;
 
 void register_analytic(narrow::Registry& registry) {
-  registry.add(narrow::Kind::device, "analytic",
+  registry.add<AnalyticDevice>("analytic",
                "a device described in YAML: latency predicted by a per-layer roofline (peak "
                "compute, memory bandwidth, overhead per layer)",
-               AnalyticDevice::schema(), [](const Parameters& p) -> std::unique_ptr<Component> {
-                 return std::make_unique<AnalyticDevice>(p);
-               });
+               AnalyticDevice::schema());
 }
 }  // namespace
 

@@ -9,12 +9,10 @@ using narrow::Parameters;
 using narrow::devices::HostDevice;
 
 void register_host(narrow::Registry& registry) {
-  registry.add(narrow::Kind::device, "host",
+  registry.add<HostDevice>("host",
                "this machine's CPU: measures inference latency with LibTorch (batch 1, batch "
                "norm folded, mean of timed runs)",
-               HostDevice::schema(), [](const Parameters& p) -> std::unique_ptr<Component> {
-                 return std::make_unique<HostDevice>(p);
-               });
+               HostDevice::schema());
 }
 }  // namespace
 

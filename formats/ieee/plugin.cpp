@@ -9,18 +9,16 @@ using narrow::Parameters;
 using narrow::formats::IeeeFormat;
 
 void add_alias(narrow::Registry& registry, const char* name, int w, int t, const char* help) {
-  registry.add(narrow::Kind::format, name, help, IeeeFormat::alias_schema(),
-               [name, w, t](const Parameters& p) -> std::unique_ptr<Component> {
+  registry.add<IeeeFormat>(name, help, IeeeFormat::alias_schema(),
+               [name, w, t](const Parameters& p) -> std::unique_ptr<IeeeFormat> {
                  return std::make_unique<IeeeFormat>(p, name, w, t);
                });
 }
 
 void register_ieee(narrow::Registry& registry) {
-  registry.add(narrow::Kind::format, "ieee",
+  registry.add<IeeeFormat>("ieee",
                "IEEE-754-style binary type T(w,t): w exponent bits, t trailing significand bits",
-               IeeeFormat::schema(), [](const Parameters& p) -> std::unique_ptr<Component> {
-                 return std::make_unique<IeeeFormat>(p);
-               });
+               IeeeFormat::schema());
   add_alias(registry, "half", 5, 10, "IEEE 754 binary16, T(5,10), 16 bits");
   add_alias(registry, "bfloat16", 8, 7, "bfloat16, T(8,7), 16 bits");
   add_alias(registry, "tf32", 8, 10, "NVIDIA TensorFloat-32, T(8,10), 19 bits");

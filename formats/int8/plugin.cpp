@@ -6,10 +6,10 @@
 namespace {
 
 void register_int8(narrow::Registry& registry) {
-  registry.add(narrow::Kind::format, "int8",
+  registry.add<narrow::formats::Int8Format>("int8",
                "int8 affine quantisation: activations per tensor asymmetric, weights per "
                "channel symmetric, biases float32",
-               {}, [](const narrow::Parameters&) -> std::unique_ptr<narrow::Component> {
+               {}, [](const narrow::Parameters&) -> std::unique_ptr<narrow::formats::Int8Format> {
                  return std::make_unique<narrow::formats::Int8Format>();
                });
 }

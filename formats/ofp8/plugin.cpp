@@ -8,16 +8,16 @@ namespace {
 using narrow::formats::Ofp8Format;
 
 void register_ofp8(narrow::Registry& registry) {
-  registry.add(narrow::Kind::format, "e4m3",
+  registry.add<Ofp8Format>("e4m3",
                "OCP 8-bit float E4M3: bias 7, max 448, subnormals, no Inf, saturating by default",
                Ofp8Format::schema(Ofp8Format::e4m3(), true),
-               [](const narrow::Parameters& p) -> std::unique_ptr<narrow::Component> {
+               [](const narrow::Parameters& p) -> std::unique_ptr<Ofp8Format> {
                  return std::make_unique<Ofp8Format>(Ofp8Format::e4m3(), p.boolean("saturate"));
                });
-  registry.add(narrow::Kind::format, "e5m2",
+  registry.add<Ofp8Format>("e5m2",
                "OCP 8-bit float E5M2: bias 15, max 57344, subnormals, Inf and NaN as IEEE 754",
                Ofp8Format::schema(Ofp8Format::e5m2(), false),
-               [](const narrow::Parameters& p) -> std::unique_ptr<narrow::Component> {
+               [](const narrow::Parameters& p) -> std::unique_ptr<Ofp8Format> {
                  return std::make_unique<Ofp8Format>(Ofp8Format::e5m2(), p.boolean("saturate"));
                });
 }

@@ -12,7 +12,7 @@ namespace {
 // this plugin is kept. The name given here ("mlp") is what experiment files and
 // `narrow describe --space` use; the plugin's own name below is what `narrow plugins` shows.
 void register_template_mlp(narrow::Registry& registry) {
-  registry.add_space<template_mlp::MlpSpace>(
+  registry.add<template_mlp::MlpSpace>(
       "mlp", "multilayer perceptrons: hidden linear layers with ReLU or ReLU6, optional dropout",
       template_mlp::MlpSpace::schema());
 }

@@ -3,7 +3,7 @@
 
 namespace {
 void register_densenet(narrow::Registry& registry) {
-  registry.add_space<narrow::spaces::DenseNetSpace>(
+  registry.add<narrow::spaces::DenseNetSpace>(
       "densenet", "DenseNet and DenseNet-BC for small images (Huang et al. 2017)",
       narrow::spaces::DenseNetSpace::schema());
 }

@@ -3,7 +3,7 @@
 
 namespace {
 void register_inception(narrow::Registry& registry) {
-  registry.add_space<narrow::spaces::InceptionSpace>(
+  registry.add<narrow::spaces::InceptionSpace>(
       "inception", "GoogLeNet-style networks of Inception modules for small images",
       narrow::spaces::InceptionSpace::schema());
 }

@@ -3,7 +3,7 @@
 
 namespace {
 void register_mobilenet(narrow::Registry& registry) {
-  registry.add_space<narrow::spaces::MobileNetSpace>(
+  registry.add<narrow::spaces::MobileNetSpace>(
       "mobilenet", "depthwise-separable stacks in the style of MobileNetV1 (Howard et al. 2017)",
       narrow::spaces::MobileNetSpace::schema());
 }

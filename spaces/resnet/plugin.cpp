@@ -3,7 +3,7 @@
 
 namespace {
 void register_resnet(narrow::Registry& registry) {
-  registry.add_space<narrow::spaces::ResNetSpace>(
+  registry.add<narrow::spaces::ResNetSpace>(
       "resnet", "CIFAR-style residual networks with basic or bottleneck blocks (He et al. 2016)",
       narrow::spaces::ResNetSpace::schema());
 }

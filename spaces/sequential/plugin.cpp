@@ -3,7 +3,7 @@
 
 namespace {
 void register_sequential(narrow::Registry& registry) {
-  registry.add_space<narrow::spaces::SequentialSpace>(
+  registry.add<narrow::spaces::SequentialSpace>(
       "sequential", "plain conv stacks with pooling and fully-connected layers (Chan et al. 3.2)",
       narrow::spaces::SequentialSpace::schema());
 }

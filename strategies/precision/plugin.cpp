@@ -3,14 +3,10 @@
 
 namespace {
 void register_precision(narrow::Registry& registry) {
-  registry.add(
-      narrow::Kind::strategy, "precision",
+  registry.add<narrow::strategies::PrecisionStrategy>("precision",
       "evaluate the trained models in every number format of the experiment (weights and "
       "activations rounded) and report the best format per model and the Pareto fronts",
-      narrow::strategies::PrecisionStrategy::schema(),
-      [](const narrow::Parameters& p) -> std::unique_ptr<narrow::Component> {
-        return std::make_unique<narrow::strategies::PrecisionStrategy>(p);
-      });
+      narrow::strategies::PrecisionStrategy::schema());
 }
 }  // namespace
 

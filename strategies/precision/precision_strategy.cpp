@@ -304,7 +304,7 @@ void PrecisionStrategy::run(StageContext& ctx) {
     ctx.info(fmt::format("{}: {} models at once, {} LibTorch thread{} each", ctx.stage(), workers,
                          threads, threads == 1 ? "" : "s"));
     std::vector<PrecisionJob> jobs;
-    for (const Work& w : work) {
+    for (Work& w : work) {
       PrecisionJob job;
       job.dataset = store.training_dataset(w.training.key);
       const auto a = store.architecture_json(w.training.architecture_hash);
@@ -312,7 +312,7 @@ void PrecisionStrategy::run(StageContext& ctx) {
         throw Error(fmt::format("the store has no architecture {} for training {}",
                                 w.training.architecture_hash, w.training.key));
       job.architecture_json = *a;
-      job.weights = w.training.weights;
+      job.weights = std::move(w.training.weights);  // the job keeps the only copy
       job.split = split_;
       for (std::size_t f : w.formats) job.formats.push_back(formats[f].format);
       job.rounding.mode = rounding_;

@@ -3,12 +3,9 @@
 
 namespace {
 void register_random(narrow::Registry& registry) {
-  registry.add(narrow::Kind::strategy, "random",
+  registry.add<narrow::strategies::RandomStrategy>("random",
                "constrained random sampling of every law (Chan et al. Algorithm I)",
-               narrow::strategies::RandomStrategy::schema(),
-               [](const narrow::Parameters& p) -> std::unique_ptr<narrow::Component> {
-                 return std::make_unique<narrow::strategies::RandomStrategy>(p);
-               });
+               narrow::strategies::RandomStrategy::schema());
 }
 }  // namespace
 

@@ -3,13 +3,9 @@
 
 namespace {
 void register_statistics(narrow::Registry& registry) {
-  registry.add(
-      narrow::Kind::strategy, "statistics",
+  registry.add<narrow::strategies::StatisticsStrategy>("statistics",
       "histograms, threshold counts and log-metric correlations of each law, without storing draws",
-      narrow::strategies::StatisticsStrategy::schema(),
-      [](const narrow::Parameters& p) -> std::unique_ptr<narrow::Component> {
-        return std::make_unique<narrow::strategies::StatisticsStrategy>(p);
-      });
+      narrow::strategies::StatisticsStrategy::schema());
 }
 }  // namespace
 

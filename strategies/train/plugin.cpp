@@ -3,14 +3,10 @@
 
 namespace {
 void register_train(narrow::Registry& registry) {
-  registry.add(
-      narrow::Kind::strategy, "train",
+  registry.add<narrow::strategies::TrainStrategy>("train",
       "select stored architectures (all, the N best by a metric, or a grid of constraint values) "
       "and train them on the experiment's dataset",
-      narrow::strategies::TrainStrategy::schema(),
-      [](const narrow::Parameters& p) -> std::unique_ptr<narrow::Component> {
-        return std::make_unique<narrow::strategies::TrainStrategy>(p);
-      });
+      narrow::strategies::TrainStrategy::schema());
 }
 }  // namespace
 

@@ -400,7 +400,7 @@ BOOST_AUTO_TEST_CASE(clash_with_a_built_in_registration_is_refused) {
   Registry registry;
   registry.add(
       Kind::space, "fixture_good", "built into the program", {},
-      [](const narrow::Parameters&) -> std::unique_ptr<narrow::Component> { return nullptr; });
+      [](const narrow::Parameters&, const narrow::Registry&) -> std::unique_ptr<narrow::Component> { return nullptr; });
   PluginLoader loader(registry);
   const auto lib = loader.load_library(fixture("good"));
   check_failure(lib,
@@ -416,7 +416,7 @@ BOOST_AUTO_TEST_CASE(registrations_after_loading_are_built_in_again) {
   BOOST_TEST_REQUIRE(loader.load_library(fixture("good")).ok);
   registry.add(
       Kind::format, "later", "added by the program", {},
-      [](const narrow::Parameters&) -> std::unique_ptr<narrow::Component> { return nullptr; });
+      [](const narrow::Parameters&, const narrow::Registry&) -> std::unique_ptr<narrow::Component> { return nullptr; });
   BOOST_TEST(registry.find(Kind::format, "later").library == "(built in)");
   BOOST_TEST(registry.find(Kind::format, "later").plugin.empty());
 }
@@ -515,7 +515,7 @@ BOOST_AUTO_TEST_CASE(unknown_name_lists_the_valid_ones_with_the_location) {
 
 BOOST_AUTO_TEST_CASE(all_is_sorted_by_kind_then_name) {
   Registry registry;
-  auto none = [](const narrow::Parameters&) -> std::unique_ptr<narrow::Component> {
+  auto none = [](const narrow::Parameters&, const narrow::Registry&) -> std::unique_ptr<narrow::Component> {
     return nullptr;
   };
   registry.add(Kind::format, "b", "", {}, none);

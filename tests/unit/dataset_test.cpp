@@ -189,7 +189,7 @@ BOOST_AUTO_TEST_CASE(registry_lists_the_built_in_datasets_with_the_common_option
              tt::per_element());
   // Programs' own later registrations stay "built in" without a plugin name.
   reg.add(Kind::format, "later", "", {},
-          [](const Parameters&) -> std::unique_ptr<Component> { return nullptr; });
+          [](const Parameters&, const Registry&) -> std::unique_ptr<Component> { return nullptr; });
   BOOST_TEST(reg.find(Kind::format, "later").plugin.empty());
 }
 
@@ -199,9 +199,9 @@ BOOST_AUTO_TEST_CASE(a_plugin_dataset_gets_the_common_options_but_keeps_its_own)
   reg.add(Kind::dataset, "mine", "a dataset of a plugin",
           {ParamSpec::integer("size", 3, 1, 9, "a size"),
            ParamSpec::integer("pad", 4, 0, 4, "its own pad")},
-          [](const Parameters&) -> std::unique_ptr<Component> { return nullptr; });
+          [](const Parameters&, const Registry&) -> std::unique_ptr<Component> { return nullptr; });
   reg.add(Kind::format, "fmt", "not a dataset", {},
-          [](const Parameters&) -> std::unique_ptr<Component> { return nullptr; });
+          [](const Parameters&, const Registry&) -> std::unique_ptr<Component> { return nullptr; });
   std::vector<std::string> names;
   for (const auto& p : reg.find(Kind::dataset, "mine").schema) names.push_back(p.name);
   BOOST_TEST(names == (std::vector<std::string>{"size", "pad", "validation", "train_size",
@@ -212,7 +212,7 @@ BOOST_AUTO_TEST_CASE(a_plugin_dataset_gets_the_common_options_but_keeps_its_own)
   // A plugin cannot take a built-in name.
   BOOST_CHECK_EXCEPTION(
       reg.add(Kind::dataset, "idx", "", {},
-              [](const Parameters&) -> std::unique_ptr<Component> { return nullptr; }),
+              [](const Parameters&, const Registry&) -> std::unique_ptr<Component> { return nullptr; }),
       PluginError, [](const PluginError& e) {
         return std::string(e.what()).find("already registered by narrow (built in)") !=
                std::string::npos;
@@ -840,7 +840,7 @@ BOOST_AUTO_TEST_CASE(concurrent_callers_read_once) {
   Registry reg;
   reg.add(
       Kind::dataset, "counting", "counts its reads", {},
-      [](const Parameters&) -> std::unique_ptr<Component> { return std::make_unique<Counting>(); });
+      [](const Parameters&, const Registry&) -> std::unique_ptr<Component> { return std::make_unique<Counting>(); });
   DatasetSpec s;
   s.name = "counting";
   s.parameters = {{"validation", "0.25"}};
@@ -868,7 +868,7 @@ BOOST_AUTO_TEST_CASE(a_factory_that_makes_no_dataset_is_an_error) {
   struct NotADataset : Component {};
   Registry reg;
   reg.add(Kind::dataset, "impostor", "not a dataset", {},
-          [](const Parameters&) -> std::unique_ptr<Component> {
+          [](const Parameters&, const Registry&) -> std::unique_ptr<Component> {
             return std::make_unique<NotADataset>();
           });
   DatasetSpec s;

@@ -365,13 +365,7 @@ std::shared_ptr<const PreparedData> read_and_prepare(const Registry& registry,
   const Registration& r = registry.find(Kind::dataset, spec.name);
   const Parameters params = Parameters::resolve(r.schema, spec.parameters, who);
   const DataOptions options = DataOptions::from(params);
-  auto made = registry.create(Kind::dataset, spec.name, spec.parameters);
-  const auto* dataset = dynamic_cast<const Dataset*>(made.get());
-  if (!dataset)
-    throw Error(
-        fmt::format("{} is registered as a dataset but is not one (its factory made an "
-                    "object that does not derive from narrow::Dataset)",
-                    who));
+  const auto dataset = registry.make<Dataset>(spec.name, spec.parameters);
   RawDataset raw;
   try {
     raw = dataset->read();

@@ -109,14 +109,7 @@ std::optional<double> Device::predict(const Architecture&, const Metrics&) const
 std::unique_ptr<Device> create_device(const Registry& registry, const std::string& name,
                                       const std::map<std::string, std::string>& params,
                                       const SourceLocation& where) {
-  auto made = registry.create(Kind::device, name, params, where);
-  if (!dynamic_cast<Device*>(made.get())) {
-    const Registration& r = registry.find(Kind::device, name, where);
-    throw Error(fmt::format("device '{}' from {} is registered as a device but is not one (its "
-                            "factory made an object that does not derive from narrow::Device)",
-                            name, r.library));
-  }
-  return std::unique_ptr<Device>(static_cast<Device*>(made.release()));
+  return registry.make<Device>(name, params, where);
 }
 
 std::map<std::string, std::string> parameter_texts(const Parameters& p) {

@@ -130,13 +130,7 @@ std::unique_ptr<NumberFormat> create_format(const Registry& registry, std::strin
                                             const std::map<std::string, std::string>& extra) {
   auto [name, params] = parse_format_text(registry, text);
   for (const auto& [k, v] : extra) params[k] = v;
-  auto made = registry.create(Kind::format, name, params);
-  auto* format = dynamic_cast<NumberFormat*>(made.get());
-  if (!format)
-    throw Error(fmt::format("format '{}' from {} is not a narrow::NumberFormat", name,
-                            registry.find(Kind::format, name).library));
-  made.release();
-  return std::unique_ptr<NumberFormat>(format);
+  return registry.make<NumberFormat>(name, params);
 }
 
 std::string format_key(const Registry& registry, const std::string& name,

@@ -10,6 +10,7 @@
 #include "narrow/config.hpp"
 #include "narrow/dataset.hpp"
 #include "narrow/space.hpp"
+#include "narrow/strategy.hpp"
 
 namespace narrow {
 
@@ -59,6 +60,22 @@ std::string_view kind_name(Kind k) {
       return "dataset";
   }
   return "unknown kind";
+}
+
+std::string_view interface_name(Kind k) {
+  switch (k) {
+    case Kind::space:
+      return "narrow::SearchSpace";
+    case Kind::strategy:
+      return "narrow::Strategy";
+    case Kind::device:
+      return "narrow::Device";
+    case Kind::format:
+      return "narrow::NumberFormat";
+    case Kind::dataset:
+      return "narrow::Dataset";
+  }
+  return "a narrow interface";
 }
 
 bool parse_kind(std::string_view name, Kind& out) {
@@ -152,14 +169,6 @@ std::vector<const Registration*> Registry::all() const {
   return out;  // the map is ordered by (kind, name)
 }
 
-namespace {
-thread_local const Registry* current_creator = nullptr;
-}  // namespace
-
-const Registry* Registry::creating() {
-  return current_creator;
-}
-
 std::unique_ptr<Component> Registry::create(Kind kind, const std::string& name,
                                             const std::map<std::string, std::string>& params,
                                             const SourceLocation& where) const {
@@ -170,14 +179,8 @@ std::unique_ptr<Component> Registry::create(Kind kind, const std::string& name,
                              one_line(what)));
   };
   std::unique_ptr<Component> made;
-  // creating() is this registry while the factory runs; nested creations restore the outer one.
-  struct Creating {
-    const Registry* saved;
-    explicit Creating(const Registry* r) : saved(current_creator) { current_creator = r; }
-    ~Creating() { current_creator = saved; }
-  } creating_guard(this);
   try {
-    made = r.factory(resolved);
+    made = r.factory(resolved, *this);
   } catch (const InputError& e) {
     // Bad input stays bad input, with its own location, or else the place that named the object.
     if (!e.where().empty() || where.empty()) throw;
@@ -194,17 +197,7 @@ std::unique_ptr<Component> Registry::create(Kind kind, const std::string& name,
 std::unique_ptr<SearchSpace> Registry::create_space(
     const std::string& name, const std::map<std::string, std::string>& params,
     const SourceLocation& where) const {
-  auto made = create(Kind::space, name, params, where);
-  auto* space = dynamic_cast<SearchSpace*>(made.get());
-  if (!space) {
-    const Registration& r = find(Kind::space, name, where);
-    throw Error(
-        fmt::format("{} from {} is registered as a space but is not one (its factory made "
-                    "an object that does not derive from narrow::SearchSpace)",
-                    subject(Kind::space, name), origin(r)));
-  }
-  made.release();
-  std::unique_ptr<SearchSpace> result(space);
+  std::unique_ptr<SearchSpace> result = make<SearchSpace>(name, params, where);
   // The contract every space keeps; a plugin that breaks it would draw wrong architectures.
   const auto& vars = result->variables();
   for (std::size_t i = 0; i < vars.size(); ++i) {
@@ -229,6 +222,14 @@ std::unique_ptr<SearchSpace> Registry::create_space(
     }
   }
   return result;
+}
+
+void Registry::not_an_interface(Kind kind, const std::string& name,
+                                const SourceLocation& where) const {
+  const Registration& r = find(kind, name, where);
+  throw Error(fmt::format("{} from {} is registered as a {} but is not one (its factory made an "
+                          "object that does not derive from {})",
+                          subject(kind, name), origin(r), kind_name(kind), interface_name(kind)));
 }
 
 void Registry::set_origin(std::string plugin, std::string version, std::string library) {

@@ -653,8 +653,7 @@ Experiment Experiment::load(const std::string& file, const std::vector<std::stri
       fail(loc.at(s["name"] ? s["name"] : s),
            fmt::format("stage name '{}' is used twice; give each a distinct 'name'", st.name));
     // Build once now, so that a strategy's own checks run before any work.
-    (void)registry.create(Kind::strategy, st.strategy.name, st.strategy.parameters,
-                          st.strategy.where);
+    (void)registry.make<Strategy>(st.strategy.name, st.strategy.parameters, st.strategy.where);
     x.stages.push_back(std::move(st));
   }
 

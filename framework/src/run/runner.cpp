@@ -195,13 +195,9 @@ RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptio
     spaces.push_back(SpaceEntry{s.name, s.plugin.name, s.space.get(), s.laws, s.key});
   try {
     for (const auto& stage : x.stages) {
-      auto object = registry.create(Kind::strategy, stage.strategy.name, stage.strategy.parameters,
-                                    stage.strategy.where);
-      auto* strategy = dynamic_cast<Strategy*>(object.get());
-      if (!strategy)
-        throw Error(fmt::format("strategy '{}' from {} is not a narrow::Strategy",
-                                stage.strategy.name,
-                                registry.find(Kind::strategy, stage.strategy.name).library));
+      const auto strategy = registry.make<Strategy>(stage.strategy.name,
+                                                    stage.strategy.parameters,
+                                                    stage.strategy.where);
       Context ctx(stage.name, stage.strategy.name, content_seed(fmt::format("{}|stage|{}", x.seed, stage.name)),
                   options.threads, spaces, x.constraints, *store, report.out, registry, dataset,
                   formats, training_service, x.device_object.get());

@@ -159,8 +159,7 @@ class CifarDataset : public Dataset {
 }  // namespace
 
 void register_cifar(Registry& registry) {
-  registry.add(
-      Kind::dataset, "cifar", "CIFAR-10 or CIFAR-100, binary version, raw or gzipped",
+  registry.add<CifarDataset>("cifar", "CIFAR-10 or CIFAR-100, binary version, raw or gzipped",
       {
           ParamSpec::string("path", "",
                             "folder with data_batch_1.bin .. data_batch_5.bin and test_batch.bin "
@@ -168,7 +167,7 @@ void register_cifar(Registry& registry) {
           ParamSpec::choice("variant", "cifar10", {"cifar10", "cifar100"},
                             "cifar10: 10 classes; cifar100: the 100 fine classes"),
       },
-      [](const Parameters& p) -> std::unique_ptr<Component> {
+      [](const Parameters& p) -> std::unique_ptr<CifarDataset> {
         return std::make_unique<CifarDataset>(p.string("path"), p.string("variant"));
       });
 }

@@ -168,8 +168,7 @@ class IdxDataset : public Dataset {
 }  // namespace
 
 void register_idx(Registry& registry) {
-  registry.add(
-      Kind::dataset, "idx",
+  registry.add<IdxDataset>("idx",
       "images and labels in IDX files, the MNIST family (default: Fashion-MNIST), raw or gzipped",
       {
           ParamSpec::string("path", "/usr/share/datasets/fashion-mnist",
@@ -177,7 +176,7 @@ void register_idx(Registry& registry) {
                             "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each .gz or raw)"),
           ParamSpec::integer("classes", 10, 2, 256, "number of classes; labels are 0..classes-1"),
       },
-      [](const Parameters& p) -> std::unique_ptr<Component> {
+      [](const Parameters& p) -> std::unique_ptr<IdxDataset> {
         return std::make_unique<IdxDataset>(p.string("path"), p.integer("classes"));
       });
 }

@@ -108,7 +108,7 @@ class SyntheticDataset : public Dataset {
 }  // namespace
 
 void register_synthetic(Registry& registry) {
-  registry.add(Kind::dataset, "synthetic",
+  registry.add<SyntheticDataset>("synthetic",
                "seeded, learnable images of any shape and class count (class prototype plus "
                "Gaussian noise), for tests",
                {
@@ -122,9 +122,6 @@ void register_synthetic(Registry& registry) {
                                    "standard deviation of the Gaussian noise on each pixel"),
                    ParamSpec::integer("seed", 1, 0, std::int64_t(1) << 53,
                                       "seed of the prototypes and the samples"),
-               },
-               [](const Parameters& p) -> std::unique_ptr<Component> {
-                 return std::make_unique<SyntheticDataset>(p);
                });
 }
 
