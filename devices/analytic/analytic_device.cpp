@@ -10,6 +10,7 @@
 #include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
+#include "narrow/architecture.hpp"
 #include "narrow/errors.hpp"
 #include "narrow/units.hpp"
 

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "narrow/device.hpp"
+#include "narrow/latency_model.hpp"
 #include "narrow/parameters.hpp"
 
 namespace narrow {

@@ -16,7 +16,9 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.hpp"
+#include "narrow/architecture.hpp"
 #include "narrow/device.hpp"
+#include "narrow/latency_model.hpp"
 #include "narrow/errors.hpp"
 #include "run/experiment.hpp"
 #include "narrow/hash.hpp"

@@ -14,7 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "narrow/device.hpp"
+#include "narrow/architecture.hpp"
+#include "narrow/latency_model.hpp"
 #include "support/files.hpp"
 #include "support/run.hpp"
 

@@ -21,6 +21,7 @@
 
 #include "narrow/architecture.hpp"
 #include "narrow/device.hpp"
+#include "narrow/latency_model.hpp"
 #include "narrow/errors.hpp"
 #include "run/loader.hpp"
 #include "narrow/metrics.hpp"

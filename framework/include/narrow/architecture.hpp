@@ -126,4 +126,14 @@ class NARROW_API Architecture {
 /// with its op, its attributes and its output shape. Ends with a newline.
 NARROW_API std::string architecture_table(const Architecture& a);
 
+/// Which batch norms inference folds: for every layer of `arch` (finalized), the index of
+/// the convolution a batch norm folds into, or -1. A batch norm folds when its only input is
+/// a conv2d that nothing else reads and that is not the output.
+NARROW_API std::vector<int> batchnorm_folds(const Architecture& arch);
+
+/// The network as inference runs it: every batch norm whose only input is a conv2d read by
+/// nothing else is folded into that convolution (the convolution gains a bias, the batch norm
+/// disappears and its readers read the convolution). Returns a finalized architecture.
+NARROW_API Architecture fold_batchnorm(const Architecture& arch);
+
 }  // namespace narrow

@@ -19,6 +19,7 @@
 #include "engine/builder.hpp"
 #include "narrow/errors.hpp"
 #include "narrow/hash.hpp"
+#include "narrow/latency_model.hpp"
 #include "engine/trainer.hpp"
 
 namespace narrow {

@@ -4,7 +4,7 @@
 #include <memory>
 #include <span>
 
-#include "narrow/device.hpp"
+#include "narrow/architecture.hpp"
 #include "narrow/errors.hpp"
 
 namespace narrow {

@@ -1,7 +1,6 @@
 #include "run/runner.hpp"
 
 #include <chrono>
-#include <ctime>
 #include <functional>
 #include <memory>
 #include <filesystem>
@@ -11,6 +10,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "core/utc_time.hpp"
 #include "narrow/config.hpp"
 #include "narrow/format.hpp"
 #include "narrow/hash.hpp"
@@ -25,20 +25,11 @@ namespace narrow {
 
 namespace {
 
-// The current UTC time in a strftime format.
-std::string utc_now(const char* format) {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, format, &tm);
-  return buf;
-}
 std::string utc_stamp() {
   return utc_now("%Y%m%d-%H%M%S");
 }
 std::string utc_iso() {
-  return utc_now("%Y-%m-%dT%H:%M:%SZ");
+  return utc_now(utc_iso_format);
 }
 
 // The first line where two texts differ, for a message.
