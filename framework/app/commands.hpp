@@ -1,5 +1,4 @@
 #pragma once
-#include <map>
 #include <string>
 #include <vector>
 
@@ -13,19 +12,22 @@ struct Command {
   int (*run)(const std::vector<std::string>& args);
 };
 
+/// Every command, in the order `narrow --help` lists them.
 const std::vector<Command>& commands();
 
-/// `--param NAME=VALUE` options as a map; InputError for an entry without a name and '='.
-std::map<std::string, std::string> param_map(const std::vector<std::string>& kvs);
-
-/// `narrow round` (app/round.cpp): rounds numbers from stdin to a number format.
+// One file each, app/<name>_command.cpp.
+int cmd_plugins(const std::vector<std::string>& args);
+int cmd_describe(const std::vector<std::string>& args);
+int cmd_sample(const std::vector<std::string>& args);
+int cmd_validate(const std::vector<std::string>& args);
+int cmd_run(const std::vector<std::string>& args);
+int cmd_train(const std::vector<std::string>& args);
+int cmd_evaluate(const std::vector<std::string>& args);
+/// Rounds numbers from stdin to a number format.
 int cmd_round(const std::vector<std::string>& args);
-
-/// `narrow precision` (app/precision.cpp): trained models evaluated in number formats.
+/// Trained models evaluated in number formats.
 int cmd_precision(const std::vector<std::string>& args);
-
-/// `narrow calibrate` (app/calibrate.cpp): measures architectures on a device and fits a latency
-/// model on analytical features.
+/// Measures architectures on a device and fits a latency model on analytical features.
 int cmd_calibrate(const std::vector<std::string>& args);
 
 }  // namespace narrow::cli

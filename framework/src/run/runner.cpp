@@ -100,6 +100,10 @@ class Context final : public StageContext {
 
 }  // namespace
 
+std::uint64_t dataset_split_seed(std::uint64_t seed) {
+  return content_seed(fmt::format("{}|dataset", seed));
+}
+
 RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptions& options) {
   RunReport report;
   report.out = options.out.empty() ? fmt::format("runs/{}-{}", x.name, utc_stamp()) : options.out;
@@ -161,7 +165,7 @@ RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptio
     dataset.name = x.dataset->name;
     dataset.parameters = x.dataset->parameters;
   }
-  dataset.seed = content_seed(fmt::format("{}|dataset", x.seed));
+  dataset.seed = dataset_split_seed(x.seed);
   // The training service starts (and LibTorch loads) only when a stage asks for it.
   std::unique_ptr<TrainingService> training;
   auto training_service = [&]() -> TrainingService& {

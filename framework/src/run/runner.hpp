@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,11 @@ struct NARROW_API RunReport {
   std::string out, store;
   std::vector<StageReport> stages;
 };
+
+/// The seed of the dataset's split (DatasetSpec::seed) for a run or a command with this seed:
+/// a model trained by a run and one trained or evaluated by a command with the same seed see
+/// the same validation set.
+NARROW_API std::uint64_t dataset_split_seed(std::uint64_t seed);
 
 /// Runs the stages of a validated experiment in order against the store `out/results.db`.
 /// A new run refuses a folder that already holds one; a resume refuses a store whose resolved

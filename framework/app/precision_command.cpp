@@ -1,22 +1,19 @@
 // `narrow precision`: the precision analysis of trained models over number formats.
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
-#include <thread>
 
 #include <fmt/format.h>
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include "command_support.hpp"
 #include "commands.hpp"
 #include "narrow/architecture.hpp"
 #include "narrow/errors.hpp"
 #include "narrow/format.hpp"
-#include "narrow/hash.hpp"
-#include "run/loader.hpp"
 #include "narrow/pareto.hpp"
 #include "narrow/progress.hpp"
 #include "narrow/registry.hpp"
@@ -25,7 +22,6 @@
 #include "run/torch_engine.hpp"
 
 namespace po = boost::program_options;
-namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace narrow::cli {
@@ -37,12 +33,6 @@ struct Model {
   DatasetSpec dataset;
 };
 
-std::string read_file(const std::string& path, const char* what) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw InputError(fmt::format("cannot read {} '{}'", what, path));
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 }  // namespace
 
 int cmd_precision(const std::vector<std::string>& args) {
@@ -53,7 +43,7 @@ int cmd_precision(const std::vector<std::string>& args) {
   std::vector<std::string> data, formats, paths;
   std::uint64_t seed = 1;
   double max_drop = 0.01;
-  int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = default_threads();
   opts.add_options()("help,h", "show this help")(
       "arch", po::value(&arch_file), "architecture JSON file of the model...")(
       "weights", po::value(&weights_file), "...and its trained weights (narrow train --save)")(
@@ -76,40 +66,28 @@ int cmd_precision(const std::vector<std::string>& args) {
       "json", "print one JSON object on stdout")(
       "plugins", po::value(&paths)->composing(), "also load plugins from this folder or file");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  if (vm.count("help")) {
-    std::cout << "usage: narrow precision --arch FILE.json --weights FILE [--dataset NAME] "
-                 "[--data K=V]...\n"
-                 "       narrow precision --store RUN/results.db [--hash H]\n"
-                 "                        [--format SPEC]... [--split test|validation] "
-                 "[--rounding MODE] [--max-drop X] [--csv FILE] [--json]\n\n"
-                 "Evaluates trained models with every parameter, the input and every activation "
-                 "map\nrounded to each number format (batch norm folded first, as deployment "
-                 "does), then\nprints each model's best format within --max-drop of its float32 "
-                 "accuracy and the\nPareto-optimal (weight memory, accuracy) pairs over all "
-                 "models and formats.\n\n"
-              << opts << "\n";
+  if (!parse(args, opts, vm,
+             "narrow precision --arch FILE.json --weights FILE [--dataset NAME] "
+             "[--data K=V]...\n"
+             "       narrow precision --store RUN/results.db [--hash H]\n"
+             "                        [--format SPEC]... [--split test|validation] "
+             "[--rounding MODE] [--max-drop X] [--csv FILE] [--json]\n\n"
+             "Evaluates trained models with every parameter, the input and every activation "
+             "map\nrounded to each number format (batch norm folded first, as deployment "
+             "does), then\nprints each model's best format within --max-drop of its float32 "
+             "accuracy and the\nPareto-optimal (weight memory, accuracy) pairs over all "
+             "models and formats."))
     return 0;
-  }
-  po::notify(vm);
-  if (threads < 1 || threads > 1024)
-    throw InputError(fmt::format("--threads {} must be in 1..1024", threads));
+  check_threads(threads);
   if (max_drop < 0 || max_drop > 1)
     throw InputError(fmt::format("--max-drop {} must be a fraction in 0..1", max_drop));
   RoundingOptions ropt;
-  if (!parse_rounding(rounding, ropt.mode))
-    throw InputError(fmt::format(
-        "unknown rounding '{}' (valid: nearest_even, toward_zero, up, down, stochastic)",
-        rounding));
+  ropt.mode = rounding_option(rounding);
   ropt.seed = seed;
   if (split != "test" && split != "validation")
     throw InputError(fmt::format("--split '{}' must be test or validation", split));
 
-  Registry registry;
-  PluginLoader loader(registry);
-  loader.load_defaults();
-  for (const auto& p : paths) loader.load_path(p);
-  for (const auto& f : loader.failures()) fmt::print(stderr, "warning: {}\n", f.error);
+  Registry& registry = load_registry(paths);
 
   if (formats.empty()) formats.push_back("ieee(1..8,1..23)");
   std::vector<std::string> specs;
@@ -125,9 +103,7 @@ int cmd_precision(const std::vector<std::string>& args) {
 
   std::vector<Model> models;
   if (!store_file.empty()) {
-    if (!fs::exists(store_file))
-      throw InputError(fmt::format("results store '{}' does not exist", store_file));
-    auto store = Store::open(store_file);
+    auto store = open_store(store_file);
     std::map<std::string, TrainResult> best;  // per architecture, its best training
     for (auto& t : store->trainings()) {
       if (t.status != "ok" || !t.architecture_hash.starts_with(hash)) continue;
@@ -149,33 +125,22 @@ int cmd_precision(const std::vector<std::string>& args) {
           "precision needs --arch FILE.json with --weights FILE, or --store FILE (see narrow "
           "precision --help)");
     Model m;
-    Architecture a;
-    try {
-      a = Architecture::from_json_string(read_file(arch_file, "architecture file"));
-    } catch (const InvalidArchitecture& e) {
-      throw InputError(e.what(), SourceLocation{arch_file});
-    }
+    const Architecture a = read_architecture_file(arch_file);
     m.hash = a.hash();
     m.json = a.to_json_string();
     m.weights = read_file(weights_file, "weights file");
     m.label = arch_file;
-    if (!dataset_name.empty()) m.dataset.name = dataset_name;
-    for (const auto& kv : data) {
-      const auto eq = kv.find('=');
-      if (eq == std::string::npos || eq == 0)
-        throw InputError(fmt::format("--data '{}' must be NAME=VALUE", kv));
-      m.dataset.parameters[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
-    m.dataset.seed = content_seed(fmt::format("{}|dataset", seed));
+    m.dataset = dataset_from_options(dataset_name, data, seed, "--data");
     models.push_back(std::move(m));
   }
   for (const auto& m : models)
     check_fits(Architecture::from_json_string(m.json), *load_dataset(registry, m.dataset));
 
-  fmt::print(stderr, "precision: {} model{} x {} formats (+ float32) on the {} set, rounding {}, "
-                     "{} thread{}\n",
-             models.size(), models.size() == 1 ? "" : "s", specs.size(), split, rounding, threads,
-             threads == 1 ? "" : "s");
+  fmt::print(stderr,
+             "precision: {} model{} x {} formats (+ float32) on the {} set, rounding {}, "
+             "{} thread{}\n",
+             models.size(), plural(std::int64_t(models.size())), specs.size(), split, rounding,
+             threads, plural(threads));
   TorchEngine& engine = torch_engine();
   Progress progress("precision", models.size() * (specs.size() + 1), "evaluations");
   std::uint64_t done = 0;
@@ -237,14 +202,12 @@ int cmd_precision(const std::vector<std::string>& args) {
     }
     json fr = json::array();
     for (std::size_t k : front) fr.push_back(point_json(points[k]));
-    std::cout << json{{"split", split},
-                      {"rounding", rounding},
-                      {"max_drop", max_drop},
-                      {"formats", specs.size()},
-                      {"models", ms},
-                      {"pareto", fr}}
-                     .dump(2)
-              << "\n";
+    print_json(json{{"split", split},
+                    {"rounding", rounding},
+                    {"max_drop", max_drop},
+                    {"formats", specs.size()},
+                    {"models", ms},
+                    {"pareto", fr}});
     return 0;
   }
   fmt::print("{:<14} {:>10} {:>9}   best within {:.1f} points: {:<12} {:>6} {:>9} {:>9}\n",

@@ -8,26 +8,25 @@
 #include <iostream>
 #include <map>
 #include <set>
-#include <thread>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include "command_support.hpp"
 #include "commands.hpp"
 #include "narrow/architecture.hpp"
 #include "narrow/device.hpp"
 #include "narrow/latency_model.hpp"
 #include "narrow/errors.hpp"
-#include "run/experiment.hpp"
 #include "narrow/hash.hpp"
-#include "run/loader.hpp"
 #include "narrow/progress.hpp"
 #include "narrow/random.hpp"
 #include "narrow/registry.hpp"
 #include "narrow/sampler.hpp"
 #include "narrow/units.hpp"
+#include "run/experiment.hpp"
 
 namespace po = boost::program_options;
 namespace fs = std::filesystem;
@@ -258,7 +257,7 @@ int cmd_calibrate(const std::vector<std::string>& args) {
   std::int64_t count = 150, pool = 40;
   std::uint64_t seed = 1;
   double held_out_share = 0.3;
-  int threads = int(std::max(1u, std::thread::hardware_concurrency()));
+  int threads = default_threads();
   opts.add_options()("help,h", "show this help")(
       "device", po::value(&device_name)->default_value(device_name), "a measuring device")(
       "param", po::value(&params)->composing(), "device parameter NAME=VALUE (repeatable)")(
@@ -296,33 +295,26 @@ int cmd_calibrate(const std::vector<std::string>& args) {
       "json", "print one JSON object on stdout")(
       "plugins", po::value(&paths)->composing(), "also load plugins from this folder or file");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  if (vm.count("help")) {
-    std::cout << "usage: narrow calibrate [--device host] [--param K=V]... [--spaces NAME...]\n"
-                 "                        [--experiment FILE] [--count N] [--held-out F] "
-                 "[--out FILE] [--csv FILE] [--json]\n\n"
-                 "Draws architectures across search spaces, spread over orders of magnitude of "
-                 "MACs,\nmeasures their latency on the device, fits a latency model on "
-                 "analytical features\n(per layer kind from layer timings, then per network; "
-                 "non-negative least squares of the\nrelative error; a whole-network fit runs "
-                 "beside it as the baseline) and "
-                 "reports its error on the\nheld-out architectures: R², median absolute "
-                 "percentage error, share within ±10 %,\nand the measurement noise (median "
-                 "coefficient of variation). The calibration file\nis what the `calibrated` "
-                 "device loads. Same seed, same architectures.\n\n"
-              << opts << "\n";
+  if (!parse(args, opts, vm,
+             "narrow calibrate [--device host] [--param K=V]... [--spaces NAME...]\n"
+             "                        [--experiment FILE] [--count N] [--held-out F] "
+             "[--out FILE] [--csv FILE] [--json]\n\n"
+             "Draws architectures across search spaces, spread over orders of magnitude of "
+             "MACs,\nmeasures their latency on the device, fits a latency model on "
+             "analytical features\n(per layer kind from layer timings, then per network; "
+             "non-negative least squares of the\nrelative error; a whole-network fit runs "
+             "beside it as the baseline) and "
+             "reports its error on the\nheld-out architectures: R², median absolute "
+             "percentage error, share within ±10 %,\nand the measurement noise (median "
+             "coefficient of variation). The calibration file\nis what the `calibrated` "
+             "device loads. Same seed, same architectures."))
     return 0;
-  }
-  po::notify(vm);
-  if (count < 1 || count > 100000)
-    throw InputError(fmt::format("--count {} must be in 1..100000", count));
-  if (pool < 1 || pool > 100000)
-    throw InputError(fmt::format("--pool {} must be in 1..100000", pool));
+  check_range("--count", count, 1, 100000);
+  check_range("--pool", pool, 1, 100000);
   if (!(held_out_share > 0 && held_out_share < 1))
     throw InputError(fmt::format("--held-out {} must be a share strictly between 0 and 1",
                                  held_out_share));
-  if (threads < 1 || threads > 1024)
-    throw InputError(fmt::format("--threads {} must be in 1..1024", threads));
+  check_threads(threads);
   const double min_macs = count_option(min_macs_text, "--min-macs");
   const double max_macs = count_option(max_macs_text, "--max-macs");
   if (min_macs > max_macs)
@@ -364,11 +356,10 @@ int cmd_calibrate(const std::vector<std::string>& args) {
     }
   }
 
-  static Registry registry;
-  PluginLoader loader(registry);
-  loader.load_defaults();
-  for (const auto& p : paths) loader.load_path(p);
-  for (const auto& f : loader.failures()) fmt::print(stderr, "warning: {}\n", f.error);
+  // The experiment's own plugin paths go through the loader that loaded the others.
+  LoadedPlugins plugins = load_plugins(paths);
+  Registry& registry = plugins.registry;
+  PluginLoader& loader = plugins.loader;
 
   std::vector<Sample> samples;
   std::vector<std::string> space_labels;
@@ -415,8 +406,8 @@ int cmd_calibrate(const std::vector<std::string>& args) {
     fmt::print(stderr,
                "calibrate: {} architectures from {} space{} on device '{}' ({} thread{}, {} runs "
                "each)\n",
-               samples.size(), spaces.size(), spaces.size() == 1 ? "" : "s", device_name,
-               options.threads, options.threads == 1 ? "" : "s", options.runs);
+               samples.size(), spaces.size(), plural(std::int64_t(spaces.size())), device_name,
+               options.threads, plural(options.threads), options.runs);
     Progress progress("measuring", samples.size(), "architectures");
     std::size_t done = 0;
     for (std::size_t i : order) {
@@ -522,38 +513,35 @@ int cmd_calibrate(const std::vector<std::string>& args) {
     json coefficients = json::object();
     for (std::size_t k = 0; k < features.size(); ++k)
       coefficients[features[k]] = cal.model.coefficients[k];
-    std::cout << json{{"device", cal.device},
-                      {"count", n},
-                      {"held_out", n_held},
-                      {"r2", h.r2},
-                      {"r2_log", h.r2_log},
-                      {"median_abs_pct_error", h.median_abs_pct_error},
-                      {"mean_abs_pct_error", h.mean_abs_pct_error},
-                      {"max_abs_pct_error", h.max_abs_pct_error},
-                      {"within_10pct", h.within_10pct},
-                      {"noise_cv_median", cal.noise_cv_median},
-                      {"repeated", repeated},
-                      {"noisy", noisy},
-                      {"training", cal.training.to_json()},
-                      {"fit", fit},
-                      {"baseline", json{{"fit", "totals"},
-                                        {"features", baseline_features},
-                                        {"held_out", baseline_held.to_json()}}},
-                      {"threads", options.threads},
-                      {"spaces", cal.spaces},
-                      {"seed", seed},
-                      {"features", features},
-                      {"coefficients", coefficients},
-                      {"out", out_file},
-                      {"csv", csv}}
-                     .dump(2)
-              << "\n";
+    print_json(json{{"device", cal.device},
+                    {"count", n},
+                    {"held_out", n_held},
+                    {"r2", h.r2},
+                    {"r2_log", h.r2_log},
+                    {"median_abs_pct_error", h.median_abs_pct_error},
+                    {"mean_abs_pct_error", h.mean_abs_pct_error},
+                    {"max_abs_pct_error", h.max_abs_pct_error},
+                    {"within_10pct", h.within_10pct},
+                    {"noise_cv_median", cal.noise_cv_median},
+                    {"repeated", repeated},
+                    {"noisy", noisy},
+                    {"training", cal.training.to_json()},
+                    {"fit", fit},
+                    {"baseline", json{{"fit", "totals"},
+                                      {"features", baseline_features},
+                                      {"held_out", baseline_held.to_json()}}},
+                    {"threads", options.threads},
+                    {"spaces", cal.spaces},
+                    {"seed", seed},
+                    {"features", features},
+                    {"coefficients", coefficients},
+                    {"out", out_file},
+                    {"csv", csv}});
     return 0;
   }
   fmt::print("device {} ({}), {} thread{}: {} architectures from {}, {} held out\n",
-             cal.device.value("name", std::string("-")),
-             cal.device.value("cpu", std::string("-")), options.threads,
-             options.threads == 1 ? "" : "s", n, fmt::join(cal.spaces, ", "), n_held);
+             cal.device.value("name", std::string("-")), cal.device.value("cpu", std::string("-")),
+             options.threads, plural(options.threads), n, fmt::join(cal.spaces, ", "), n_held);
   fmt::print("  held out   R² {:.4f}  median |error| {:.2f} %  within ±10 % {}  max {:.1f} %\n",
              h.r2, h.median_abs_pct_error, percent(h.within_10pct), h.max_abs_pct_error);
   fmt::print("  training   R² {:.4f}  median |error| {:.2f} %  within ±10 % {}\n", cal.training.r2,
@@ -563,9 +551,10 @@ int cmd_calibrate(const std::vector<std::string>& args) {
                "within ±10 % {}\n",
                baseline_held.r2, baseline_held.median_abs_pct_error,
                percent(baseline_held.within_10pct));
-  fmt::print("  noise      median coefficient of variation {}; {} measurement{} repeated, {} "
-             "still noisy\n",
-             percent(cal.noise_cv_median), repeated, repeated == 1 ? "" : "s", noisy);
+  fmt::print(
+      "  noise      median coefficient of variation {}; {} measurement{} repeated, {} "
+      "still noisy\n",
+      percent(cal.noise_cv_median), repeated, plural(repeated), noisy);
   if (layered) {
     std::size_t used = 0;
     for (double c : cal.model.coefficients) used += c > 0;

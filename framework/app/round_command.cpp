@@ -19,10 +19,10 @@
 #include <fmt/ranges.h>
 #include <boost/program_options.hpp>
 
+#include "command_support.hpp"
 #include "commands.hpp"
 #include "narrow/errors.hpp"
 #include "narrow/format.hpp"
-#include "run/loader.hpp"
 #include "narrow/registry.hpp"
 
 namespace po = boost::program_options;
@@ -58,15 +58,6 @@ constexpr const char* usage_text =
     "  printf '0x1.8p-3\\n' | narrow round --format 'fixed(3,4)' --rounding down\n"
     "  narrow round --format 'ieee(5,10)' --binary < weights.f32 > weights_half.f32\n"
     "  narrow round --format e5m2 --param saturate=yes --rounding stochastic --seed 7 < x.txt";
-
-Registry& load_formats(const std::vector<std::string>& extra) {
-  static Registry registry;
-  PluginLoader loader(registry);
-  loader.load_defaults();
-  for (const auto& p : extra) loader.load_path(p);
-  for (const auto& f : loader.failures()) fmt::print(stderr, "warning: {}\n", f.error);
-  return registry;
-}
 
 std::uint32_t swap_bytes(std::uint32_t b) {
   return (b >> 24) | ((b >> 8) & 0xff00u) | ((b << 8) & 0xff0000u) | (b << 24);
@@ -210,7 +201,7 @@ bool read_binary(std::vector<float>& values, std::size_t limit, std::uint64_t al
     throw InputError(
         fmt::format("the input ends with {} byte{} after {} float32 values; binary input must "
                     "be a whole number of 4-byte values",
-                    bytes, bytes == 1 ? "" : "s", already + values.size()),
+                    bytes, plural(std::int64_t(bytes)), already + values.size()),
         SourceLocation{"stdin"});
   if constexpr (std::endian::native == std::endian::big)
     for (float& v : values) v = std::bit_cast<float>(swap_bytes(std::bit_cast<std::uint32_t>(v)));
@@ -236,23 +227,13 @@ int cmd_round(const std::vector<std::string>& args) {
       "plugins", po::value(&paths)->composing(),
       "also load plugins from this folder or file (repeatable)");
   po::variables_map vm;
-  po::store(po::command_line_parser(args).options(opts).run(), vm);
-  if (vm.count("help")) {
-    std::cout << "usage: " << usage_text << "\n\n" << opts << "\n";
-    return 0;
-  }
-  po::notify(vm);
+  if (!parse(args, opts, vm, usage_text)) return 0;
   if (format_text.empty()) throw InputError("--format is required (see narrow round --help)");
   if (chunk == 0) throw InputError("--chunk must be at least 1");
   RoundingOptions options;
-  if (!parse_rounding(rounding_text, options.mode)) {
-    std::vector<std::string> names;
-    for (Rounding r : all_roundings()) names.emplace_back(rounding_name(r));
-    throw InputError(
-        fmt::format("unknown rounding '{}' (valid: {})", rounding_text, fmt::join(names, ", ")));
-  }
+  options.mode = rounding_option(rounding_text);
   options.seed = seed;
-  Registry& registry = load_formats(paths);
+  Registry& registry = load_registry(paths);
   const auto format = create_format(registry, format_text, param_map(params));
   {
     const auto supported = format->roundings();

@@ -1,0 +1,73 @@
+// `narrow run`: runs an experiment's stages into a results store.
+#include <fmt/format.h>
+
+#include "command_support.hpp"
+#include "commands.hpp"
+#include "narrow/errors.hpp"
+#include "run/runner.hpp"
+
+namespace po = boost::program_options;
+using nlohmann::json;
+
+namespace narrow::cli {
+
+int cmd_run(const std::vector<std::string>& args) {
+  po::options_description opts("options");
+  std::string file, out;
+  std::vector<std::string> sets, paths;
+  int threads = default_threads();
+  int jobs = 0, torch_threads = 0;
+  opts.add_options()("help,h", "show this help")("file", po::value(&file), "experiment file")(
+      "out", po::value(&out),
+      "run folder (default runs/<name>-<UTC time>); the store is OUT/results.db")(
+      "resume", "continue the run stored in --out: finished units of work are not redone")(
+      "set", po::value(&sets)->composing(), "override a key: path.to.key=value (repeatable)")(
+      "threads", po::value(&threads)->default_value(threads), "worker threads")(
+      "jobs", po::value(&jobs)->default_value(0),
+      "trainings at once (0: as many as the cores allow with --torch-threads each)")(
+      "torch-threads", po::value(&torch_threads)->default_value(0),
+      "LibTorch threads per training (0: cores / jobs, at least 1)")(
+      "json", "print one JSON object on stdout: out, store, stages with their summaries")(
+      "plugins", po::value(&paths)->composing(), "also load plugins from this folder or file");
+  po::positional_options_description pos;
+  pos.add("file", 1);
+  po::variables_map vm;
+  if (!parse(args, opts, vm,
+             "narrow run FILE [--out DIR] [--resume] [--set path.to.key=value]... [--json]\n\n"
+             "Validates the experiment, then runs its stages in order against one results store,\n"
+             "DIR/results.db (SQLite). Every unit of work is stored as it finishes; a run that\n"
+             "was killed continues with --resume --out DIR and redoes nothing that finished.",
+             &pos))
+    return 0;
+  if (file.empty()) throw InputError("run needs an experiment FILE (see narrow run --help)");
+  check_threads(threads);
+  if (vm.count("resume") && out.empty())
+    throw InputError("--resume needs --out DIR, the run to continue");
+  Registry& reg = load_registry(paths);
+  auto x = load_experiment(reg, file, sets);
+  check_range("--jobs", jobs, 0, 1024);
+  check_range("--torch-threads", torch_threads, 0, 1024);
+  RunOptions options{out, vm.count("resume") > 0, threads, jobs, torch_threads};
+  auto report = run_experiment(x, reg, options);
+  if (vm.count("json")) {
+    json stages = json::array();
+    for (const auto& s : report.stages)
+      stages.push_back({{"name", s.name},
+                        {"strategy", s.strategy},
+                        {"seconds", s.seconds},
+                        {"summary", json::parse(s.summary)}});
+    print_json(json{{"out", report.out}, {"store", report.store}, {"stages", stages}});
+  } else {
+    // A long summary (the precision stage's fronts) stays in the store and in --json.
+    for (const auto& s : report.stages)
+      fmt::print(
+          "stage {} ({}): {:.1f} s, {}\n", s.name, s.strategy, s.seconds,
+          s.summary.size() <= 600
+              ? s.summary
+              : fmt::format("summary in the store's meta 'stage.{}' and in run --json", s.name));
+    fmt::print("results: {}\n", report.store);
+  }
+  return 0;
+}
+
+}  // namespace narrow::cli
