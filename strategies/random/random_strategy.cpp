@@ -73,7 +73,7 @@ void RandomStrategy::run(StageContext& ctx) {
             sampler.draw_batch(std::uint64_t(next), std::uint64_t(batch_), ctx.constraints(),
                                ctx.threads());
         std::vector<DrawRecord> draws;
-        std::vector<Store::Architecture> archs;
+        std::vector<ArchitectureRecord> archs;
         for (std::size_t i = 0; i < batch.size(); ++i) {
           Draw& d = batch[i];
           // Compact: the value of every variable by position (choices by index).
@@ -81,7 +81,7 @@ void RandomStrategy::run(StageContext& ctx) {
                                      d.status, d.hash, d.reason,
                                      nlohmann::json(d.assignment).dump()});
           if (d.status != DrawStatus::invalid)
-            archs.push_back(Store::Architecture{d.hash, std::move(d.json), d.metrics});
+            archs.push_back(ArchitectureRecord{d.hash, std::move(d.json), d.metrics});
           if (d.status == DrawStatus::accepted) {
             ++accepted;
             streak = 0;

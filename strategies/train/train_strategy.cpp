@@ -42,6 +42,13 @@ ParamSchema TrainStrategy::schema() {
   return s;
 }
 
+const Architecture& ParsedArchitectures::of(const ArchitectureRecord& record) {
+  auto it = by_hash_.find(record.hash);
+  if (it == by_hash_.end())
+    it = by_hash_.emplace(record.hash, Architecture::from_json_string(record.json)).first;
+  return it->second;
+}
+
 TrainStrategy::TrainStrategy(const Parameters& p)
     : select_(p.string("select")),
       metric_(p.string("metric")),
@@ -52,7 +59,7 @@ TrainStrategy::TrainStrategy(const Parameters& p)
       keep_weights_(p.boolean("keep_weights")),
       config_(TrainingConfig::from(p)) {}
 
-std::vector<Store::Architecture> TrainStrategy::select(std::vector<Store::Architecture> c,
+std::vector<ArchitectureRecord> TrainStrategy::select(std::vector<ArchitectureRecord> c,
                                                        const std::string& rule,
                                                        std::int64_t count,
                                                        const std::string& metric,
@@ -94,13 +101,14 @@ std::vector<Store::Architecture> TrainStrategy::select(std::vector<Store::Archit
         }
     chosen.insert(std::size_t(pick));
   }
-  std::vector<Store::Architecture> out;
+  std::vector<ArchitectureRecord> out;
   for (std::size_t i : chosen) out.push_back(std::move(c[i]));
   return out;
 }
 
-std::vector<Store::Architecture> TrainStrategy::select_within_latency(
-    StageContext& ctx, std::vector<Store::Architecture> pool, json& summary) {
+std::vector<ArchitectureRecord> TrainStrategy::select_within_latency(
+    StageContext& ctx, std::vector<ArchitectureRecord> pool, ParsedArchitectures& graphs,
+    json& summary) {
   const Constraint* bound = ctx.constraints().latency_bound();
   Device* device = ctx.device();
   if (measure_latency_ == "off" || !bound || !device || !device->measures())
@@ -114,11 +122,11 @@ std::vector<Store::Architecture> TrainStrategy::select_within_latency(
   std::map<std::string, double> measured;  // seconds by architecture hash
   std::int64_t new_measurements = 0, stored_before = 0;
   json over = json::array();
-  std::vector<Store::Architecture> picked;
+  std::vector<ArchitectureRecord> picked;
   while (true) {
     picked = select(pool, select_, count_, metric_, order_);
     // Measure what this selection has that no earlier one had, one model at a time.
-    std::vector<const Store::Architecture*> todo;
+    std::vector<const ArchitectureRecord*> todo;
     for (const auto& a : picked)
       if (!measured.count(a.hash)) todo.push_back(&a);
     if (!todo.empty()) {
@@ -131,8 +139,8 @@ std::vector<Store::Architecture> TrainStrategy::select_within_latency(
           measured[a->hash] = LatencyMeasurement::from_json(json::parse(*stored)).mean;
           ++stored_before;
         } else {
-          const Architecture arch = Architecture::from_json_string(a->json);
-          LatencyRecord r{key, ctx.stage(), a->hash, device_text, device->measure(arch, options)};
+          LatencyRecord r{key, ctx.stage(), a->hash, device_text,
+                          device->measure(graphs.of(*a), options)};
           store.commit_latency(r);
           measured[a->hash] = r.measurement.mean;
           ++new_measurements;
@@ -145,7 +153,7 @@ std::vector<Store::Architecture> TrainStrategy::select_within_latency(
       const double t = measured.at(a.hash);
       if (t <= bound->max) continue;
       dropped.insert(a.hash);
-      const auto predicted = device->predict(Architecture::from_json_string(a.json), a.metrics);
+      const auto predicted = device->predict(graphs.of(a), a.metrics);
       json o{{"architecture_hash", a.hash}, {"measured_s", t}};
       std::string line = fmt::format("{}: {} not trained: {}", ctx.stage(), a.hash.substr(0, 12),
                                      Constraints::describe(*bound, a.metrics, t, true));
@@ -188,11 +196,12 @@ void TrainStrategy::run(StageContext& ctx) {
                             ctx.stage(),
                             from_.empty() ? std::string() : fmt::format(" in stage '{}'", from_)));
   json summary = json::object();
-  const auto picked = select_within_latency(ctx, std::move(candidates), summary);
+  ParsedArchitectures graphs;
+  const auto picked = select_within_latency(ctx, std::move(candidates), graphs, summary);
 
   // Every selected model must fit the data before any training starts.
   const auto data = load_dataset(ctx.registry(), ctx.dataset());
-  for (const auto& a : picked) check_fits(Architecture::from_json_string(a.json), *data);
+  for (const auto& a : picked) check_fits(graphs.of(a), *data);
 
   std::vector<TrainJob> jobs;
   std::map<std::string, Metrics> metrics;  // by job key
@@ -254,12 +263,20 @@ void TrainStrategy::run(StageContext& ctx) {
   summary["trained"] = results.size() - std::size_t(failed);
   summary["failed"] = failed;
   if (best) {
-    const auto arch_json = store.architecture_json(best->architecture_hash);
-    std::optional<Architecture> arch;
-    if (arch_json) arch = Architecture::from_json_string(*arch_json);
+    // The best of this stage's trainings, which may come from an earlier session's selection.
+    const Architecture* arch = nullptr;
+    std::optional<Architecture> stored;
     Metrics m;
     for (const auto& a : picked)
-      if (a.hash == best->architecture_hash) m = a.metrics;
+      if (a.hash == best->architecture_hash) {
+        m = a.metrics;
+        arch = &graphs.of(a);
+      }
+    if (!arch)
+      if (const auto arch_json = store.architecture_json(best->architecture_hash)) {
+        stored = Architecture::from_json_string(*arch_json);
+        arch = &*stored;
+      }
     json mj = json::object();
     for (auto name : metric_names) mj[std::string(name)] = m.get(name);
     summary["best"] = {{"architecture_hash", best->architecture_hash},

@@ -1,7 +1,9 @@
 #pragma once
+#include <map>
 #include <string>
 #include <vector>
 
+#include "narrow/architecture.hpp"
 #include "narrow/parameters.hpp"
 #include "narrow/store.hpp"
 #include "narrow/strategy.hpp"
@@ -20,6 +22,15 @@ namespace narrow::strategies {
 /// architecture is measured on the device before any training; one whose measured latency is
 /// over the bound is not trained and the selection is made again without it. Each training and
 /// each measurement is a unit of work keyed by what determines it.
+/// The graphs of stored architectures, each parsed from its JSON once and kept by hash.
+class ParsedArchitectures {
+ public:
+  const Architecture& of(const ArchitectureRecord& record);
+
+ private:
+  std::map<std::string, Architecture> by_hash_;
+};
+
 class TrainStrategy final : public Strategy {
  public:
   explicit TrainStrategy(const Parameters& p);
@@ -27,7 +38,7 @@ class TrainStrategy final : public Strategy {
   void run(StageContext& context) override;
 
   /// The selection rule alone. Ties are broken by hash, so the choice is reproducible.
-  static std::vector<Store::Architecture> select(std::vector<Store::Architecture> candidates,
+  static std::vector<ArchitectureRecord> select(std::vector<ArchitectureRecord> candidates,
                                                  const std::string& rule, std::int64_t count,
                                                  const std::string& metric,
                                                  const std::string& order);
@@ -36,8 +47,9 @@ class TrainStrategy final : public Strategy {
   /// The selection, with measured latencies when a latency bound exists and the device
   /// measures: selects, measures what is not measured yet, drops what is over the bound, and
   /// selects again until every selected architecture is within it.
-  std::vector<Store::Architecture> select_within_latency(StageContext& ctx,
-                                                         std::vector<Store::Architecture> pool,
+  std::vector<ArchitectureRecord> select_within_latency(StageContext& ctx,
+                                                         std::vector<ArchitectureRecord> pool,
+                                                         ParsedArchitectures& graphs,
                                                          nlohmann::json& summary);
 
   std::string select_, metric_, order_, from_, measure_latency_;

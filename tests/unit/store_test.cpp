@@ -73,9 +73,9 @@ Metrics metrics(std::int64_t params) {
   m.layers = 3;
   return m;
 }
-Store::Architecture arch(const std::string& hash, std::int64_t params,
+ArchitectureRecord arch(const std::string& hash, std::int64_t params,
                          const std::string& json = "") {
-  return Store::Architecture{hash, json.empty() ? "{\"arch\":\"" + hash + "\"}" : json,
+  return ArchitectureRecord{hash, json.empty() ? "{\"arch\":\"" + hash + "\"}" : json,
                              metrics(params)};
 }
 DrawRecord draw(const std::string& stage, const std::string& space, const std::string& law,
@@ -640,7 +640,7 @@ BOOST_AUTO_TEST_CASE(accepted_architectures_by_stage) {
   s->commit_unit("u2", "sample", "b", "{}", {arch("h3", 30)},
                  {draw("b", "sp", "law", 0, DrawStatus::accepted, "h3"),
                   draw("b", "sp", "law", 1, DrawStatus::accepted, "h1")});
-  auto hashes = [](const std::vector<Store::Architecture>& v) {
+  auto hashes = [](const std::vector<ArchitectureRecord>& v) {
     std::string out;
     for (const auto& a : v) out += a.hash + ",";
     return out;
@@ -951,7 +951,7 @@ BOOST_AUTO_TEST_CASE(a_killed_writer_leaves_only_complete_units) {
     try {
       auto s = Store::open(db);
       for (int u = 0; u < kUnits; ++u) {
-        std::vector<Store::Architecture> archs;
+        std::vector<ArchitectureRecord> archs;
         std::vector<DrawRecord> draws;
         for (int a = 0; a < kArchsPerUnit; ++a)
           archs.push_back(arch(numbered(numbered("u", u) + "a", a), a + 1));
@@ -963,7 +963,7 @@ BOOST_AUTO_TEST_CASE(a_killed_writer_leaves_only_complete_units) {
       const char committed = 'c';
       if (::write(pipe_fds[1], &committed, 1) != 1) ::_exit(5);
 
-      std::vector<Store::Architecture> archs;
+      std::vector<ArchitectureRecord> archs;
       std::vector<DrawRecord> draws;
       const std::string padding(600, 'x');
       for (int a = 0; a < kBigArchs; ++a)

@@ -56,6 +56,14 @@ struct NARROW_API LatencyRecord {
   LatencyMeasurement measurement;
 };
 
+/// A stored architecture: its content hash, its JSON (the store's and the wire's form; parse
+/// it once with Architecture::from_json_string when a strategy needs the graph) and its metrics.
+struct NARROW_API ArchitectureRecord {
+  std::string hash;
+  std::string json;
+  Metrics metrics;
+};
+
 /// The results store of one run: one SQLite file (see docs/results-store.md for the schema).
 /// Every unit of work is keyed by a content hash of what determines it; a unit and all its
 /// rows are written in one transaction, so a killed run never leaves a half-written unit that
@@ -85,14 +93,9 @@ class NARROW_API Store {
 
   /// Writes a finished unit with its architectures and draws, all in one transaction: either
   /// everything is stored or nothing. Architectures already stored (same hash) are kept.
-  struct Architecture {
-    std::string hash;
-    std::string json;
-    Metrics metrics;
-  };
   virtual void commit_unit(const std::string& key, const std::string& kind,
                            const std::string& stage, const std::string& result_json,
-                           const std::vector<Architecture>& architectures,
+                           const std::vector<ArchitectureRecord>& architectures,
                            const std::vector<DrawRecord>& draws) = 0;
 
   /// Queries used by strategies, reports and tests.
@@ -100,7 +103,7 @@ class NARROW_API Store {
   virtual std::int64_t count_architectures() const = 0;
   virtual std::optional<std::string> architecture_json(const std::string& hash) const = 0;
   /// Architectures that draws of `stage` (of every stage when empty) accepted, by hash.
-  virtual std::vector<Architecture> accepted_architectures(const std::string& stage = "") const = 0;
+  virtual std::vector<ArchitectureRecord> accepted_architectures(const std::string& stage = "") const = 0;
 
   /// Writes a finished training as a unit of kind "training" keyed by `job.key`, with its
   /// result, history and weights, in one transaction. The architecture is stored too when the
