@@ -115,6 +115,11 @@ class NARROW_API Registry {
   const Registration& find(Kind kind, const std::string& name,
                            const SourceLocation& where = {}) const;
   bool contains(Kind kind, const std::string& name) const;
+  /// The content key of a plugin object: "NAME@PLUGIN:VERSION|k=v;..." with every parameter
+  /// of its schema resolved (defaults filled in, sorted by name). Keys of stored units that
+  /// depend on a format or a space contain it, so a new plugin version gives new units.
+  std::string use_key(Kind kind, const std::string& name,
+                      const std::map<std::string, std::string>& parameters) const;
   /// Sorted names of one kind.
   std::vector<std::string> names(Kind kind) const;
   /// Every registration, sorted by kind then name.

@@ -135,11 +135,7 @@ std::unique_ptr<NumberFormat> create_format(const Registry& registry, std::strin
 
 std::string format_key(const Registry& registry, const std::string& name,
                        const std::map<std::string, std::string>& parameters) {
-  const Registration& r = registry.find(Kind::format, name);
-  std::string params;
-  const Parameters resolved = Parameters::resolve(r.schema, parameters, "");
-  for (const auto& [k, v] : resolved.values()) params += fmt::format("{}={};", k, to_string(v));
-  return fmt::format("{}@{}:{}|{}", name, r.plugin, r.plugin_version, params);
+  return registry.use_key(Kind::format, name, parameters);
 }
 
 std::vector<std::string> expand_format_spec(std::string_view text) {

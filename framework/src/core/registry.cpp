@@ -151,6 +151,15 @@ const Registration& Registry::find(Kind kind, const std::string& name,
       where);
 }
 
+std::string Registry::use_key(Kind kind, const std::string& name,
+                              const std::map<std::string, std::string>& parameters) const {
+  const Registration& r = find(kind, name);
+  std::string params;
+  const Parameters resolved = Parameters::resolve(r.schema, parameters, "");
+  for (const auto& [k, v] : resolved.values()) params += fmt::format("{}={};", k, to_string(v));
+  return fmt::format("{}@{}:{}|{}", name, r.plugin, r.plugin_version, params);
+}
+
 bool Registry::contains(Kind kind, const std::string& name) const {
   return entries_.count({kind, name}) != 0;
 }
