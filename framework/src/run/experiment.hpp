@@ -64,4 +64,8 @@ struct NARROW_API Experiment {
                          Registry& registry, PluginLoader& loader);
 };
 
+/// The resolved experiment as YAML (Experiment::resolved): every plugin with its version and
+/// every parameter, every law over every variable, the constraints as numbers.
+std::string emit_resolved(const Experiment& experiment, const Registry& registry);
+
 }  // namespace narrow
