@@ -86,6 +86,9 @@ BOOST_AUTO_TEST_CASE(run_stores_everything_drawn) {
           "AND (a.json NOT LIKE '%batchnorm%' OR a.layers < 3);") == "0\n");
   // Run facts.
   BOOST_TEST(sql(db, "SELECT value FROM meta WHERE key='experiment_name';") == "run_check\n");
+  // A query that fails fails the test instead of comparing its error text.
+  BOOST_CHECK_THROW(sql(db, "SELECT no_such_column FROM draws;"), std::runtime_error);
+  BOOST_CHECK_THROW(sql(out + "/no_such_folder/results.db", "SELECT 1;"), std::runtime_error);
   BOOST_TEST(sql(db, "SELECT value FROM meta WHERE key='seed';") == "5\n");
   BOOST_TEST(sql(db, "SELECT value FROM meta WHERE key='status';") == "finished\n");
   BOOST_TEST(sql(db, "SELECT value FROM meta WHERE key='narrow_version';") != "\n");
