@@ -7,6 +7,7 @@
 #include <fmt/ranges.h>
 
 #include "narrow/errors.hpp"
+#include "narrow/space_kit.hpp"
 
 namespace narrow::spaces {
 
@@ -40,39 +41,20 @@ std::string numbered(char letter, std::int64_t n) {
   return std::string(buf, end);
 }
 
-Layer make_layer(std::string id, Op op, const std::string& in) {
-  Layer l;
-  l.id = std::move(id);
-  l.op = op;
-  l.inputs.reserve(1);
-  l.inputs.push_back(in);
-  return l;
-}
-
-Layer make_conv(std::string id, const std::string& in, std::int64_t out, std::int64_t kernel) {
-  Layer l = make_layer(std::move(id), Op::conv2d, in);
-  l.out_channels = out;
-  l.kernel = {kernel, kernel};
-  l.padding = {kernel / 2, kernel / 2};
-  l.bias = false;
-  return l;
-}
 }  // namespace
 
 ParamSchema DenseNetSpace::schema() {
   return {
-      ParamSpec::integers("input", {3, 32, 32}, 1, 4096, "input shape [C,H,W]"),
-      ParamSpec::integer("classes", 10, 1, 100000, "number of classes"),
+      input_parameter({3, 32, 32}),
+      classes_parameter(),
       ParamSpec::integer("max_blocks", 3, 1, 8, "largest number of dense blocks"),
       ParamSpec::integer("max_layers", 16, 1, 64, "largest number of layers in a dense block"),
       ParamSpec::integer("max_growth", 32, 1, 256, "largest growth rate k"),
   };
 }
 
-DenseNetSpace::DenseNetSpace(const Parameters& p) {
-  const auto& in = p.integers("input");
-  input_ = Shape{in[0], in[1], in[2], false};
-  classes_ = p.integer("classes");
+DenseNetSpace::DenseNetSpace(const Parameters& p)
+    : input_(input_shape(p, "densenet")), classes_(p.integer("classes")) {
   const auto max_blocks = p.integer("max_blocks");
   const auto max_layers = p.integer("max_layers");
   const auto max_growth = p.integer("max_growth");
@@ -100,13 +82,6 @@ DenseNetSpace::DenseNetSpace(const Parameters& p) {
                                    max_layers, {}, int(blocks_), i, "dense layers in the block"));
 }
 
-Architecture DenseNetSpace::build(const Assignment& a) const {
-  Architecture arch;
-  std::string reason;
-  if (!try_build(a, arch, reason)) throw InvalidArchitecture(reason);
-  return arch;
-}
-
 bool DenseNetSpace::try_build(const Assignment& a, Architecture& arch, std::string&) const {
   // No assignment is invalid: the constructor made sure the map survives every transition.
   arch = Architecture(input_, classes_);
@@ -114,57 +89,37 @@ bool DenseNetSpace::try_build(const Assignment& a, Architecture& arch, std::stri
   const bool bottleneck = a[bottleneck_] == 1;
   const bool half = a[compression_] == 1;
   std::int64_t dense = 0;
-  for (std::int64_t b = 0; b < blocks; ++b) dense += a[layers_[std::size_t(b)]];
+  for (std::int64_t i = 0; i < blocks; ++i) dense += a[layers_[std::size_t(i)]];
   arch.reserve(std::size_t(1 + dense * (bottleneck ? 7 : 4) + 4 * (blocks - 1) + 5));
 
-  std::string x = "s";
-  arch.add(make_conv(x, "input", a[stem_] == 0 ? 16 : 2 * k, 3));
+  GraphBuilder b(arch);
   std::int64_t channels = a[stem_] == 0 ? 16 : 2 * k;
-  for (std::int64_t b = 1; b <= blocks; ++b) {
-    std::string bp = numbered('b', b);
+  std::string x = b.conv("s", "input", Conv::same(channels, 3));
+  for (std::int64_t blk = 1; blk <= blocks; ++blk) {
+    std::string bp = numbered('b', blk);
     bp += 'l';
-    const std::int64_t n = a[layers_[std::size_t(b - 1)]];
+    const std::int64_t n = a[layers_[std::size_t(blk - 1)]];
     for (std::int64_t l = 1; l <= n; ++l) {
       // Ids like b2l7n1: block 2, layer 7, first batch norm.
       std::string p = bp;
       p += std::to_string(l);
       std::string y = x;
-      if (bottleneck) {
-        arch.add(make_layer(p + "n1", Op::batchnorm, y));
-        arch.add(make_layer(p + "r1", Op::relu, p + "n1"));
-        arch.add(make_conv(p + "c1", p + "r1", 4 * k, 1));
-        y = p + "c1";
-      }
-      arch.add(make_layer(p + "n", Op::batchnorm, y));
-      arch.add(make_layer(p + "r", Op::relu, p + "n"));
-      arch.add(make_conv(p + "c", p + "r", k, 3));
-      Layer cat = make_layer(p + "k", Op::concat, x);
-      cat.inputs.push_back(p + "c");
-      x = cat.id;
-      arch.add(std::move(cat));
+      if (bottleneck) y = b.norm_act_conv({p + "c1", p + "n1", p + "r1"}, y, Conv::same(4 * k, 1));
+      y = b.norm_act_conv({p + "c", p + "n", p + "r"}, y, Conv::same(k, 3));
+      x = b.concat(p + "k", {x, y});
       channels += k;
     }
-    if (b < blocks) {
-      const std::string t = numbered('t', b);
+    if (blk < blocks) {
+      const std::string t = numbered('t', blk);
       channels = half ? channels / 2 : channels;
-      arch.add(make_layer(t + "n", Op::batchnorm, x));
-      arch.add(make_layer(t + "r", Op::relu, t + "n"));
-      arch.add(make_conv(t + "c", t + "r", channels, 1));
-      Layer pool = make_layer(t + "p", Op::avgpool, t + "c");
-      pool.kernel = {2, 2};
-      pool.stride = {2, 2};
-      x = pool.id;
-      arch.add(std::move(pool));
+      const std::string c =
+          b.norm_act_conv({t + "c", t + "n", t + "r"}, x, Conv::same(channels, 1));
+      x = b.pool(t + "p", Op::avgpool, c, Window::square(2, 2));
     }
   }
-  arch.add(make_layer("fn", Op::batchnorm, x));
-  arch.add(make_layer("fr", Op::relu, "fn"));
-  arch.add(make_layer("gap", Op::global_avgpool, "fr"));
-  arch.add(make_layer("flat", Op::flatten, "gap"));
-  Layer fc = make_layer("fc", Op::linear, "flat");
-  fc.out_channels = classes_;
-  arch.add(std::move(fc));
-  arch.set_output("fc");
+  x = b.unary("fn", Op::batchnorm, x);
+  x = b.unary("fr", Op::relu, x);
+  b.pooled_head(x, {.pool = "gap", .flatten = "flat"});
   return true;
 }
 
@@ -175,13 +130,10 @@ std::vector<std::string> DenseNetSpace::references() const {
 Assignment DenseNetSpace::reference(const std::string& name) const {
   const Reference& r = find_reference(reference_table(), name, "densenet");
   const auto max_layers = vars_[layers_.front()].max, max_growth = vars_[growth_].max;
-  if (std::int64_t(layers_.size()) < r.blocks || max_layers < r.layers || max_growth < r.growth)
-    throw InputError(fmt::format(
-        "reference '{}' needs max_blocks >= {}, max_layers >= {} and max_growth >= {} (this "
-        "space has {}, {} and {})",
-        name, r.blocks, r.layers, r.growth, layers_.size(), max_layers, max_growth));
-  Assignment a(vars_.size());
-  for (std::size_t i = 0; i < vars_.size(); ++i) a[i] = vars_[i].min;
+  check_reference_bounds(name, {{"max_blocks", r.blocks, std::int64_t(layers_.size())},
+                                {"max_layers", r.layers, max_layers},
+                                {"max_growth", r.growth, max_growth}});
+  Assignment a = minimum_assignment(vars_);
   a[blocks_] = r.blocks;
   a[growth_] = r.growth;
   a[bottleneck_] = r.bottleneck ? 1 : 0;

@@ -7,7 +7,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "narrow/errors.hpp"
+#include "narrow/space_kit.hpp"
 
 namespace narrow::spaces {
 
@@ -53,42 +53,16 @@ std::string numbered(const char* prefix, std::int64_t n) {
   return std::string(buf, end);
 }
 
-Layer make_layer(std::string id, Op op, const std::string& in) {
-  Layer l;
-  l.id = std::move(id);
-  l.op = op;
-  l.inputs.reserve(1);
-  l.inputs.push_back(in);
-  return l;
-}
-
-// conv (no bias) + batchnorm + relu; returns the id of the relu.
-std::string conv_bn_relu(Architecture& arch, const std::string& id, const std::string& in,
-                         std::int64_t out, std::int64_t kernel) {
-  Layer c = make_layer(id, Op::conv2d, in);
-  c.out_channels = out;
-  c.kernel = {kernel, kernel};
-  c.padding = {kernel / 2, kernel / 2};
-  c.bias = false;
-  arch.add(std::move(c));
-  arch.add(make_layer(id + "n", Op::batchnorm, id));
-  arch.add(make_layer(id + "r", Op::relu, id + "n"));
-  return id + "r";
-}
-
-Layer make_pool(std::string id, const std::string& in, std::int64_t stride) {
-  Layer p = make_layer(std::move(id), Op::maxpool, in);
-  p.kernel = {3, 3};
-  p.stride = {stride, stride};
-  p.padding = {1, 1};
-  return p;
+// A 3x3 max pooling padded by 1 (it fits any map).
+Window pool3(std::int64_t stride) {
+  return Window::square(3, stride, 1);
 }
 }  // namespace
 
 ParamSchema InceptionSpace::schema() {
   return {
-      ParamSpec::integers("input", {3, 32, 32}, 1, 4096, "input shape [C,H,W]"),
-      ParamSpec::integer("classes", 10, 1, 100000, "number of classes"),
+      input_parameter({3, 32, 32}),
+      classes_parameter(),
       ParamSpec::integer("max_stages", 3, 1, 8, "largest number of stages"),
       ParamSpec::integer("max_modules", 3, 1, 16, "largest number of modules in a stage"),
       ParamSpec::integer("max_width", 256, 1, 4096,
@@ -96,10 +70,8 @@ ParamSchema InceptionSpace::schema() {
   };
 }
 
-InceptionSpace::InceptionSpace(const Parameters& p) {
-  const auto& in = p.integers("input");
-  input_ = Shape{in[0], in[1], in[2], false};
-  classes_ = p.integer("classes");
+InceptionSpace::InceptionSpace(const Parameters& p)
+    : input_(input_shape(p, "inception")), classes_(p.integer("classes")) {
   const auto max_stages = p.integer("max_stages");
   const auto max_modules = p.integer("max_modules");
   const auto max_width = p.integer("max_width");
@@ -133,13 +105,6 @@ InceptionSpace::InceptionSpace(const Parameters& p) {
   }
 }
 
-Architecture InceptionSpace::build(const Assignment& a) const {
-  Architecture arch;
-  std::string reason;
-  if (!try_build(a, arch, reason)) throw InvalidArchitecture(reason);
-  return arch;
-}
-
 bool InceptionSpace::try_build(const Assignment& a, Architecture& arch, std::string&) const {
   // No assignment is invalid: padded 3x3 pooling and same-padded convolutions fit any map,
   // and a stride-2 pooling with padding 1 never makes a map smaller than 1x1.
@@ -150,45 +115,39 @@ bool InceptionSpace::try_build(const Assignment& a, Architecture& arch, std::str
   for (std::int64_t s = 0; s < stages; ++s) modules += a[stage_[std::size_t(s)].modules];
   arch.reserve(std::size_t(3 + modules * (two_3x3 ? 23 : 20) + (stages - 1) + 3));
 
-  std::string x = conv_bn_relu(arch, "s", "input", a[stem_], 3);
+  GraphBuilder b(arch);
+  // conv (no bias) + batchnorm + relu, ids <id>, <id>n, <id>r; returns the id of the relu.
+  auto unit = [&b](const std::string& id, const std::string& in, std::int64_t out,
+                   std::int64_t kernel) {
+    return b.conv_unit({id, id + "n", id + "r"}, in, Conv::same(out, kernel));
+  };
+  std::string x = unit("s", "input", a[stem_], 3);
   for (std::int64_t s = 1; s <= stages; ++s) {
     const StageVars& v = stage_[std::size_t(s - 1)];
-    if (s > 1) {
-      Layer pool = make_pool(numbered("p", s - 1), x, 2);
-      x = pool.id;
-      arch.add(std::move(pool));
-    }
+    if (s > 1) x = b.pool(numbered("p", s - 1), Op::maxpool, x, pool3(2));
     const std::string sp = numbered("s", s) + "m";
     for (std::int64_t m = 1; m <= a[v.modules]; ++m) {
       // Ids like s2m1b1: stage 2, module 1, branch b (3x3), its second conv.
       std::string p = sp;
       p += std::to_string(m);
-      Layer cat;
-      cat.id = p + "k";
-      cat.op = Op::concat;
-      cat.inputs.reserve(4);
-      cat.inputs.push_back(conv_bn_relu(arch, p + "a", x, a[v.ch1x1], 1));
-      const std::string b0 = conv_bn_relu(arch, p + "b0", x, a[v.ch3x3red], 1);
-      cat.inputs.push_back(conv_bn_relu(arch, p + "b1", b0, a[v.ch3x3], 3));
-      const std::string c0 = conv_bn_relu(arch, p + "c0", x, a[v.ch5x5red], 1);
+      std::vector<std::string> branches;
+      branches.reserve(4);
+      branches.push_back(unit(p + "a", x, a[v.ch1x1], 1));
+      const std::string b0 = unit(p + "b0", x, a[v.ch3x3red], 1);
+      branches.push_back(unit(p + "b1", b0, a[v.ch3x3], 3));
+      const std::string c0 = unit(p + "c0", x, a[v.ch5x5red], 1);
       if (two_3x3) {
-        const std::string c1 = conv_bn_relu(arch, p + "c1", c0, a[v.ch5x5], 3);
-        cat.inputs.push_back(conv_bn_relu(arch, p + "c2", c1, a[v.ch5x5], 3));
+        const std::string c1 = unit(p + "c1", c0, a[v.ch5x5], 3);
+        branches.push_back(unit(p + "c2", c1, a[v.ch5x5], 3));
       } else {
-        cat.inputs.push_back(conv_bn_relu(arch, p + "c1", c0, a[v.ch5x5], 5));
+        branches.push_back(unit(p + "c1", c0, a[v.ch5x5], 5));
       }
-      arch.add(make_pool(p + "dp", x, 1));
-      cat.inputs.push_back(conv_bn_relu(arch, p + "d", p + "dp", a[v.pool_proj], 1));
-      x = cat.id;
-      arch.add(std::move(cat));
+      const std::string dp = b.pool(p + "dp", Op::maxpool, x, pool3(1));
+      branches.push_back(unit(p + "d", dp, a[v.pool_proj], 1));
+      x = b.concat(p + "k", std::move(branches));
     }
   }
-  arch.add(make_layer("gap", Op::global_avgpool, x));
-  arch.add(make_layer("flat", Op::flatten, "gap"));
-  Layer fc = make_layer("fc", Op::linear, "flat");
-  fc.out_channels = classes_;
-  arch.add(std::move(fc));
-  arch.set_output("fc");
+  b.pooled_head(x, {.pool = "gap", .flatten = "flat"});
   return true;
 }
 
@@ -204,13 +163,11 @@ Assignment InceptionSpace::reference(const std::string& name) const {
     width = std::max({width, s.ch1x1, s.ch3x3red, s.ch3x3, s.ch5x5red, s.ch5x5, s.pool_proj});
   }
   const auto max_modules = vars_[stage_.front().modules].max, max_width = vars_[stem_].max;
-  if (r.stages.size() > stage_.size() || modules > max_modules || width > max_width)
-    throw InputError(fmt::format(
-        "reference '{}' needs max_stages >= {}, max_modules >= {} and max_width >= {} (this "
-        "space has {}, {} and {})",
-        name, r.stages.size(), modules, width, stage_.size(), max_modules, max_width));
-  Assignment a(vars_.size());
-  for (std::size_t i = 0; i < vars_.size(); ++i) a[i] = vars_[i].min;
+  check_reference_bounds(
+      name, {{"max_stages", std::int64_t(r.stages.size()), std::int64_t(stage_.size())},
+             {"max_modules", modules, max_modules},
+             {"max_width", width, max_width}});
+  Assignment a = minimum_assignment(vars_);
   a[stages_] = std::int64_t(r.stages.size());
   a[stem_] = r.stem;
   a[branch5_] = r.two_3x3 ? 1 : 0;

@@ -6,7 +6,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "narrow/errors.hpp"
+#include "narrow/space_kit.hpp"
 
 namespace narrow::spaces {
 
@@ -51,57 +51,12 @@ const std::vector<Reference>& reference_table() {
   return refs;
 }
 
-// Appends layers to an architecture; each call returns the id of the layer it added.
-class Builder {
- public:
-  explicit Builder(Architecture& arch) : arch_(arch) {}
-  std::string conv(std::string id, const std::string& from, std::int64_t out, std::int64_t kh,
-                   std::int64_t kw, std::int64_t stride, std::int64_t ph, std::int64_t pw,
-                   std::int64_t groups) {
-    Layer l = make(std::move(id), Op::conv2d, from);
-    l.out_channels = out;
-    l.kernel = {kh, kw};
-    l.stride = {stride, stride};
-    l.padding = {ph, pw};
-    l.groups = groups;
-    l.bias = false;
-    return push(std::move(l));
-  }
-  std::string unary(std::string id, Op op, const std::string& from) {
-    return push(make(std::move(id), op, from));
-  }
-  std::string dropout(std::string id, const std::string& from, double p) {
-    Layer l = make(std::move(id), Op::dropout, from);
-    l.p = p;
-    return push(std::move(l));
-  }
-  std::string linear(std::string id, const std::string& from, std::int64_t out) {
-    Layer l = make(std::move(id), Op::linear, from);
-    l.out_channels = out;
-    return push(std::move(l));
-  }
-
- private:
-  static Layer make(std::string id, Op op, const std::string& from) {
-    Layer l;
-    l.id = std::move(id);
-    l.op = op;
-    l.inputs.push_back(from);
-    return l;
-  }
-  std::string push(Layer l) {
-    std::string id = l.id;
-    arch_.add(std::move(l));
-    return id;
-  }
-  Architecture& arch_;
-};
 }  // namespace
 
 ParamSchema MobileNetSpace::schema() {
   return {
-      ParamSpec::integers("input", {3, 32, 32}, 1, 4096, "input shape [C,H,W]"),
-      ParamSpec::integer("classes", 10, 1, 100000, "number of classes"),
+      input_parameter({3, 32, 32}),
+      classes_parameter(),
       ParamSpec::integer("max_stages", 5, 1, 8, "largest number of stages"),
       ParamSpec::integer("max_blocks", 6, 1, 64,
                          "largest number of depthwise-separable blocks per stage"),
@@ -110,13 +65,8 @@ ParamSchema MobileNetSpace::schema() {
   };
 }
 
-MobileNetSpace::MobileNetSpace(const Parameters& p) {
-  const auto& in = p.integers("input");
-  if (in.size() != 3)
-    throw InputError(
-        fmt::format("space 'mobilenet': input must be 3 integers [C,H,W], got {}", in.size()));
-  input_ = Shape{in[0], in[1], in[2], false};
-  classes_ = p.integer("classes");
+MobileNetSpace::MobileNetSpace(const Parameters& p)
+    : input_(input_shape(p, "mobilenet")), classes_(p.integer("classes")) {
   const auto max_stages = p.integer("max_stages");
   const auto max_blocks = p.integer("max_blocks");
   const auto max_width = p.integer("max_width");
@@ -148,13 +98,6 @@ MobileNetSpace::MobileNetSpace(const Parameters& p) {
   }
 }
 
-Architecture MobileNetSpace::build(const Assignment& a) const {
-  Architecture arch;
-  std::string reason;
-  if (!try_build(a, arch, reason)) throw InvalidArchitecture(reason);
-  return arch;
-}
-
 bool MobileNetSpace::try_build(const Assignment& a, Architecture& arch, std::string& reason) const {
   const auto& k = stem_kernels[std::size_t(a[stem_kernel_])];
   // 3x3 and 5x5 stems are padded to always fit; the 10x4 stem needs a width of at least 2.
@@ -173,11 +116,12 @@ bool MobileNetSpace::try_build(const Assignment& a, Architecture& arch, std::str
     count += 6 * std::size_t(a[stage_[std::size_t(s)].blocks]);
   arch.reserve(count);
 
-  Builder b(arch);
+  GraphBuilder b(arch);
   std::int64_t channels = scaled(a[stem_width_]);
-  std::string x = b.conv("stem", "input", channels, k[0], k[1], a[stem_stride_], k[2], k[3], 1);
-  x = b.unary("stem_bn", Op::batchnorm, x);
-  x = b.unary("stem_act", act, x);
+  const std::int64_t stem_stride = a[stem_stride_];
+  std::string x =
+      b.conv_unit({"stem", "stem_bn", "stem_act"}, "input",
+                  Conv{channels, {k[0], k[1]}, {stem_stride, stem_stride}, {k[2], k[3]}}, act);
   for (std::int64_t s = 0; s < nstages; ++s) {
     const StageVars& sv = stage_[std::size_t(s)];
     const std::int64_t width = scaled(a[sv.width]);
@@ -185,20 +129,12 @@ bool MobileNetSpace::try_build(const Assignment& a, Architecture& arch, std::str
     for (std::int64_t j = 0; j < nblocks; ++j) {
       const std::string p = fmt::format("s{}b{}", s + 1, j + 1);
       const std::int64_t stride = j == 0 ? a[sv.stride] : 1;
-      x = b.conv(p + "d", x, channels, 3, 3, stride, 1, 1, channels);
-      x = b.unary(p + "dn", Op::batchnorm, x);
-      x = b.unary(p + "dr", act, x);
-      x = b.conv(p + "p", x, width, 1, 1, 1, 0, 0, 1);
-      x = b.unary(p + "pn", Op::batchnorm, x);
-      x = b.unary(p + "pr", act, x);
+      x = b.conv_unit({p + "d", p + "dn", p + "dr"}, x, Conv::depthwise(channels, 3, stride), act);
+      x = b.conv_unit({p + "p", p + "pn", p + "pr"}, x, Conv::same(width, 1), act);
       channels = width;
     }
   }
-  x = b.unary("pool", Op::global_avgpool, x);
-  x = b.unary("flatten", Op::flatten, x);
-  if (a[dropout_] > 0) x = b.dropout("drop", x, dropout_p[std::size_t(a[dropout_])]);
-  b.linear("fc", x, classes_);
-  arch.set_output("fc");
+  b.pooled_head(x, {}, dropout_p[std::size_t(a[dropout_])]);
   return true;
 }
 
@@ -216,13 +152,10 @@ Assignment MobileNetSpace::reference(const std::string& name) const {
   const auto max_stages = vars_[stages_].max;
   const auto max_blocks = vars_[stage_.front().blocks].max;
   const auto max_width = vars_[stem_width_].max;
-  if (std::int64_t(r.stages.size()) > max_stages || blocks > max_blocks || width > max_width)
-    throw InputError(fmt::format(
-        "reference '{}' needs max_stages >= {}, max_blocks >= {} and max_width >= {} (this "
-        "space has {}, {} and {})",
-        name, r.stages.size(), blocks, width, max_stages, max_blocks, max_width));
-  Assignment a(vars_.size());
-  for (std::size_t i = 0; i < vars_.size(); ++i) a[i] = vars_[i].min;
+  check_reference_bounds(name, {{"max_stages", std::int64_t(r.stages.size()), max_stages},
+                                {"max_blocks", blocks, max_blocks},
+                                {"max_width", width, max_width}});
+  Assignment a = minimum_assignment(vars_);
   a[stages_] = std::int64_t(r.stages.size());
   a[width_mult_] = 3;
   a[activation_] = 0;

@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "narrow/errors.hpp"
+#include "narrow/space_kit.hpp"
 
 namespace narrow::spaces {
 
@@ -35,57 +35,12 @@ const std::vector<Reference>& reference_table() {
   return refs;
 }
 
-// Appends layers to an architecture, keeping track of the current tensor (id, channels, map).
-class Builder {
- public:
-  explicit Builder(Architecture& arch) : arch_(arch) {}
-
-  std::string conv(std::string id, const std::string& from, std::int64_t out, std::int64_t k,
-                   std::int64_t stride) {
-    Layer l = make(std::move(id), Op::conv2d, from);
-    l.out_channels = out;
-    l.kernel = {k, k};
-    l.stride = {stride, stride};
-    l.padding = {k / 2, k / 2};
-    l.bias = false;
-    return push(std::move(l));
-  }
-  std::string unary(std::string id, Op op, const std::string& from) {
-    return push(make(std::move(id), op, from));
-  }
-  std::string add(std::string id, const std::string& a, const std::string& b) {
-    Layer l = make(std::move(id), Op::add, a);
-    l.inputs.push_back(b);
-    return push(std::move(l));
-  }
-  std::string linear(std::string id, const std::string& from, std::int64_t out) {
-    Layer l = make(std::move(id), Op::linear, from);
-    l.out_channels = out;
-    return push(std::move(l));
-  }
-
- private:
-  static Layer make(std::string id, Op op, const std::string& from) {
-    Layer l;
-    l.id = std::move(id);
-    l.op = op;
-    l.inputs.reserve(2);
-    l.inputs.push_back(from);
-    return l;
-  }
-  std::string push(Layer l) {
-    std::string id = l.id;
-    arch_.add(std::move(l));
-    return id;
-  }
-  Architecture& arch_;
-};
 }  // namespace
 
 ParamSchema ResNetSpace::schema() {
   return {
-      ParamSpec::integers("input", {3, 32, 32}, 1, 4096, "input shape [C,H,W]"),
-      ParamSpec::integer("classes", 10, 1, 100000, "number of classes"),
+      input_parameter({3, 32, 32}),
+      classes_parameter(),
       ParamSpec::integer("max_stages", 4, 1, 8, "largest number of stages"),
       ParamSpec::integer("max_blocks", 9, 1, 64, "largest number of residual blocks per stage"),
       ParamSpec::integer("max_width", 512, 1, 16384,
@@ -94,13 +49,8 @@ ParamSchema ResNetSpace::schema() {
   };
 }
 
-ResNetSpace::ResNetSpace(const Parameters& p) {
-  const auto& in = p.integers("input");
-  if (in.size() != 3)
-    throw InputError(
-        fmt::format("space 'resnet': input must be 3 integers [C,H,W], got {}", in.size()));
-  input_ = Shape{in[0], in[1], in[2], false};
-  classes_ = p.integer("classes");
+ResNetSpace::ResNetSpace(const Parameters& p)
+    : input_(input_shape(p, "resnet")), classes_(p.integer("classes")) {
   const auto max_stages = p.integer("max_stages");
   const auto max_blocks = p.integer("max_blocks");
   const auto max_width = p.integer("max_width");
@@ -127,13 +77,6 @@ ResNetSpace::ResNetSpace(const Parameters& p) {
   }
 }
 
-Architecture ResNetSpace::build(const Assignment& a) const {
-  Architecture arch;
-  std::string reason;
-  if (!try_build(a, arch, reason)) throw InvalidArchitecture(reason);
-  return arch;
-}
-
 // Every assignment gives a valid network: 3x3 convolutions are padded by 1 and 1x1 ones by
 // 0, so at stride 2 both give floor((H - 1) / 2) + 1 >= 1 rows, and the residual branch and
 // the shortcut always agree in shape. try_build never returns false.
@@ -147,10 +90,9 @@ bool ResNetSpace::try_build(const Assignment& a, Architecture& arch, std::string
     count += std::size_t(a[stage_[std::size_t(s)].blocks]) * (bottleneck ? 11 : 9);
   arch.reserve(count);
 
-  Builder b(arch);
-  std::string x = b.conv("stem", "input", a[stem_width_], 3, 1);
-  x = b.unary("stem_bn", Op::batchnorm, x);
-  x = b.unary("stem_relu", Op::relu, x);
+  GraphBuilder b(arch);
+  std::string x =
+      b.conv_unit({"stem", "stem_bn", "stem_relu"}, "input", Conv::same(a[stem_width_], 3));
   std::int64_t channels = a[stem_width_];
   for (std::int64_t s = 0; s < nstages; ++s) {
     const StageVars& sv = stage_[std::size_t(s)];
@@ -162,35 +104,22 @@ bool ResNetSpace::try_build(const Assignment& a, Architecture& arch, std::string
       const std::string p = fmt::format("s{}b{}", s + 1, k + 1);
       std::string y;
       if (bottleneck) {
-        y = b.conv(p + "c1", x, width, 1, 1);
-        y = b.unary(p + "n1", Op::batchnorm, y);
-        y = b.unary(p + "r1", Op::relu, y);
-        y = b.conv(p + "c2", y, width, 3, stride);
-        y = b.unary(p + "n2", Op::batchnorm, y);
-        y = b.unary(p + "r2", Op::relu, y);
-        y = b.conv(p + "c3", y, out, 1, 1);
-        y = b.unary(p + "n3", Op::batchnorm, y);
+        y = b.conv_unit({p + "c1", p + "n1", p + "r1"}, x, Conv::same(width, 1));
+        y = b.conv_unit({p + "c2", p + "n2", p + "r2"}, y, Conv::same(width, 3, stride));
+        y = b.conv_unit({p + "c3", p + "n3", ""}, y, Conv::same(out, 1));
       } else {
-        y = b.conv(p + "c1", x, width, 3, stride);
-        y = b.unary(p + "n1", Op::batchnorm, y);
-        y = b.unary(p + "r1", Op::relu, y);
-        y = b.conv(p + "c2", y, width, 3, 1);
-        y = b.unary(p + "n2", Op::batchnorm, y);
+        y = b.conv_unit({p + "c1", p + "n1", p + "r1"}, x, Conv::same(width, 3, stride));
+        y = b.conv_unit({p + "c2", p + "n2", ""}, y, Conv::same(width, 3));
       }
       std::string shortcut = x;
-      if (project_all || stride != 1 || channels != out) {
-        shortcut = b.conv(p + "pc", x, out, 1, stride);
-        shortcut = b.unary(p + "pn", Op::batchnorm, shortcut);
-      }
+      if (project_all || stride != 1 || channels != out)
+        shortcut = b.conv_unit({p + "pc", p + "pn", ""}, x, Conv::same(out, 1, stride));
       x = b.add(p + "a", y, shortcut);
       x = b.unary(p + "r", Op::relu, x);
       channels = out;
     }
   }
-  x = b.unary("pool", Op::global_avgpool, x);
-  x = b.unary("flatten", Op::flatten, x);
-  b.linear("fc", x, classes_);
-  arch.set_output("fc");
+  b.pooled_head(x);
   return true;
 }
 
@@ -208,14 +137,10 @@ Assignment ResNetSpace::reference(const std::string& name) const {
   const auto& stages_var = vars_[stages_];
   const auto& width_var = vars_[stem_width_];
   const auto max_blocks = vars_[stage_.front().blocks].max;
-  if (std::int64_t(r.stages.size()) > stages_var.max || blocks > max_blocks ||
-      width > width_var.max)
-    throw InputError(fmt::format(
-        "reference '{}' needs max_stages >= {}, max_blocks >= {} and max_width >= {} (this "
-        "space has {}, {} and {})",
-        name, r.stages.size(), blocks, width, stages_var.max, max_blocks, width_var.max));
-  Assignment a(vars_.size());
-  for (std::size_t i = 0; i < vars_.size(); ++i) a[i] = vars_[i].min;
+  check_reference_bounds(name, {{"max_stages", std::int64_t(r.stages.size()), stages_var.max},
+                                {"max_blocks", blocks, max_blocks},
+                                {"max_width", width, width_var.max}});
+  Assignment a = minimum_assignment(vars_);
   a[stages_] = std::int64_t(r.stages.size());
   a[block_] = 0;
   a[shortcut_] = 0;

@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "narrow/errors.hpp"
+#include "narrow/space_kit.hpp"
 
 namespace narrow::spaces {
 
@@ -56,8 +56,8 @@ const std::vector<Reference>& reference_table() {
 
 ParamSchema SequentialSpace::schema() {
   return {
-      ParamSpec::integers("input", {1, 28, 28}, 1, 4096, "input shape [C,H,W]"),
-      ParamSpec::integer("classes", 10, 1, 100000, "number of classes"),
+      input_parameter({1, 28, 28}),
+      classes_parameter(),
       ParamSpec::integer("max_conv_layers", 8, 1, 64, "largest number of conv layers"),
       ParamSpec::integer("max_fc_layers", 2, 0, 16,
                          "largest number of hidden fully-connected layers"),
@@ -66,10 +66,8 @@ ParamSchema SequentialSpace::schema() {
   };
 }
 
-SequentialSpace::SequentialSpace(const Parameters& p) {
-  const auto& in = p.integers("input");
-  input_ = Shape{in[0], in[1], in[2], false};
-  classes_ = p.integer("classes");
+SequentialSpace::SequentialSpace(const Parameters& p)
+    : input_(input_shape(p, "sequential")), classes_(p.integer("classes")) {
   const auto max_conv = p.integer("max_conv_layers");
   const auto max_fc = p.integer("max_fc_layers");
   const auto max_filters = p.integer("max_filters");
@@ -110,32 +108,19 @@ SequentialSpace::SequentialSpace(const Parameters& p) {
                                int(fc_layers_), j, "width of the hidden fully-connected layer"));
 }
 
-Architecture SequentialSpace::build(const Assignment& a) const {
-  Architecture arch;
-  std::string reason;
-  if (!try_build(a, arch, reason)) throw InvalidArchitecture(reason);
-  return arch;
-}
-
 bool SequentialSpace::try_build(const Assignment& a, Architecture& arch,
                                 std::string& reason) const {
   arch = Architecture(input_, classes_);
   arch.reserve(std::size_t(4 * a[conv_layers_] + 2 * a[fc_layers_] + 2));
+  GraphBuilder b(arch);
   const bool bn = a[batchnorm_] == 1;
   std::int64_t h = input_.h, w = input_.w;
   std::string x = "input";
-  auto layer = [&](std::string id, Op op) {
-    Layer l;
-    l.id = std::move(id);
-    l.op = op;
-    l.inputs.push_back(x);
-    return l;
-  };
   const auto nconv = a[conv_layers_];
   for (std::int64_t i = 0; i < nconv; ++i) {
     const ConvVars& c = conv_[std::size_t(i)];
     const auto n = std::to_string(i + 1);
-    Layer conv = layer("conv" + n, Op::conv2d);
+    Conv conv;
     conv.out_channels = a[c.filters];
     conv.kernel = {kernel_of(a[c.kernel_h]), kernel_of(a[c.kernel_w])};
     conv.stride = {a[c.stride_h], a[c.stride_w]};
@@ -149,45 +134,23 @@ bool SequentialSpace::try_build(const Assignment& a, Architecture& arch,
     }
     h = (h + 2 * conv.padding[0] - conv.kernel[0]) / conv.stride[0] + 1;
     w = (w + 2 * conv.padding[1] - conv.kernel[1]) / conv.stride[1] + 1;
-    x = conv.id;
-    arch.add(std::move(conv));
-    if (bn) {
-      Layer b = layer("bn" + n, Op::batchnorm);
-      x = b.id;
-      arch.add(std::move(b));
-    }
-    Layer r = layer("relu" + n, Op::relu);
-    x = r.id;
-    arch.add(std::move(r));
+    x = b.conv_unit({"conv" + n, bn ? "bn" + n : "", "relu" + n}, x, conv);
     // Pooling never shrinks a map below 1x1: the window is limited to the map size.
     const std::int64_t ph = std::min(a[c.pool_h], h), pw = std::min(a[c.pool_w], w);
     if (ph > 1 || pw > 1) {
-      Layer p = layer("pool" + n, a[c.pool_type] == 0 ? Op::maxpool : Op::avgpool);
-      p.kernel = {ph, pw};
-      p.stride = {ph, pw};
+      x = b.pool("pool" + n, a[c.pool_type] == 0 ? Op::maxpool : Op::avgpool, x,
+                 Window{{ph, pw}, {ph, pw}});
       h /= ph;
       w /= pw;
-      x = p.id;
-      arch.add(std::move(p));
     }
   }
-  Layer f = layer("flatten", Op::flatten);
-  x = f.id;
-  arch.add(std::move(f));
+  x = b.unary("flatten", Op::flatten, x);
   for (std::int64_t j = 0; j < a[fc_layers_]; ++j) {
     const auto n = std::to_string(j + 1);
-    Layer fc = layer("fc" + n, Op::linear);
-    fc.out_channels = a[fc_[std::size_t(j)]];
-    x = fc.id;
-    arch.add(std::move(fc));
-    Layer r = layer("fc" + n + "_relu", Op::relu);
-    x = r.id;
-    arch.add(std::move(r));
+    x = b.linear("fc" + n, x, a[fc_[std::size_t(j)]]);
+    x = b.unary("fc" + n + "_relu", Op::relu, x);
   }
-  Layer out = layer("classifier", Op::linear);
-  out.out_channels = classes_;
-  arch.add(std::move(out));
-  arch.set_output("classifier");
+  b.classifier("classifier", x);
   return true;
 }
 
@@ -197,13 +160,10 @@ std::vector<std::string> SequentialSpace::references() const {
 
 Assignment SequentialSpace::reference(const std::string& name) const {
   const Reference& r = find_reference(reference_table(), name, "sequential");
-  if (r.conv.size() > conv_.size() || r.fc.size() > fc_.size())
-    throw InputError(fmt::format(
-        "reference '{}' needs max_conv_layers >= {} and max_fc_layers >= {} (this space has {} "
-        "and {})",
-        name, r.conv.size(), r.fc.size(), conv_.size(), fc_.size()));
-  Assignment a(vars_.size());
-  for (std::size_t i = 0; i < vars_.size(); ++i) a[i] = vars_[i].min;
+  check_reference_bounds(
+      name, {{"max_conv_layers", std::int64_t(r.conv.size()), std::int64_t(conv_.size())},
+             {"max_fc_layers", std::int64_t(r.fc.size()), std::int64_t(fc_.size())}});
+  Assignment a = minimum_assignment(vars_);
   a[conv_layers_] = std::int64_t(r.conv.size());
   a[fc_layers_] = std::int64_t(r.fc.size());
   a[batchnorm_] = r.batchnorm ? 1 : 0;

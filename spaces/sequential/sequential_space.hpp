@@ -4,6 +4,7 @@
 
 #include "narrow/parameters.hpp"
 #include "narrow/space.hpp"
+#include "narrow/space_kit.hpp"
 
 namespace narrow::spaces {
 
@@ -17,7 +18,7 @@ class SequentialSpace final : public SearchSpace {
   static ParamSchema schema();
 
   const std::vector<Variable>& variables() const override { return vars_; }
-  Architecture build(const Assignment& a) const override;
+  Architecture build(const Assignment& a) const override { return build_or_throw(*this, a); }
   bool try_build(const Assignment& a, Architecture& out, std::string& reason) const override;
   std::vector<std::string> references() const override;
   Assignment reference(const std::string& name) const override;

@@ -6,58 +6,27 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <limits>
-#include <numeric>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "narrow/architecture.hpp"
-#include "engine/builder.hpp"
 #include "narrow/errors.hpp"
-#include "run/loader.hpp"
 #include "narrow/metrics.hpp"
-#include "narrow/registry.hpp"
 #include "narrow/sampler.hpp"
 #include "narrow/space.hpp"
+#include "narrow/space_kit.hpp"
 #include "support/spaces.hpp"
 
 using namespace narrow;
-
-namespace {
+using narrow::test::check_against_torch;
 using narrow::test::count_ops;
+using narrow::test::finalized;
+using narrow::test::reference_arch;
 using narrow::test::registry;
-using narrow::test::torch_macs;
-struct SingleThreadedTorch {
-  SingleThreadedTorch() { torch::set_num_threads(1); }
-};
+
+using narrow::test::SingleThreadedTorch;
 BOOST_TEST_GLOBAL_FIXTURE(SingleThreadedTorch);
-
-Architecture reference_arch(const SearchSpace& s, const std::string& name) {
-  auto a = s.build(s.reference(name));
-  a.finalize();
-  return a;
-}
-
-// Builds the LibTorch module, compares its counts with narrow's and runs one forward pass.
-void check_against_torch(const Architecture& arch, const std::string& what) {
-  torch::NoGradGuard no_grad;
-  const auto m = analyse(arch);
-  auto module = build_module(arch);
-  module->eval();
-  BOOST_TEST(count_parameters(*module) == m.params, what);
-  BOOST_TEST(torch_macs(module, arch) == m.macs, what);
-  const auto& in = arch.input();
-  auto out = module->forward(torch::randn({1, in.c, in.h, in.w}));
-  BOOST_TEST(out.dim() == 2, what);
-  BOOST_TEST(out.size(0) == 1, what);
-  BOOST_TEST(out.size(1) == arch.shape(arch.output_index()).c, what);
-  BOOST_TEST(out.size(1) == arch.classes(), what);
-  BOOST_TEST(torch::isfinite(out).all().item<bool>(), what);
-}
-
-}  // namespace
 
 BOOST_AUTO_TEST_CASE(references_have_their_published_sizes_and_match_libtorch) {
   auto space = registry().create_space("densenet", {});
@@ -103,11 +72,9 @@ BOOST_AUTO_TEST_CASE(references_have_the_layers_of_their_names) {
 
 BOOST_AUTO_TEST_CASE(smallest_network_has_the_counted_parameters) {
   auto space = registry().create_space("densenet", {});
-  Assignment a(space->variables().size());
-  for (std::size_t i = 0; i < a.size(); ++i) a[i] = space->variables()[i].min;
+  Assignment a = minimum_assignment(space->variables());
   a[space->variable_index("growth")] = 2;
-  auto arch = space->build(a);
-  arch.finalize();
+  auto arch = finalized(*space, a);
   // stem 3*16*9, BN 2*16, conv 16*2*9, final BN 2*18, linear 18*10 + 10.
   BOOST_TEST(analyse(arch).params == 432 + 32 + 288 + 36 + 190);
   check_against_torch(arch, "smallest");
@@ -127,15 +94,8 @@ BOOST_AUTO_TEST_CASE(ten_thousand_uniform_samples_are_valid) {
   for (std::uint64_t i = 0; i < 10000; ++i) {
     auto s = sampler.draw(i);
     BOOST_REQUIRE(s.rejected == 0);
-    BOOST_REQUIRE(s.architecture.finalized());
-    space->check_assignment(s.assignment);
-    const auto& out = s.architecture.shape(s.architecture.output_index());
-    BOOST_REQUIRE(out.flat && out.c == 10);
-    for (std::size_t k = 0; k < s.architecture.layers().size(); ++k) {
-      const auto& sh = s.architecture.shape(k);
-      BOOST_REQUIRE(sh.c >= 1 && sh.h >= 1 && sh.w >= 1);
-    }
-    BOOST_REQUIRE(s.metrics.params > 0);
+    narrow::test::check_draw(*space, s);
+    BOOST_REQUIRE(s.architecture.classes() == 10);
     smallest = std::min(smallest, s.metrics.params);
     largest = std::max(largest, s.metrics.params);
     hashes.insert(s.architecture.hash());
@@ -165,13 +125,8 @@ BOOST_AUTO_TEST_CASE(fifty_uniform_samples_run_in_libtorch) {
   // smallest by MACs among the first 2,000 draws (and check their counts against LibTorch).
   auto space = registry().create_space("densenet", {});
   Sampler sampler(*space, SamplingLaw::uniform(space->variables()), 5);
-  std::vector<std::pair<std::int64_t, std::uint64_t>> by_macs;
-  for (std::uint64_t i = 0; i < 2000; ++i) by_macs.emplace_back(sampler.draw(i).metrics.macs, i);
-  std::sort(by_macs.begin(), by_macs.end());
-  for (std::size_t j = 0; j < 50; ++j) {
-    auto s = sampler.draw(by_macs[j].second);
+  for (const auto& s : narrow::test::cheapest_draws(sampler, 50, 2000))
     check_against_torch(s.architecture, "draw " + std::to_string(s.index));
-  }
 }
 
 BOOST_AUTO_TEST_CASE(input_shape_and_classes_are_parameters) {
@@ -188,8 +143,7 @@ BOOST_AUTO_TEST_CASE(input_shape_and_classes_are_parameters) {
   a[big->variable_index("blocks")] = 4;
   a[big->variable_index("block4.layers")] = 2;
   a[big->variable_index("growth")] = 4;
-  auto arch4 = big->build(a);
-  arch4.finalize();
+  auto arch4 = finalized(*big, a);
   BOOST_TEST(arch4.shape(arch4.index_of("t3p")).h == 8);
   check_against_torch(arch4, "four blocks on [3,64,64]");
 }

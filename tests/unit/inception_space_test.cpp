@@ -6,58 +6,27 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
 #include <limits>
-#include <numeric>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "narrow/architecture.hpp"
-#include "engine/builder.hpp"
 #include "narrow/errors.hpp"
-#include "run/loader.hpp"
 #include "narrow/metrics.hpp"
-#include "narrow/registry.hpp"
 #include "narrow/sampler.hpp"
 #include "narrow/space.hpp"
+#include "narrow/space_kit.hpp"
 #include "support/spaces.hpp"
 
 using namespace narrow;
-
-namespace {
+using narrow::test::check_against_torch;
 using narrow::test::count_ops;
+using narrow::test::finalized;
+using narrow::test::reference_arch;
 using narrow::test::registry;
-using narrow::test::torch_macs;
-struct SingleThreadedTorch {
-  SingleThreadedTorch() { torch::set_num_threads(1); }
-};
+
+using narrow::test::SingleThreadedTorch;
 BOOST_TEST_GLOBAL_FIXTURE(SingleThreadedTorch);
-
-Architecture reference_arch(const SearchSpace& s, const std::string& name) {
-  auto a = s.build(s.reference(name));
-  a.finalize();
-  return a;
-}
-
-// Builds the LibTorch module, compares its counts with narrow's and runs one forward pass.
-void check_against_torch(const Architecture& arch, const std::string& what) {
-  torch::NoGradGuard no_grad;
-  const auto m = analyse(arch);
-  auto module = build_module(arch);
-  module->eval();
-  BOOST_TEST(count_parameters(*module) == m.params, what);
-  BOOST_TEST(torch_macs(module, arch) == m.macs, what);
-  const auto& in = arch.input();
-  auto out = module->forward(torch::randn({1, in.c, in.h, in.w}));
-  BOOST_TEST(out.dim() == 2, what);
-  BOOST_TEST(out.size(0) == 1, what);
-  BOOST_TEST(out.size(1) == arch.shape(arch.output_index()).c, what);
-  BOOST_TEST(out.size(1) == arch.classes(), what);
-  BOOST_TEST(torch::isfinite(out).all().item<bool>(), what);
-}
-
-}  // namespace
 
 BOOST_AUTO_TEST_CASE(reference_matches_libtorch_and_its_documented_size) {
   auto space = registry().create_space("inception", {});
@@ -92,8 +61,7 @@ BOOST_AUTO_TEST_CASE(reference_has_its_documented_layers) {
   // The factorised third branch: two 3x3 convolutions in place of the 5x5.
   Assignment a = space->reference("googlenet_small");
   a[space->variable_index("branch5")] = 1;
-  auto two = space->build(a);
-  two.finalize();
+  auto two = finalized(*space, a);
   BOOST_TEST(two.layers()[two.index_of("s1m1c2")].kernel[0] == 3);
   // Two modules per stage, each trading the 5x5 (ch5x5red*ch5x5*25 weights) for two 3x3
   // (ch5x5red*ch5x5*9 + ch5x5*ch5x5*9 weights, and one more batch norm of 2*ch5x5).
@@ -106,10 +74,8 @@ BOOST_AUTO_TEST_CASE(reference_has_its_documented_layers) {
 
 BOOST_AUTO_TEST_CASE(smallest_network_has_the_counted_parameters) {
   auto space = registry().create_space("inception", {});
-  Assignment a(space->variables().size());
-  for (std::size_t i = 0; i < a.size(); ++i) a[i] = space->variables()[i].min;
-  auto arch = space->build(a);
-  arch.finalize();
+  Assignment a = minimum_assignment(space->variables());
+  auto arch = finalized(*space, a);
   // stem 3*9 + BN 2; 1x1 1 + 2; reduce 1 + 2, 3x3 9 + 2; reduce 1 + 2, 5x5 25 + 2;
   // projection 1 + 2; linear 4*10 + 10.
   BOOST_TEST(analyse(arch).params == 29 + 3 + 3 + 11 + 3 + 27 + 3 + 50);
@@ -124,15 +90,8 @@ BOOST_AUTO_TEST_CASE(ten_thousand_uniform_samples_are_valid) {
   for (std::uint64_t i = 0; i < 10000; ++i) {
     auto s = sampler.draw(i);
     BOOST_REQUIRE(s.rejected == 0);
-    BOOST_REQUIRE(s.architecture.finalized());
-    space->check_assignment(s.assignment);
-    const auto& out = s.architecture.shape(s.architecture.output_index());
-    BOOST_REQUIRE(out.flat && out.c == 10);
-    for (std::size_t k = 0; k < s.architecture.layers().size(); ++k) {
-      const auto& sh = s.architecture.shape(k);
-      BOOST_REQUIRE(sh.c >= 1 && sh.h >= 1 && sh.w >= 1);
-    }
-    BOOST_REQUIRE(s.metrics.params > 0);
+    narrow::test::check_draw(*space, s);
+    BOOST_REQUIRE(s.architecture.classes() == 10);
     smallest = std::min(smallest, s.metrics.params);
     largest = std::max(largest, s.metrics.params);
     hashes.insert(s.architecture.hash());
@@ -148,13 +107,8 @@ BOOST_AUTO_TEST_CASE(fifty_uniform_samples_run_in_libtorch) {
   // 50 smallest by MACs among the first 2,000 draws (and check their counts against LibTorch).
   auto space = registry().create_space("inception", {});
   Sampler sampler(*space, SamplingLaw::uniform(space->variables()), 5);
-  std::vector<std::pair<std::int64_t, std::uint64_t>> by_macs;
-  for (std::uint64_t i = 0; i < 2000; ++i) by_macs.emplace_back(sampler.draw(i).metrics.macs, i);
-  std::sort(by_macs.begin(), by_macs.end());
-  for (std::size_t j = 0; j < 50; ++j) {
-    auto s = sampler.draw(by_macs[j].second);
+  for (const auto& s : narrow::test::cheapest_draws(sampler, 50, 2000))
     check_against_torch(s.architecture, "draw " + std::to_string(s.index));
-  }
 }
 
 BOOST_AUTO_TEST_CASE(input_shape_and_classes_are_parameters) {

@@ -2,73 +2,28 @@
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
-#include <cstdlib>
 #include <set>
 
-#include "engine/builder.hpp"
 #include "narrow/errors.hpp"
-#include "run/loader.hpp"
 #include "narrow/metrics.hpp"
-#include "narrow/registry.hpp"
 #include "narrow/sampler.hpp"
 #include "narrow/space.hpp"
 #include "support/spaces.hpp"
 
 using namespace narrow;
-
-// Boost.Test prints the operands of a failed comparison.
-namespace narrow {
-std::ostream& operator<<(std::ostream& os, const Shape& s) {
-  return os << s.to_string();
-}
-std::ostream& operator<<(std::ostream& os, Op op) {
-  return os << op_name(op);
-}
-}  // namespace narrow
-
-namespace {
+using narrow::test::check_against_torch;
 using narrow::test::count_ops;
+using narrow::test::finalized;
 using narrow::test::registry;
 
-Architecture built(const SearchSpace& s, const Assignment& a) {
-  auto arch = s.build(a);
-  arch.finalize();
-  return arch;
-}
-
-// Runs the module once on zeros, checks every recorded layer shape against shape inference
-// and returns the MACs counted from the module's own conv and linear layers.
-std::int64_t check_with_torch(const Architecture& arch) {
-  torch::NoGradGuard no_grad;
-  auto module = build_module(arch);
-  module->eval();
-  const auto& in = arch.input();
-  std::vector<std::vector<std::int64_t>> shapes;
-  auto out = module->forward_recording(torch::zeros({1, in.c, in.h, in.w}), shapes);
-  BOOST_REQUIRE_EQUAL(out.dim(), 2);
-  BOOST_REQUIRE_EQUAL(out.size(0), 1);
-  BOOST_REQUIRE_EQUAL(out.size(1), arch.classes());
-  BOOST_REQUIRE_EQUAL(shapes.size(), arch.layers().size());
-  for (std::size_t i = 0; i < shapes.size(); ++i) {
-    const auto& s = arch.shape(i);
-    std::vector<std::int64_t> expected =
-        s.flat ? std::vector<std::int64_t>{s.c} : std::vector<std::int64_t>{s.c, s.h, s.w};
-    BOOST_REQUIRE_MESSAGE(shapes[i] == expected, arch.layers()[i].id << " " << s.to_string());
-  }
-  const std::int64_t macs = narrow::test::module_macs(module, arch, shapes);
-  BOOST_TEST(count_parameters(*module) == analyse(arch).params, "params of " << arch.hash());
-  return macs;
-}
-
-}  // namespace
+using narrow::test::SingleThreadedTorch;
+BOOST_TEST_GLOBAL_FIXTURE(SingleThreadedTorch);
 
 BOOST_AUTO_TEST_CASE(ds_cnn_is_the_mlperf_tiny_keyword_spotting_model) {
-  torch::set_num_threads(1);
   auto space = registry().create_space("mobilenet", {{"input", "[1,49,10]"}, {"classes", "12"}});
   BOOST_TEST(space->references() == std::vector<std::string>({"mobilenet_v1_small", "ds_cnn"}));
-  auto arch = built(*space, space->reference("ds_cnn"));
+  auto arch = finalized(*space, space->reference("ds_cnn"));
   auto m = analyse(arch);
   // Stem 1*64*10*4 + BN; four blocks of depthwise 64*9 + BN and pointwise 64*64 + BN;
   // classifier 64*12 + 12.
@@ -85,15 +40,14 @@ BOOST_AUTO_TEST_CASE(ds_cnn_is_the_mlperf_tiny_keyword_spotting_model) {
     largest = std::max(largest, arch.shape(i).volume());
   BOOST_TEST(largest == 64 * 25 * 5);
   BOOST_TEST(std::abs(double(m.params + 2 * largest) - 38.6e3) <= 0.05 * 38.6e3);
-  BOOST_TEST(check_with_torch(arch) == m.macs);
+  check_against_torch(arch, "ds_cnn");
   BOOST_TEST(count_ops(arch, Op::conv2d) == 9u);
   BOOST_TEST(arch.shape(arch.output_index()) == (Shape{12, 1, 1, true}));
 }
 
 BOOST_AUTO_TEST_CASE(mobilenet_v1_small_is_mobilenet_v1_on_32x32) {
-  torch::set_num_threads(1);
   auto space = registry().create_space("mobilenet", {});
-  auto arch = built(*space, space->reference("mobilenet_v1_small"));
+  auto arch = finalized(*space, space->reference("mobilenet_v1_small"));
   auto m = analyse(arch);
   // 13 separable blocks and the stem: 27 conv layers and the classifier (Howard et al. Table
   // 1, 28 layers). pytorch-cifar's MobileNet, the same network, has 3,217,226 parameters.
@@ -101,7 +55,7 @@ BOOST_AUTO_TEST_CASE(mobilenet_v1_small_is_mobilenet_v1_on_32x32) {
   BOOST_TEST(std::abs(double(m.params) - 3217226.0) <= 0.05 * 3217226.0, m.params);
   BOOST_TEST(m.params == 3217226);
   BOOST_TEST(arch.shape(arch.index_of("s5b2pr")) == (Shape{1024, 2, 2, false}));
-  BOOST_TEST(check_with_torch(arch) == m.macs);
+  check_against_torch(arch, "mobilenet_v1_small");
 }
 
 BOOST_AUTO_TEST_CASE(width_multiplier_activation_and_dropout) {
@@ -110,7 +64,7 @@ BOOST_AUTO_TEST_CASE(width_multiplier_activation_and_dropout) {
   a[space->variable_index("width_mult")] = 0;  // 0.25
   a[space->variable_index("activation")] = 1;  // relu6
   a[space->variable_index("dropout")] = 2;     // 0.4
-  auto arch = built(*space, a);
+  auto arch = finalized(*space, a);
   BOOST_TEST(arch.shape(arch.index_of("stem")).c == 8);
   BOOST_TEST(arch.shape(arch.index_of("s5b2pr")).c == 256);
   BOOST_TEST(count_ops(arch, Op::relu) == 0u);
@@ -122,17 +76,16 @@ BOOST_AUTO_TEST_CASE(width_multiplier_activation_and_dropout) {
   const auto& dw = arch.layers()[arch.index_of("s2b1d")];
   BOOST_TEST(dw.groups == 16);
   BOOST_TEST(dw.stride[0] == 2);
-  check_with_torch(arch);
+  check_against_torch(arch, "mobilenet_v1_small, 0.25, relu6, dropout 0.4");
 }
 
 BOOST_AUTO_TEST_CASE(input_shape_and_classes_are_parameters) {
-  torch::set_num_threads(1);
   auto space = registry().create_space("mobilenet", {{"input", "[1,28,28]"}, {"classes", "5"}});
   for (const auto& ref : space->references()) {
-    auto arch = built(*space, space->reference(ref));
+    auto arch = finalized(*space, space->reference(ref));
     BOOST_TEST(arch.input() == (Shape{1, 28, 28, false}));
     BOOST_TEST(arch.shape(arch.output_index()).c == 5);
-    check_with_torch(arch);
+    check_against_torch(arch, ref + " on [1,28,28], 5 classes");
   }
   // The 10x4 stem needs an input at least 2 wide: a 1-wide input is refused with a reason.
   auto thin = registry().create_space("mobilenet", {{"input", "[1,16,1]"}});
@@ -164,7 +117,6 @@ BOOST_AUTO_TEST_CASE(bad_parameters_and_references_are_input_errors) {
 }
 
 BOOST_AUTO_TEST_CASE(ten_thousand_uniform_samples_are_valid_and_fifty_run_in_libtorch) {
-  torch::set_num_threads(1);
   auto space = registry().create_space("mobilenet", {});
   const auto& vars = space->variables();
   for (std::size_t i = 0; i < vars.size(); ++i)
@@ -175,16 +127,11 @@ BOOST_AUTO_TEST_CASE(ten_thousand_uniform_samples_are_valid_and_fifty_run_in_lib
   for (std::uint64_t i = 0; i < 10000; ++i) {
     auto s = sampler.draw(i);
     BOOST_REQUIRE(s.rejected == 0);
-    BOOST_REQUIRE(s.architecture.finalized());
-    space->check_assignment(s.assignment);
-    const auto& out = s.architecture.shape(s.architecture.output_index());
-    BOOST_REQUIRE(out.flat && out.c == 10);
-    for (const auto& l : s.architecture.layers())
-      for (char ch : l.id) BOOST_REQUIRE(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_');
-    BOOST_REQUIRE(s.metrics.params > 0);
+    narrow::test::check_draw(*space, s);
+    BOOST_REQUIRE(s.architecture.classes() == 10);
     hashes.insert(s.architecture.hash());
     if (ran < 50 && s.metrics.macs < 300'000'000) {
-      BOOST_TEST(check_with_torch(s.architecture) == s.metrics.macs);
+      check_against_torch(s.architecture, "draw " + std::to_string(i));
       ++ran;
     }
   }

@@ -1,25 +1,21 @@
 #define BOOST_TEST_MODULE sequential_space
 #include <boost/test/unit_test.hpp>
 
-#include <cstdlib>
 #include <set>
 
 #include "narrow/errors.hpp"
-#include "run/loader.hpp"
 #include "narrow/metrics.hpp"
-#include "narrow/registry.hpp"
 #include "narrow/sampler.hpp"
 #include "narrow/space.hpp"
 #include "support/spaces.hpp"
 
 using namespace narrow;
+using narrow::test::reference_arch;
+using narrow::test::registry;
 
 namespace {
-using narrow::test::registry;
 Metrics reference_metrics(const SearchSpace& s, const std::string& name) {
-  auto a = s.build(s.reference(name));
-  a.finalize();
-  return analyse(a);
+  return analyse(reference_arch(s, name));
 }
 }  // namespace
 
@@ -39,8 +35,7 @@ BOOST_AUTO_TEST_CASE(references_have_their_published_sizes) {
 
 BOOST_AUTO_TEST_CASE(input_shape_and_classes_are_parameters) {
   auto space = registry().create_space("sequential", {{"input", "[3,32,32]"}, {"classes", "100"}});
-  auto a = space->build(space->reference("lenet5"));
-  a.finalize();
+  auto a = reference_arch(*space, "lenet5");
   BOOST_TEST(a.input().c == 3);
   BOOST_TEST(a.shape(a.output_index()).c == 100);
   // 32x32: conv2 output 12x12, pool 6x6: 16*36 = 576 inputs to fc1.
@@ -70,15 +65,8 @@ BOOST_AUTO_TEST_CASE(ten_thousand_uniform_samples_are_valid) {
   std::set<std::string> hashes;
   for (std::uint64_t i = 0; i < 10000; ++i) {
     auto s = sampler.draw(i);
-    BOOST_REQUIRE(s.architecture.finalized());
-    space->check_assignment(s.assignment);
-    const auto& out = s.architecture.shape(s.architecture.output_index());
-    BOOST_REQUIRE(out.flat && out.c == 10);
-    for (std::size_t k = 0; k < s.architecture.layers().size(); ++k) {
-      const auto& sh = s.architecture.shape(k);
-      BOOST_REQUIRE(sh.c >= 1 && sh.h >= 1 && sh.w >= 1);
-    }
-    BOOST_REQUIRE(s.metrics.params > 0);
+    narrow::test::check_draw(*space, s);
+    BOOST_REQUIRE(s.architecture.classes() == 10);
     hashes.insert(s.architecture.hash());
   }
   BOOST_TEST(hashes.size() > 9900u);
