@@ -20,6 +20,7 @@
 #include "narrow/dataset.hpp"
 #include "narrow/registry.hpp"
 #include "narrow/training.hpp"
+#include "run/loader.hpp"
 #include "run/torch_engine.hpp"
 
 namespace po = boost::program_options;
@@ -89,6 +90,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   Registry reg;
+  PluginLoader(reg).load_defaults();  // the datasets
   const std::vector<std::array<int, 3>> shapes = {{4, 8, 0},  {8, 8, 16},  {8, 16, 0},
                                                   {12, 16, 32}, {16, 16, 0}, {16, 24, 16},
                                                   {24, 24, 0}, {24, 32, 32}};

@@ -1,14 +1,16 @@
 #define BOOST_TEST_MODULE conformance
 // Conformance of every plugin built with narrow: it loads without failures, each registered
-// factory builds with its defaults (or names the parameter it needs), parameter schemas are well-formed, and every search space
-// keeps its contract (depth variables come first, references are valid assignments that build
-// valid networks, draws under the uniform law give valid networks).
+// factory builds with its defaults (or names the parameter it needs), parameter schemas are
+// well-formed, every dataset takes the kernel's data options, and every search space keeps its
+// contract (depth variables come first, references are valid assignments that build valid
+// networks, draws under the uniform law give valid networks).
 #include <boost/test/unit_test.hpp>
 
 #include <algorithm>
 #include <cstdlib>
 #include <set>
 
+#include "narrow/dataset.hpp"
 #include "narrow/errors.hpp"
 #include "run/loader.hpp"
 #include "narrow/metrics.hpp"
@@ -56,6 +58,10 @@ BOOST_AUTO_TEST_CASE(every_built_plugin_conforms) {
         });
         BOOST_TEST(names_one, "built with its defaults, it says: " << what);
       }
+      // A dataset takes the options the kernel handles (split, subsets, normalisation).
+      if (r->kind == Kind::dataset)
+        for (const auto& common : DataOptions::schema())
+          BOOST_TEST(names.count(common.name) == 1u, "dataset option " << common.name);
       if (r->kind != Kind::space) continue;
       auto space = reg.create_space(r->name, {});
       const auto& vars = space->variables();

@@ -49,11 +49,10 @@ std::string real_plugin_dir() {
       .string();
 }
 
-/// Names of what plugin libraries registered: everything but narrow's own built-in datasets.
+/// Names of what plugin libraries registered (a new registry holds nothing else).
 std::vector<std::string> plugin_names(const Registry& registry) {
   std::vector<std::string> names;
-  for (const auto* r : registry.all())
-    if (r->library != "(built in)") names.push_back(r->name);
+  for (const auto* r : registry.all()) names.push_back(r->name);
   return names;
 }
 
@@ -202,12 +201,8 @@ BOOST_FIXTURE_TEST_CASE(only_the_good_libraries_registered, FixtureFolder) {
   const std::vector<std::string> expected{"fixture_dup", "fixture_good", "fixture_not_a_space",
                                           "fixture_null", "fixture_throwing"};
   BOOST_TEST(plugin_names(registry) == expected, boost::test_tools::per_element());
-  // The built-in datasets stay narrow's, whatever was loaded.
-  BOOST_TEST(
-      registry.names(Kind::dataset) == (std::vector<std::string>{"cifar", "idx", "synthetic"}),
-      boost::test_tools::per_element());
-  BOOST_TEST(registry.find(Kind::dataset, "idx").library == "(built in)");
-  BOOST_TEST(registry.find(Kind::dataset, "idx").plugin == "narrow");
+  // Datasets are plugins as well: none is registered unless a library registers it.
+  BOOST_TEST(registry.names(Kind::dataset).empty());
 }
 
 BOOST_FIXTURE_TEST_CASE(loading_a_folder_again_changes_nothing, FixtureFolder) {
@@ -521,15 +516,15 @@ BOOST_AUTO_TEST_CASE(all_is_sorted_by_kind_then_name) {
   registry.add(Kind::format, "b", "", {}, none);
   registry.add(Kind::space, "z", "", {}, none);
   registry.add(Kind::format, "a", "", {}, none);
+  registry.add(Kind::dataset, "d", "", {}, none);
   registry.add(Kind::space, "m", "", {}, none);
   std::vector<std::string> order;
   for (const auto* r : registry.all())
     order.push_back(std::string(narrow::kind_name(r->kind)) + ":" + r->name);
-  // The built-in datasets come last, as their kind does.
-  BOOST_TEST(
-      order == (std::vector<std::string>{"space:m", "space:z", "format:a", "format:b",
-                                         "dataset:cifar", "dataset:idx", "dataset:synthetic"}),
-      boost::test_tools::per_element());
+  // Datasets come last, as their kind does.
+  BOOST_TEST(order == (std::vector<std::string>{"space:m", "space:z", "format:a", "format:b",
+                                                "dataset:d"}),
+             boost::test_tools::per_element());
   BOOST_TEST(registry.names(Kind::format) == (std::vector<std::string>{"a", "b"}),
              boost::test_tools::per_element());
   BOOST_CHECK_THROW(registry.add(Kind::space, "m", "", {}, none), narrow::PluginError);

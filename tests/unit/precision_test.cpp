@@ -10,6 +10,7 @@
 #include "engine/quantized_model.hpp"
 #include "narrow/registry.hpp"
 #include "engine/trainer.hpp"
+#include "support/plugins.hpp"
 
 using namespace narrow;
 
@@ -69,7 +70,7 @@ struct Trained {
 Trained& trained() {
   static Trained t = [] {
     Trained x;
-    static Registry reg;
+    const Registry& reg = test::built_plugins();
     DatasetSpec spec;
     spec.name = "synthetic";
     spec.parameters = {{"train", "400"}, {"test", "200"}, {"noise", "0.8"}};

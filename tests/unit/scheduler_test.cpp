@@ -17,6 +17,7 @@
 #include "narrow/registry.hpp"
 #include "narrow/training.hpp"
 #include "run/torch_engine.hpp"
+#include "support/plugins.hpp"
 
 using namespace narrow;
 
@@ -83,7 +84,7 @@ std::map<std::string, std::string> run(const Registry& reg, int jobs_at_once,
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(results_do_not_depend_on_jobs_at_once) {
-  Registry reg;
+  const Registry& reg = test::built_plugins();
   const auto js = jobs(reg);
   const auto one = run(reg, 1, js);
   const auto two = run(reg, 2, js);
@@ -94,7 +95,7 @@ BOOST_AUTO_TEST_CASE(results_do_not_depend_on_jobs_at_once) {
 }
 
 BOOST_AUTO_TEST_CASE(jobs_and_results_are_serialisable) {
-  Registry reg;
+  const Registry& reg = test::built_plugins();
   auto js = jobs(reg);
   const TrainJob& j = js.front();
   const TrainJob back = TrainJob::from_json(nlohmann::json::parse(j.to_json().dump()));
@@ -126,7 +127,7 @@ BOOST_AUTO_TEST_CASE(jobs_and_results_are_serialisable) {
 }
 
 BOOST_AUTO_TEST_CASE(an_error_comes_back_after_the_running_jobs) {
-  Registry reg;
+  const Registry& reg = test::built_plugins();
   auto js = jobs(reg);
   // Jobs start longest first (most MACs): 12 channels, then 8, ...
   js[3].dataset.parameters["classes"] = "3";  // the architectures have 4 outputs

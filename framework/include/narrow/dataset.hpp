@@ -97,8 +97,4 @@ struct NARROW_API DatasetSpec {
 NARROW_API std::shared_ptr<const PreparedData> load_dataset(const Registry& registry,
                                                             const DatasetSpec& spec);
 
-/// Registers the datasets built into the kernel (idx, cifar, synthetic). The Registry's
-/// constructor calls it.
-NARROW_API void register_builtin_datasets(Registry& registry);
-
 }  // namespace narrow

@@ -7,7 +7,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "narrow/config.hpp"
 #include "narrow/dataset.hpp"
 #include "narrow/space.hpp"
 #include "narrow/strategy.hpp"
@@ -88,13 +87,9 @@ bool parse_kind(std::string_view name, Kind& out) {
   return false;
 }
 
-Registry::Registry() {
-  // narrow's own registrations: plugin "narrow", its version, library "(built in)". What the
-  // program adds later is built in as well, without a plugin name (as after a loader merge).
-  set_origin("narrow", NARROW_VERSION, "(built in)");
-  register_builtin_datasets(*this);
-  set_origin("", "", "(built in)");
-}
+// An empty registry: what the program adds itself is built in, without a plugin name; the
+// plugin loader adds the rest, datasets too.
+Registry::Registry() = default;
 Registry::~Registry() = default;
 
 void Registry::add(Kind kind, std::string name, std::string help, ParamSchema schema,

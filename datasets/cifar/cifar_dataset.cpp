@@ -1,21 +1,17 @@
-// Dataset `cifar`: CIFAR-10 and CIFAR-100 (Krizhevsky 2009), "binary version", raw or gzipped.
-// A file is a sequence of records: the label byte(s), then 3 x 32 x 32 pixel bytes, channel by
-// channel (red, green, blue), row by row. CIFAR-10 records have one label byte; CIFAR-100
-// records have two, the coarse label (0..19), then the fine label (0..99), which is the class.
-#include <array>
+// The readers of the cifar dataset plugin (cifar_dataset.hpp): every file found before any is
+// read, records checked, a folder of the other variant named in the message.
+#include "cifar_dataset.hpp"
+
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
-#include <memory>
-#include <string>
+#include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
 
-#include "files.hpp"
-#include "narrow/dataset.hpp"
+#include "narrow/data_files.hpp"
 #include "narrow/errors.hpp"
-#include "narrow/registry.hpp"
 
 namespace narrow::datasets {
 
@@ -114,62 +110,52 @@ std::vector<std::string> read_names(const std::string& folder, const Variant& v)
   return {};
 }
 
-class CifarDataset : public Dataset {
- public:
-  CifarDataset(std::string folder, std::string variant)
-      : folder_(std::move(folder)), variant_(std::move(variant)) {}
-
-  RawDataset read() const override {
-    const Variant& v = variant(variant_);
-    check_folder(folder_, fmt::format("parameter 'path' of dataset 'cifar' (the folder of the "
-                                      "{} binary version)",
-                                      v.classes == 10 ? "CIFAR-10" : "CIFAR-100"));
-    // Every file must be there before any is read. A folder of the other variant is named.
-    const Variant& other = variant(variant_ == "cifar100" ? "cifar10" : "cifar100");
-    std::error_code ec;
-    const bool other_there =
-        std::filesystem::exists(std::filesystem::path(folder_) / other.test_files[0], ec) ||
-        std::filesystem::exists(std::filesystem::path(folder_) / (other.test_files[0] + ".gz"), ec);
-    const std::string expected =
-        other_there ? fmt::format("{}; the folder has {}: set variant {}", v.expected,
-                                  other.test_files[0], v.classes == 10 ? "cifar100" : "cifar10")
-                    : std::string(v.expected);
-    std::vector<std::string> train, test;
-    for (const auto& f : v.train_files) train.push_back(find_file(folder_, f, expected));
-    for (const auto& f : v.test_files) test.push_back(find_file(folder_, f, expected));
-
-    RawDataset raw;
-    raw.name = v.name;
-    raw.classes = v.classes;
-    for (ImageSet* s : {&raw.train, &raw.test}) {
-      s->channels = 3;
-      s->height = side;
-      s->width = side;
-    }
-    for (const auto& f : train) read_records(f, v, raw.train);
-    for (const auto& f : test) read_records(f, v, raw.test);
-    raw.class_names = read_names(folder_, v);
-    return raw;
-  }
-
- private:
-  std::string folder_, variant_;
-};
-
 }  // namespace
 
-void register_cifar(Registry& registry) {
-  registry.add<CifarDataset>("cifar", "CIFAR-10 or CIFAR-100, binary version, raw or gzipped",
-      {
-          ParamSpec::string("path", "",
-                            "folder with data_batch_1.bin .. data_batch_5.bin and test_batch.bin "
-                            "(CIFAR-10) or train.bin and test.bin (CIFAR-100); required"),
-          ParamSpec::choice("variant", "cifar10", {"cifar10", "cifar100"},
-                            "cifar10: 10 classes; cifar100: the 100 fine classes"),
-      },
-      [](const Parameters& p) -> std::unique_ptr<CifarDataset> {
-        return std::make_unique<CifarDataset>(p.string("path"), p.string("variant"));
-      });
+ParamSchema CifarDataset::schema() {
+  return {
+      ParamSpec::string("path", "",
+                        "folder with data_batch_1.bin .. data_batch_5.bin and test_batch.bin "
+                        "(CIFAR-10) or train.bin and test.bin (CIFAR-100); required"),
+      ParamSpec::choice("variant", "cifar10", {"cifar10", "cifar100"},
+                        "cifar10: 10 classes; cifar100: the 100 fine classes"),
+  };
+}
+
+CifarDataset::CifarDataset(const Parameters& p)
+    : folder_(p.string("path")), variant_(p.string("variant")) {}
+
+RawDataset CifarDataset::read() const {
+  const Variant& v = variant(variant_);
+  check_folder(folder_, fmt::format("parameter 'path' of dataset 'cifar' (the folder of the "
+                                    "{} binary version)",
+                                    v.classes == 10 ? "CIFAR-10" : "CIFAR-100"));
+  // Every file must be there before any is read. A folder of the other variant is named.
+  const Variant& other = variant(variant_ == "cifar100" ? "cifar10" : "cifar100");
+  std::error_code ec;
+  const bool other_there =
+      std::filesystem::exists(std::filesystem::path(folder_) / other.test_files[0], ec) ||
+      std::filesystem::exists(std::filesystem::path(folder_) / (other.test_files[0] + ".gz"), ec);
+  const std::string expected =
+      other_there ? fmt::format("{}; the folder has {}: set variant {}", v.expected,
+                                other.test_files[0], v.classes == 10 ? "cifar100" : "cifar10")
+                  : std::string(v.expected);
+  std::vector<std::string> train, test;
+  for (const auto& f : v.train_files) train.push_back(find_file(folder_, f, expected));
+  for (const auto& f : v.test_files) test.push_back(find_file(folder_, f, expected));
+
+  RawDataset raw;
+  raw.name = v.name;
+  raw.classes = v.classes;
+  for (ImageSet* s : {&raw.train, &raw.test}) {
+    s->channels = 3;
+    s->height = side;
+    s->width = side;
+  }
+  for (const auto& f : train) read_records(f, v, raw.train);
+  for (const auto& f : test) read_records(f, v, raw.test);
+  raw.class_names = read_names(folder_, v);
+  return raw;
 }
 
 }  // namespace narrow::datasets

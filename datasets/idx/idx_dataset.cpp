@@ -1,22 +1,21 @@
-// Dataset `idx`: the MNIST family of files (MNIST, Fashion-MNIST, KMNIST, ...) in the IDX
-// format of LeCun et al., raw or gzipped. Big-endian header: magic 0x00000803, count, rows,
-// columns for images of unsigned bytes; magic 0x00000801, count for labels.
+// The IDX readers of the idx dataset plugin (idx_dataset.hpp): headers checked against the
+// files, pixels scaled to [0, 1], every problem one InputError naming its file.
+#include "idx_dataset.hpp"
+
 #include <array>
-#include <cstdint>
-#include <memory>
-#include <string>
-#include <vector>
+#include <filesystem>
+#include <system_error>
 
 #include <fmt/format.h>
 
-#include "files.hpp"
-#include "narrow/dataset.hpp"
+#include "narrow/data_files.hpp"
 #include "narrow/errors.hpp"
-#include "narrow/registry.hpp"
 
 namespace narrow::datasets {
 
 namespace {
+
+namespace fs = std::filesystem;
 
 constexpr std::uint32_t images_magic = 0x00000803;
 constexpr std::uint32_t labels_magic = 0x00000801;
@@ -32,6 +31,25 @@ const std::array<float, 256>& byte_scale() {
     return t;
   }();
   return table;
+}
+
+/// Big-endian 32-bit value at `offset` (the caller checks the size).
+std::uint32_t be32(const std::vector<std::uint8_t>& b, std::size_t offset) {
+  return std::uint32_t(b[offset]) << 24 | std::uint32_t(b[offset + 1]) << 16 |
+         std::uint32_t(b[offset + 2]) << 8 | std::uint32_t(b[offset + 3]);
+}
+
+/// The last component of a folder's path ("fashion-mnist" for "/data/fashion-mnist/").
+std::string folder_name(const std::string& folder) {
+  fs::path p = fs::path(folder).lexically_normal();
+  if (!p.has_filename()) p = p.parent_path();
+  std::string name = p.filename().string();
+  if (name.empty() || name == "." || name == "..") {
+    std::error_code ec;
+    const auto abs = fs::weakly_canonical(folder, ec);
+    if (!ec) name = abs.filename().string();
+  }
+  return name;
 }
 
 std::string magic_problem(const std::string& path, std::uint32_t magic, std::uint32_t expected) {
@@ -119,66 +137,53 @@ void read_labels(const std::string& path, const std::string& images_path, std::i
   }
 }
 
-class IdxDataset : public Dataset {
- public:
-  IdxDataset(std::string folder, std::int64_t classes)
-      : folder_(std::move(folder)), classes_(classes) {}
-
-  RawDataset read() const override {
-    check_folder(folder_, "parameter 'path' of dataset 'idx'");
-    // Every file must be there before any is read.
-    const std::string train_images = find_file(folder_, "train-images-idx3-ubyte", files_expected);
-    const std::string train_labels = find_file(folder_, "train-labels-idx1-ubyte", files_expected);
-    const std::string test_images = find_file(folder_, "t10k-images-idx3-ubyte", files_expected);
-    const std::string test_labels = find_file(folder_, "t10k-labels-idx1-ubyte", files_expected);
-
-    RawDataset raw;
-    raw.name = folder_name(folder_);
-    raw.classes = classes_;
-    read_images(train_images, raw.train);
-    read_labels(train_labels, train_images, classes_, raw.train);
-    read_images(test_images, raw.test);
-    if (raw.test.height != raw.train.height || raw.test.width != raw.train.width)
-      throw InputError(fmt::format(
-          "{}: images of {}x{} pixels, but the training images ({}) are {}x{}; expected the "
-          "same size",
-          test_images, raw.test.height, raw.test.width, train_images, raw.train.height,
-          raw.train.width));
-    read_labels(test_labels, test_images, classes_, raw.test);
-    raw.class_names = class_names(raw.name);
-    return raw;
-  }
-
- private:
-  /// Names of the classes of the well-known members of the family, by folder name.
-  std::vector<std::string> class_names(const std::string& name) const {
-    if (classes_ != 10) return {};
-    if (name == "fashion-mnist" || name == "fashion_mnist" || name == "FashionMNIST")
-      return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-              "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
-    if (name == "mnist" || name == "MNIST")
-      return {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
-    return {};
-  }
-
-  std::string folder_;
-  std::int64_t classes_;
-};
+/// Names of the classes of the well-known members of the family, by folder name.
+std::vector<std::string> known_class_names(const std::string& name, std::int64_t classes) {
+  if (classes != 10) return {};
+  if (name == "fashion-mnist" || name == "fashion_mnist" || name == "FashionMNIST")
+    return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+            "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+  if (name == "mnist" || name == "MNIST") return {"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
+  return {};
+}
 
 }  // namespace
 
-void register_idx(Registry& registry) {
-  registry.add<IdxDataset>("idx",
-      "images and labels in IDX files, the MNIST family (default: Fashion-MNIST), raw or gzipped",
-      {
-          ParamSpec::string("path", "/usr/share/datasets/fashion-mnist",
-                            "folder with train-images-idx3-ubyte, train-labels-idx1-ubyte, "
-                            "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each .gz or raw)"),
-          ParamSpec::integer("classes", 10, 2, 256, "number of classes; labels are 0..classes-1"),
-      },
-      [](const Parameters& p) -> std::unique_ptr<IdxDataset> {
-        return std::make_unique<IdxDataset>(p.string("path"), p.integer("classes"));
-      });
+ParamSchema IdxDataset::schema() {
+  return {
+      ParamSpec::string("path", "/usr/share/datasets/fashion-mnist",
+                        "folder with train-images-idx3-ubyte, train-labels-idx1-ubyte, "
+                        "t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte (each .gz or raw)"),
+      ParamSpec::integer("classes", 10, 2, 256, "number of classes; labels are 0..classes-1"),
+  };
+}
+
+IdxDataset::IdxDataset(const Parameters& p)
+    : folder_(p.string("path")), classes_(p.integer("classes")) {}
+
+RawDataset IdxDataset::read() const {
+  check_folder(folder_, "parameter 'path' of dataset 'idx'");
+  // Every file must be there before any is read.
+  const std::string train_images = find_file(folder_, "train-images-idx3-ubyte", files_expected);
+  const std::string train_labels = find_file(folder_, "train-labels-idx1-ubyte", files_expected);
+  const std::string test_images = find_file(folder_, "t10k-images-idx3-ubyte", files_expected);
+  const std::string test_labels = find_file(folder_, "t10k-labels-idx1-ubyte", files_expected);
+
+  RawDataset raw;
+  raw.name = folder_name(folder_);
+  raw.classes = classes_;
+  read_images(train_images, raw.train);
+  read_labels(train_labels, train_images, classes_, raw.train);
+  read_images(test_images, raw.test);
+  if (raw.test.height != raw.train.height || raw.test.width != raw.train.width)
+    throw InputError(fmt::format(
+        "{}: images of {}x{} pixels, but the training images ({}) are {}x{}; expected the "
+        "same size",
+        test_images, raw.test.height, raw.test.width, train_images, raw.train.height,
+        raw.train.width));
+  read_labels(test_labels, test_images, classes_, raw.test);
+  raw.class_names = known_class_names(raw.name, classes_);
+  return raw;
 }
 
 }  // namespace narrow::datasets

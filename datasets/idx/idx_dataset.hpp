@@ -1,0 +1,26 @@
+#pragma once
+// Dataset `idx`: the MNIST family of files (MNIST, Fashion-MNIST, KMNIST, ...) in the IDX
+// format of LeCun et al., raw or gzipped. Big-endian header: magic 0x00000803, count, rows,
+// columns for images of unsigned bytes; magic 0x00000801, count for labels.
+#include <cstdint>
+#include <string>
+
+#include "narrow/dataset.hpp"
+
+namespace narrow::datasets {
+
+class IdxDataset final : public Dataset {
+ public:
+  /// Parameters: path (the folder of the four files), classes.
+  explicit IdxDataset(const Parameters& p);
+  static ParamSchema schema();
+
+  /// Reads the four files once all are found; bad files are InputErrors naming the file.
+  RawDataset read() const override;
+
+ private:
+  std::string folder_;
+  std::int64_t classes_;
+};
+
+}  // namespace narrow::datasets
