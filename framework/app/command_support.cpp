@@ -34,6 +34,24 @@ bool parse(const std::vector<std::string>& args, const po::options_description& 
   return true;
 }
 
+void add_help_option(po::options_description& opts) {
+  opts.add_options()("help,h", "show this help");
+}
+
+void add_threads_option(po::options_description& opts, int& threads, const char* help) {
+  threads = default_threads();
+  opts.add_options()("threads", po::value(&threads)->default_value(threads), help);
+}
+
+void add_json_option(po::options_description& opts, const char* help) {
+  opts.add_options()("json", help);
+}
+
+void add_plugins_option(po::options_description& opts, std::vector<std::string>& paths,
+                        const char* help) {
+  opts.add_options()("plugins", po::value(&paths)->composing(), help);
+}
+
 std::map<std::string, std::string> param_map(const std::vector<std::string>& kvs,
                                              const char* option) {
   std::map<std::string, std::string> m;

@@ -28,6 +28,19 @@ bool parse(const std::vector<std::string>& args,
            boost::program_options::variables_map& vm, const char* usage_line,
            const boost::program_options::positional_options_description* pos = nullptr);
 
+/// The options commands share, each declared here once; a command adds them where its --help
+/// lists them. --help, then --threads (its default: default_threads(); `help` says what the
+/// threads do), --json (`help` says what it prints) and --plugins (NARROW_PLUGIN_PATH's
+/// folders and files for one command).
+void add_help_option(boost::program_options::options_description& opts);
+void add_threads_option(boost::program_options::options_description& opts, int& threads,
+                        const char* help);
+void add_json_option(boost::program_options::options_description& opts,
+                     const char* help = "print one JSON object on stdout");
+void add_plugins_option(boost::program_options::options_description& opts,
+                        std::vector<std::string>& paths,
+                        const char* help = "also load plugins from this folder or file");
+
 /// NAME=VALUE options (--param, --data) as a map; InputError "OPTION 'ENTRY' must be
 /// NAME=VALUE" for an entry without a name and '='.
 std::map<std::string, std::string> param_map(const std::vector<std::string>& kvs,

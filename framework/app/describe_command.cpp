@@ -33,14 +33,14 @@ int cmd_describe(const std::vector<std::string>& args) {
   po::options_description opts("options");
   std::string space_name, reference, arch_file;
   std::vector<std::string> params, paths;
-  opts.add_options()("help,h", "show this help")("space", po::value(&space_name),
-                                                 "search space name")(
+  add_help_option(opts);
+  opts.add_options()("space", po::value(&space_name), "search space name")(
       "param", po::value(&params)->composing(), "space parameter NAME=VALUE (repeatable)")(
       "reference", po::value(&reference)->implicit_value(""),
       "show a reference model of the space (default: the first one)")(
-      "arch", po::value(&arch_file), "analyse an architecture JSON file instead of a space")(
-      "json", "print one JSON object on stdout")("plugins", po::value(&paths)->composing(),
-                                                 "also load plugins from this folder or file");
+      "arch", po::value(&arch_file), "analyse an architecture JSON file instead of a space");
+  add_json_option(opts);
+  add_plugins_option(opts, paths);
   po::variables_map vm;
   if (!parse(args, opts, vm,
              "narrow describe --space NAME [--param K=V]... [--reference [REF]] [--json]\n"

@@ -21,9 +21,9 @@ int cmd_evaluate(const std::vector<std::string>& args) {
   std::string space_name, reference, arch_file, weights_file, store_file, hash, dataset_name;
   std::vector<std::string> params, data, paths;
   std::uint64_t seed = 1;
-  int threads = default_threads();
-  opts.add_options()("help,h", "show this help")("arch", po::value(&arch_file),
-                                                 "the architecture JSON file")(
+  int threads = 0;
+  add_help_option(opts);
+  opts.add_options()("arch", po::value(&arch_file), "the architecture JSON file")(
       "space", po::value(&space_name), "or a reference model of this search space")(
       "reference", po::value(&reference), "the reference model (default: the space's first)")(
       "param", po::value(&params)->composing(), "space parameter NAME=VALUE (repeatable)")(
@@ -33,10 +33,10 @@ int cmd_evaluate(const std::vector<std::string>& args) {
       "hash", po::value(&hash), "...for the architecture with this hash (or its first digits)")(
       "dataset", po::value(&dataset_name), "dataset name (default idx: Fashion-MNIST)")(
       "data", po::value(&data)->composing(), "dataset parameter NAME=VALUE (repeatable)")(
-      "seed", po::value(&seed)->default_value(seed), "seed of the validation split")(
-      "threads", po::value(&threads)->default_value(threads), "LibTorch threads")(
-      "json", "print one JSON object on stdout")("plugins", po::value(&paths)->composing(),
-                                                 "also load plugins from this folder or file");
+      "seed", po::value(&seed)->default_value(seed), "seed of the validation split");
+  add_threads_option(opts, threads, "LibTorch threads");
+  add_json_option(opts);
+  add_plugins_option(opts, paths);
   po::variables_map vm;
   if (!parse(args, opts, vm,
              "narrow evaluate (--arch FILE.json | --space S [--reference R]) --weights FILE\n"

@@ -13,10 +13,9 @@ namespace narrow::cli {
 int cmd_plugins(const std::vector<std::string>& args) {
   po::options_description opts("options");
   std::vector<std::string> paths;
-  opts.add_options()("help,h", "show this help")(
-      "json", "print a JSON array on stdout: kind, name, version, library, parameters")(
-      "plugins", po::value(&paths)->composing(),
-      "also load plugins from this folder or file (repeatable)");
+  add_help_option(opts);
+  add_json_option(opts, "print a JSON array on stdout: kind, name, version, library, parameters");
+  add_plugins_option(opts, paths, "also load plugins from this folder or file (repeatable)");
   po::variables_map vm;
   if (!parse(args, opts, vm,
              "narrow plugins [--json] [--plugins PATH]...\n\n"

@@ -2,8 +2,6 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
-#include <iostream>
-#include <map>
 
 #include <fmt/format.h>
 #include <boost/program_options.hpp>
@@ -15,6 +13,7 @@
 #include "narrow/errors.hpp"
 #include "narrow/format.hpp"
 #include "narrow/pareto.hpp"
+#include "narrow/precision_analysis.hpp"
 #include "narrow/progress.hpp"
 #include "narrow/registry.hpp"
 #include "narrow/store.hpp"
@@ -28,9 +27,10 @@ namespace narrow::cli {
 
 namespace {
 
+/// A trained model with the job that evaluates it.
 struct Model {
-  std::string hash, json, weights, label;
-  DatasetSpec dataset;
+  std::string hash, label;
+  PrecisionJob job;
 };
 
 }  // namespace
@@ -43,9 +43,9 @@ int cmd_precision(const std::vector<std::string>& args) {
   std::vector<std::string> data, formats, paths;
   std::uint64_t seed = 1;
   double max_drop = 0.01;
-  int threads = default_threads();
-  opts.add_options()("help,h", "show this help")(
-      "arch", po::value(&arch_file), "architecture JSON file of the model...")(
+  int threads = 0;
+  add_help_option(opts);
+  opts.add_options()("arch", po::value(&arch_file), "architecture JSON file of the model...")(
       "weights", po::value(&weights_file), "...and its trained weights (narrow train --save)")(
       "store", po::value(&store_file), "or every trained model of this results store")(
       "hash", po::value(&hash), "with --store: only this architecture (first digits suffice)")(
@@ -60,11 +60,12 @@ int cmd_precision(const std::vector<std::string>& args) {
       "rounding", po::value(&rounding)->default_value(rounding),
       "nearest_even, toward_zero, up, down or stochastic")(
       "max-drop", po::value(&max_drop)->default_value(max_drop),
-      "accuracy drop (a fraction) allowed when choosing each model's best format")(
-      "threads", po::value(&threads)->default_value(threads), "LibTorch threads")(
-      "csv", po::value(&csv), "write every (model, format) result to this CSV file")(
-      "json", "print one JSON object on stdout")(
-      "plugins", po::value(&paths)->composing(), "also load plugins from this folder or file");
+      "accuracy drop (a fraction) allowed when choosing each model's best format");
+  add_threads_option(opts, threads, "LibTorch threads");
+  opts.add_options()("csv", po::value(&csv),
+                     "write every (model, format) result to this CSV file");
+  add_json_option(opts);
+  add_plugins_option(opts, paths);
   po::variables_map vm;
   if (!parse(args, opts, vm,
              "narrow precision --arch FILE.json --weights FILE [--dataset NAME] "
@@ -93,29 +94,28 @@ int cmd_precision(const std::vector<std::string>& args) {
   std::vector<std::string> specs;
   for (const auto& f : formats)
     for (auto& e : expand_format_spec(f)) specs.push_back(std::move(e));
-  // Every format made (and so checked) before any work.
-  std::vector<std::unique_ptr<NumberFormat>> made;
-  std::vector<const NumberFormat*> made_formats;
+  // Every format made (and so checked) before any work; jobs name them.
+  std::vector<FormatText> texts;
   for (const auto& s : specs) {
-    made.push_back(create_format(registry, s));
-    made_formats.push_back(made.back().get());
+    (void)create_format(registry, s);
+    texts.push_back(parse_format_text(registry, s));
   }
 
   std::vector<Model> models;
   if (!store_file.empty()) {
     auto store = open_store(store_file);
-    std::map<std::string, TrainResult> best;  // per architecture, its best training
-    for (auto& t : store->trainings()) {
-      if (t.status != "ok" || !t.architecture_hash.starts_with(hash)) continue;
-      auto it = best.find(t.architecture_hash);
-      if (it == best.end() || ranks_before(t, it->second)) best[t.architecture_hash] = t;
-    }
-    for (const auto& [h, t] : best) {
-      auto w = store->training_weights(t.key);
-      if (!w) continue;
-      models.push_back(Model{h, *store->architecture_json(h), std::move(*w), h.substr(0, 12),
-                             store->training_dataset(t.key)});
-    }
+    // Per architecture, its best training; the same choice as the precision stage's.
+    TrainedModelQuery query;
+    query.hash_prefix = hash;
+    query.best_per_architecture = true;
+    TrainedModels chosen = trained_models(*store, query);
+    std::sort(chosen.trainings.begin(), chosen.trainings.end(),
+              [](const TrainResult& a, const TrainResult& b) {
+                return a.architecture_hash < b.architecture_hash;
+              });
+    for (auto& t : chosen.trainings)
+      models.push_back(Model{t.architecture_hash, t.architecture_hash.substr(0, 12),
+                             stored_precision_job(*store, t, texts, split, ropt)});
     if (models.empty())
       throw InputError(fmt::format("{} holds no successful training with weights{}", store_file,
                                    hash.empty() ? "" : " for hash " + hash));
@@ -127,38 +127,46 @@ int cmd_precision(const std::vector<std::string>& args) {
     Model m;
     const Architecture a = read_architecture_file(arch_file);
     m.hash = a.hash();
-    m.json = a.to_json_string();
-    m.weights = read_file(weights_file, "weights file");
     m.label = arch_file;
-    m.dataset = dataset_from_options(dataset_name, data, seed, "--data");
+    m.job.architecture_json = a.to_json_string();
+    m.job.weights = read_file(weights_file, "weights file");
+    m.job.dataset = dataset_from_options(dataset_name, data, seed, "--data");
+    m.job.split = split;
+    m.job.formats = texts;
+    m.job.rounding = ropt;
     models.push_back(std::move(m));
   }
   for (const auto& m : models)
-    check_fits(Architecture::from_json_string(m.json), *load_dataset(registry, m.dataset));
+    check_fits(Architecture::from_json_string(m.job.architecture_json),
+               *load_dataset(registry, m.job.dataset));
 
   fmt::print(stderr,
              "precision: {} model{} x {} formats (+ float32) on the {} set, rounding {}, "
              "{} thread{}\n",
              models.size(), plural(std::int64_t(models.size())), specs.size(), split, rounding,
              threads, plural(threads));
-  TorchEngine& engine = torch_engine();
+  // One model at a time on the scheduler that runs the precision stage's jobs.
+  auto service = torch_engine().local_scheduler(registry, 1, threads);
+  std::vector<PrecisionJob> jobs;
+  for (auto& m : models) jobs.push_back(std::move(m.job));
   Progress progress("precision", models.size() * (specs.size() + 1), "evaluations");
   std::uint64_t done = 0;
+  std::vector<std::vector<PrecisionResult>> evaluated(models.size());  // per model, in order
+  service->evaluate_precision(jobs, [&](std::size_t j, std::size_t, const PrecisionResult& r) {
+    evaluated[j].push_back(r);
+    progress.update(++done);
+  });
+  progress.finish();
   std::vector<PrecisionPoint> points;
   std::vector<std::size_t> model_of;  // index into models, per point
   std::vector<PrecisionResult> reference;
   for (std::size_t i = 0; i < models.size(); ++i) {
-    const Model& m = models[i];
-    const PrecisionJob job{m.json, m.weights, m.dataset, split, made_formats, ropt};
-    auto results = engine.precision(registry, job, threads,
-                                    [&](const PrecisionResult&) { progress.update(++done); });
-    reference.push_back(results.front());
-    for (auto& r : results) {
-      points.push_back(PrecisionPoint{m.hash, std::move(r)});
+    reference.push_back(evaluated[i].front());
+    for (auto& r : evaluated[i]) {
+      points.push_back(PrecisionPoint{models[i].hash, std::move(r)});
       model_of.push_back(i);
     }
   }
-  progress.finish();
 
   // Per model: the smallest weight memory within max_drop of float32 (ties: more accurate);
   // and the Pareto-optimal (weight bytes, accuracy) over every model and format.

@@ -216,16 +216,16 @@ int cmd_round(const std::vector<std::string>& args) {
   std::uint64_t seed = 0;
   std::size_t chunk = default_chunk;
   std::vector<std::string> params, paths;
-  opts.add_options()("help,h", "show this help")(
+  add_help_option(opts);
+  opts.add_options()(
       "format", po::value(&format_text), "number format, e.g. e4m3, 'fixed(3,4)', int8, half")(
       "rounding", po::value(&rounding_text),
       "nearest_even (default), toward_zero, up, down or stochastic")(
       "seed", po::value(&seed), "seed of stochastic rounding (default 0)")(
       "binary", "read and write raw little-endian float32 instead of text")(
       "param", po::value(&params)->composing(), "format parameter NAME=VALUE (repeatable)")(
-      "chunk", po::value(&chunk), "values rounded at once (default 67108864)")(
-      "plugins", po::value(&paths)->composing(),
-      "also load plugins from this folder or file (repeatable)");
+      "chunk", po::value(&chunk), "values rounded at once (default 67108864)");
+  add_plugins_option(opts, paths, "also load plugins from this folder or file (repeatable)");
   po::variables_map vm;
   if (!parse(args, opts, vm, usage_text)) return 0;
   if (format_text.empty()) throw InputError("--format is required (see narrow round --help)");

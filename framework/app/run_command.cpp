@@ -15,20 +15,22 @@ int cmd_run(const std::vector<std::string>& args) {
   po::options_description opts("options");
   std::string file, out;
   std::vector<std::string> sets, paths;
-  int threads = default_threads();
+  int threads = 0;
   int jobs = 0, torch_threads = 0;
-  opts.add_options()("help,h", "show this help")("file", po::value(&file), "experiment file")(
+  add_help_option(opts);
+  opts.add_options()("file", po::value(&file), "experiment file")(
       "out", po::value(&out),
       "run folder (default runs/<name>-<UTC time>); the store is OUT/results.db")(
       "resume", "continue the run stored in --out: finished units of work are not redone")(
-      "set", po::value(&sets)->composing(), "override a key: path.to.key=value (repeatable)")(
-      "threads", po::value(&threads)->default_value(threads), "worker threads")(
+      "set", po::value(&sets)->composing(), "override a key: path.to.key=value (repeatable)");
+  add_threads_option(opts, threads, "worker threads");
+  opts.add_options()(
       "jobs", po::value(&jobs)->default_value(0),
       "trainings at once (0: as many as the cores allow with --torch-threads each)")(
       "torch-threads", po::value(&torch_threads)->default_value(0),
-      "LibTorch threads per training (0: cores / jobs, at least 1)")(
-      "json", "print one JSON object on stdout: out, store, stages with their summaries")(
-      "plugins", po::value(&paths)->composing(), "also load plugins from this folder or file");
+      "LibTorch threads per training (0: cores / jobs, at least 1)");
+  add_json_option(opts, "print one JSON object on stdout: out, store, stages with their summaries");
+  add_plugins_option(opts, paths);
   po::positional_options_description pos;
   pos.add("file", 1);
   po::variables_map vm;

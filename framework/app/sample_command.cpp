@@ -25,16 +25,17 @@ int cmd_sample(const std::vector<std::string>& args) {
   std::vector<std::string> params, paths;
   std::int64_t count = 1000;
   std::int64_t seed = 1;
-  int threads = default_threads();
-  opts.add_options()("help,h", "show this help")("space", po::value(&space_name)->required(),
-                                                 "search space name")(
+  int threads = 0;
+  add_help_option(opts);
+  opts.add_options()("space", po::value(&space_name)->required(), "search space name")(
       "param", po::value(&params)->composing(), "space parameter NAME=VALUE (repeatable)")(
       "count", po::value(&count)->default_value(count), "number of valid architectures to draw")(
-      "seed", po::value(&seed)->default_value(seed), "random seed")(
-      "threads", po::value(&threads)->default_value(threads), "worker threads")(
-      "csv", po::value(&csv), "write one row per architecture: hash, then every metric")(
-      "json", "print one JSON object on stdout")("plugins", po::value(&paths)->composing(),
-                                                 "also load plugins from this folder or file");
+      "seed", po::value(&seed)->default_value(seed), "random seed");
+  add_threads_option(opts, threads, "worker threads");
+  opts.add_options()("csv", po::value(&csv),
+                     "write one row per architecture: hash, then every metric");
+  add_json_option(opts);
+  add_plugins_option(opts, paths);
   po::variables_map vm;
   if (!parse(
           args, opts, vm,

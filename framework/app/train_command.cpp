@@ -35,9 +35,9 @@ int cmd_train(const std::vector<std::string>& args) {
   std::string space_name, reference, arch_file, experiment_file, stage_name, dataset_name, save;
   std::vector<std::string> params, data, train, paths;
   std::uint64_t seed = 1;
-  int threads = default_threads();
-  opts.add_options()("help,h", "show this help")("arch", po::value(&arch_file),
-                                                 "train the architecture of this JSON file")(
+  int threads = 0;
+  add_help_option(opts);
+  opts.add_options()("arch", po::value(&arch_file), "train the architecture of this JSON file")(
       "space", po::value(&space_name), "train a reference model of this search space")(
       "reference", po::value(&reference), "the reference model (default: the space's first)")(
       "param", po::value(&params)->composing(), "space parameter NAME=VALUE (repeatable)")(
@@ -54,11 +54,11 @@ int cmd_train(const std::vector<std::string>& args) {
                                                                    "initial learning rate")(
       "train", po::value(&train)->composing(),
       "training parameter NAME=VALUE (repeatable; see below)")(
-      "seed", po::value(&seed)->default_value(seed), "seed of weights, batches and the split")(
-      "threads", po::value(&threads)->default_value(threads), "LibTorch threads")(
-      "save", po::value(&save), "write the trained weights to this file")(
-      "json", "print one JSON object on stdout")("plugins", po::value(&paths)->composing(),
-                                                 "also load plugins from this folder or file");
+      "seed", po::value(&seed)->default_value(seed), "seed of weights, batches and the split");
+  add_threads_option(opts, threads, "LibTorch threads");
+  opts.add_options()("save", po::value(&save), "write the trained weights to this file");
+  add_json_option(opts);
+  add_plugins_option(opts, paths);
   po::variables_map vm;
   std::string training_help;
   for (const auto& p : TrainingConfig::schema())

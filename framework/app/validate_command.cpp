@@ -16,10 +16,11 @@ int cmd_validate(const std::vector<std::string>& args) {
   po::options_description opts("options");
   std::string file;
   std::vector<std::string> sets, paths;
-  opts.add_options()("help,h", "show this help")("file", po::value(&file), "experiment file")(
-      "set", po::value(&sets)->composing(), "override a key: path.to.key=value (repeatable)")(
-      "json", "print the resolved experiment as JSON {\"name\", \"resolved\"}")(
-      "plugins", po::value(&paths)->composing(), "also load plugins from this folder or file");
+  add_help_option(opts);
+  opts.add_options()("file", po::value(&file), "experiment file")(
+      "set", po::value(&sets)->composing(), "override a key: path.to.key=value (repeatable)");
+  add_json_option(opts, "print the resolved experiment as JSON {\"name\", \"resolved\"}");
+  add_plugins_option(opts, paths);
   po::positional_options_description pos;
   pos.add("file", 1);
   po::variables_map vm;

@@ -12,6 +12,7 @@
 #include "narrow/errors.hpp"
 #include "narrow/hash.hpp"
 #include "narrow/pareto.hpp"
+#include "narrow/precision_analysis.hpp"
 #include "narrow/progress.hpp"
 #include "narrow/registry.hpp"
 #include "narrow/store.hpp"
@@ -231,7 +232,7 @@ void PrecisionStrategy::run(StageContext& ctx) {
       defaults.push_back(create_format(registry, parsed.name, parsed.parameters));
       formats.push_back(FormatEntry{defaults.back()->name(),
                                     format_key(registry, parsed.name, parsed.parameters),
-                                    defaults.back().get()});
+                                    defaults.back().get(), parsed});
     }
     ctx.info(fmt::format("{}: the experiment lists no formats: using the {} types {}",
                          ctx.stage(), formats.size(), kDefaultFormats));
@@ -244,27 +245,15 @@ void PrecisionStrategy::run(StageContext& ctx) {
   }
 
   // The trained models: successful trainings with weights, the most accurate first.
-  std::vector<TrainResult> trainings;
-  std::int64_t without_weights = 0;
-  for (auto& t : store.trainings(from_)) {
-    if (t.status != "ok") continue;
-    auto weights = store.training_weights(t.key);
-    if (!weights) {
-      ++without_weights;
-      continue;
-    }
-    t.weights = std::move(*weights);  // read once, for the evaluations below
-    trainings.push_back(std::move(t));
-  }
+  TrainedModels chosen = trained_models(store, TrainedModelQuery{from_, "", false, count_});
+  std::vector<TrainResult>& trainings = chosen.trainings;
+  const std::int64_t without_weights = chosen.without_weights;
   if (trainings.empty())
     throw Error(fmt::format(
         "stage '{}': no successful training with stored weights{}{}; put a train stage (with "
         "keep_weights: true) before it",
         ctx.stage(), from_.empty() ? "" : fmt::format(" in stage '{}'", from_),
         without_weights ? fmt::format(" ({} trainings kept no weights)", without_weights) : ""));
-  std::sort(trainings.begin(), trainings.end(), ranks_before);
-  if (count_ > 0 && std::int64_t(trainings.size()) > count_)
-    trainings.resize(std::size_t(count_));
 
   // Units: one per (training, format), and the float32 reference of each training.
   const std::string rounding = std::string(rounding_name(rounding_));
@@ -305,20 +294,12 @@ void PrecisionStrategy::run(StageContext& ctx) {
                          threads, threads == 1 ? "" : "s"));
     std::vector<PrecisionJob> jobs;
     for (Work& w : work) {
-      PrecisionJob job;
-      job.dataset = store.training_dataset(w.training.key);
-      const auto a = store.architecture_json(w.training.architecture_hash);
-      if (!a)
-        throw Error(fmt::format("the store has no architecture {} for training {}",
-                                w.training.architecture_hash, w.training.key));
-      job.architecture_json = *a;
-      job.weights = std::move(w.training.weights);  // the job keeps the only copy
-      job.split = split_;
-      for (std::size_t f : w.formats) job.formats.push_back(formats[f].format);
-      job.rounding.mode = rounding_;
-      job.rounding.seed =
-          content_seed(fmt::format("{}|precision|{}", ctx.seed(), w.training.key));
-      jobs.push_back(std::move(job));
+      std::vector<FormatText> texts;
+      for (std::size_t f : w.formats) texts.push_back(formats[f].text);
+      const RoundingOptions rounding_options{
+          rounding_, content_seed(fmt::format("{}|precision|{}", ctx.seed(), w.training.key))};
+      jobs.push_back(stored_precision_job(store, w.training, std::move(texts), split_,
+                                          rounding_options));
     }
     Progress progress(fmt::format("{} precision", ctx.stage()), total, "evaluations");
     std::uint64_t done = 0;

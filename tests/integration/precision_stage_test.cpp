@@ -144,6 +144,25 @@ BOOST_AUTO_TEST_CASE(precision_stage_fills_the_store_and_reports_fronts) {
   BOOST_TEST(lines(one + "/precision.fronts.csv") == front_points + 1);
   BOOST_TEST(a.err.find("accuracy within a weight budget, per front") != std::string::npos, a.err);
 
+  // `narrow precision --store` chooses the best training of each architecture and evaluates
+  // it as the stage does: the same accuracies as the stage's rows.
+  auto c = run_narrow(Args{"precision", "--store", db, "--format", "half", "--format", "int8",
+                           "--threads", "1", "--json"});
+  BOOST_REQUIRE_MESSAGE(c.exit_code == 0, c.err);
+  const json command = json::parse(c.out);
+  BOOST_TEST(command["models"].size() == std::size_t(kModels));
+  for (const auto& m : command["models"])
+    for (const auto& r : m["results"]) {
+      const std::string stored =
+          sql(db, "SELECT accuracy FROM precisions WHERE hash = '" +
+                      std::string(m["architecture_hash"]) + "' AND format = '" +
+                      std::string(r["format"]) + "';");
+      BOOST_TEST(std::abs(std::stod(stored) - double(r["accuracy"])) < 1e-12,
+                 m["architecture_hash"] << " " << r["format"] << ": " << stored << " vs "
+                                        << r["accuracy"]);
+    }
+  BOOST_TEST(sql(db, "SELECT COUNT(*) FROM precisions;") == std::to_string(expected) + "\n");
+
   // Two models at once give the same results.
   const auto two = (work / "two").string();
   auto b = run_narrow(Args{"run", experiment(), "--out", two, "--jobs", "2", "--torch-threads",

@@ -9,6 +9,7 @@
 #include "narrow/dataset.hpp"
 #include "narrow/errors.hpp"
 #include "narrow/export.hpp"
+#include "narrow/format.hpp"
 #include "narrow/metrics.hpp"
 #include "narrow/record.hpp"
 #include "narrow/space.hpp"
@@ -33,13 +34,12 @@ struct NARROW_API SpaceEntry {
   std::string law_key(const SamplingLaw& law) const;
 };
 
-class NumberFormat;
-
 /// A number format of the experiment's `formats:` (lists and ranges expanded), built once.
 struct NARROW_API FormatEntry {
   std::string name;  // as the format prints itself, e.g. "ieee(4,3)", "half"
   std::string key;   // content key: plugin, its version and resolved parameters
   const NumberFormat* format = nullptr;
+  FormatText text;   // its registered name and parameters: what builds it again (jobs)
 };
 
 /// What a strategy sees of the run: the spaces with their laws, the constraints, the store, a

@@ -1,7 +1,8 @@
 #pragma once
 // Training and precision jobs, their results, and the service that runs them. No LibTorch
-// here: jobs and results are plain data (JSON-serialisable; a precision job's formats are
-// built from the registry), so that a distributed back end can ship them between processes.
+// here: jobs and results are plain data (JSON-serialisable training jobs and results; a
+// precision job names its formats, built from the registry where it runs), so that a
+// distributed back end can ship them between processes.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -127,13 +128,14 @@ struct NARROW_API PrecisionResult {
 };
 
 /// One trained model to evaluate in reduced precision: in float32 with batch norm folded
-/// (the reference), then in each of `formats`, on one split of its dataset.
+/// (the reference), then in each of `formats`, on one split of its dataset. Plain data: the
+/// formats are named with their parameters and built through the registry where the job runs.
 struct NARROW_API PrecisionJob {
   std::string architecture_json;  // canonical JSON
   std::string weights;            // as TrainResult keeps them
   DatasetSpec dataset;
   std::string split = "test";     // "test" or "validation"
-  std::vector<const NumberFormat*> formats;  // owned by the caller; they outlive the call
+  std::vector<FormatText> formats;  // registered names and parameters (parse_format_text)
   RoundingOptions rounding;
 };
 

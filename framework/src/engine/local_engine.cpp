@@ -1,8 +1,10 @@
-// The LibTorch engine the kernel loads on demand: one-job training and the local scheduler.
+// The LibTorch engine the kernel loads on demand: one-job training and evaluation, and the
+// local scheduler that runs training and precision jobs.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -14,6 +16,7 @@
 #include "narrow/architecture.hpp"
 #include "narrow/dataset.hpp"
 #include "narrow/errors.hpp"
+#include "narrow/format.hpp"
 #include "engine/host_latency.hpp"
 #include "narrow/metrics.hpp"
 #include "engine/quantized_model.hpp"
@@ -62,32 +65,34 @@ Trained load_trained(const Registry& registry, const std::string& architecture_j
   return t;
 }
 
-/// Checks that every format of `formats` supports `mode` (InputError naming the first that
-/// does not).
-void check_roundings(const std::vector<const NumberFormat*>& formats, Rounding mode) {
-  for (const NumberFormat* f : formats) {
-    const auto modes = f->roundings();
-    if (std::find(modes.begin(), modes.end(), mode) == modes.end())
-      throw InputError(fmt::format("format '{}' does not support rounding '{}'", f->name(),
-                                   rounding_name(mode)));
+/// The formats of `job`, built through the registry. Every one must support the job's
+/// rounding mode (InputError naming the first that does not).
+std::vector<std::unique_ptr<NumberFormat>> job_formats(const Registry& registry,
+                                                       const PrecisionJob& job) {
+  std::vector<std::unique_ptr<NumberFormat>> formats;
+  for (const FormatText& text : job.formats) {
+    formats.push_back(create_format(registry, text.name, text.parameters));
+    const auto modes = formats.back()->roundings();
+    if (std::find(modes.begin(), modes.end(), job.rounding.mode) == modes.end())
+      throw InputError(fmt::format("format '{}' does not support rounding '{}'",
+                                   formats.back()->name(), rounding_name(job.rounding.mode)));
   }
+  return formats;
 }
 
 /// A trained model evaluated in float32 with batch norm folded (the first result), then in
-/// each format of `job`; `on_result` hears of each result as it is made.
-std::vector<PrecisionResult> evaluate_precision_job(
-    const Registry& registry, const PrecisionJob& job, int threads,
-    const std::function<void(const PrecisionResult&)>& on_result) {
+/// each of `formats` (those of `job`); `on_result` hears of each result as it is made.
+void evaluate_precision_job(const Registry& registry, const PrecisionJob& job,
+                            const std::vector<std::unique_ptr<NumberFormat>>& formats, int threads,
+                            const std::function<void(const PrecisionResult&)>& on_result) {
   if (job.split != "test" && job.split != "validation")
     throw InputError("the split must be 'test' or 'validation', not '" + job.split + "'");
-  check_roundings(job.formats, job.rounding.mode);
   const Trained t = load_trained(registry, job.architecture_json, job.weights, job.dataset,
                                  threads);
   const auto& data = t.data;
   GraphModule module = t.module;
   const QuantizedModel model(t.arch, module);
   const ImageSet& set = job.split == "test" ? data->test : data->validation;
-  std::vector<PrecisionResult> out;
   auto one = [&](const NumberFormat* f) {
     const auto t0 = std::chrono::steady_clock::now();
     PrecisionResult r;
@@ -97,12 +102,10 @@ std::vector<PrecisionResult> evaluate_precision_job(
     r.weight_bytes = weight_bytes_for(r.parameters, r.bits);
     r.evaluation = model.evaluate(set, data->classes, f, job.rounding);
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (on_result) on_result(r);
-    out.push_back(std::move(r));
+    on_result(r);
   };
   one(nullptr);
-  for (const NumberFormat* f : job.formats) one(f);
-  return out;
+  for (const auto& f : formats) one(f.get());
 }
 
 /// MACs of an architecture (canonical JSON), a proxy of what a job on it costs; 0 when the
@@ -139,16 +142,19 @@ class LocalScheduler final : public TrainingService {
       const std::vector<PrecisionJob>& jobs,
       const std::function<void(std::size_t, std::size_t, const PrecisionResult&)>& on_result)
       override {
-    for (const auto& job : jobs) check_roundings(job.formats, job.rounding.mode);
+    // Every job's formats built and checked before any work.
+    std::vector<std::vector<std::unique_ptr<NumberFormat>>> formats;
+    for (const auto& job : jobs) formats.push_back(job_formats(registry_, job));
     std::vector<std::int64_t> cost(jobs.size());
     for (std::size_t i = 0; i < jobs.size(); ++i) cost[i] = macs_of(jobs[i].architecture_json);
     each(cost, [&](std::size_t i, std::mutex& results, const std::atomic<bool>& stop) {
       std::size_t index = 0;
-      (void)evaluate_precision_job(registry_, jobs[i], threads_, [&](const PrecisionResult& r) {
-        std::lock_guard lock(results);
-        if (!stop.load()) on_result(i, index, r);
-        ++index;
-      });
+      evaluate_precision_job(registry_, jobs[i], formats[i], threads_,
+                             [&](const PrecisionResult& r) {
+                               std::lock_guard lock(results);
+                               if (!stop.load()) on_result(i, index, r);
+                               ++index;
+                             });
     });
   }
 
@@ -221,13 +227,6 @@ class Engine final : public TorchEngine {
     GraphModule module = t.module;
     return {narrow::evaluate(module, data->validation, data->classes),
             narrow::evaluate(module, data->test, data->classes)};
-  }
-
-  std::vector<PrecisionResult> precision(const Registry& registry, const PrecisionJob& job,
-                                        int threads,
-                                        const std::function<void(const PrecisionResult&)>&
-                                            on_result) override {
-    return evaluate_precision_job(registry, job, threads, on_result);
   }
 
   LatencyMeasurement measure_latency(const Architecture& arch,

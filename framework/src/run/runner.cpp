@@ -181,7 +181,7 @@ RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptio
     made_formats.push_back(create_format(registry, f.name, f.parameters));
     formats.push_back(FormatEntry{made_formats.back()->name(),
                                   format_key(registry, f.name, f.parameters),
-                                  made_formats.back().get()});
+                                  made_formats.back().get(), FormatText{f.name, f.parameters}});
   }
 
   const auto session = store->begin_session(options.resume);

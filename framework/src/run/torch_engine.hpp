@@ -39,14 +39,6 @@ class NARROW_API TorchEngine {
                                                      const std::string& architecture_json,
                                                      const std::string& weights,
                                                      const DatasetSpec& dataset, int threads) = 0;
-  /// Evaluates a precision job in the calling thread with `threads` LibTorch threads: in
-  /// float32 with batch norm folded (the first result, format "float32"), then in each of the
-  /// job's formats, with the work that does not depend on the format done once. `on_result` (may
-  /// be empty) hears of each result as it is made. A format that does not support the
-  /// rounding mode is an InputError, raised before any work.
-  virtual std::vector<PrecisionResult> precision(
-      const Registry& registry, const PrecisionJob& job, int threads,
-      const std::function<void(const PrecisionResult&)>& on_result) = 0;
   /// Measures the inference latency of a finalized architecture on this CPU: batch
   /// size 1, batch norm folded, eval and inference mode, random weights, `options.warmup`
   /// untimed runs then `options.runs` timed ones on `options.threads` LibTorch threads (see
