@@ -18,11 +18,13 @@
 #include "narrow/registry.hpp"
 #include "narrow/sampler.hpp"
 #include "narrow/space.hpp"
+#include "bench_support.hpp"
 #include "run/loader.hpp"
 
 namespace {
 
 namespace po = boost::program_options;
+constexpr const char* kProgram = "narrow_bench_batch_draw";
 using Clock = std::chrono::steady_clock;
 
 double median(std::vector<double> xs) {
@@ -45,42 +47,27 @@ int main(int argc, char** argv) {
   std::string space_name = "sequential", plugin_dir;
   std::uint64_t count = 20000, batch = 1000, seed = 1;
   int threads = 2, rounds = 5;
-  try {
-    po::options_description desc(
-        "narrow_bench_batch_draw: the random strategy's batched draws (one draw_batch call, and\n"
-        "one TBB arena, per batch) against the same draws made by one call; rounds interleaved");
-    desc.add_options()("help,h", "show this help")(
-        "space", po::value(&space_name)->default_value(space_name), "search space")(
-        "count", po::value(&count)->default_value(count), "draws per round")(
-        "batch", po::value(&batch)->default_value(batch), "draws per batch (the strategy's 'batch')")(
-        "threads", po::value(&threads)->default_value(threads), "TBB threads of every call")(
-        "rounds", po::value(&rounds)->default_value(rounds), "rounds of each way, interleaved")(
-        "seed", po::value(&seed)->default_value(seed), "seed of the draws")(
-        "plugins", po::value(&plugin_dir), "plugin folder (default: the build's)");
-    po::variables_map vm;
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    if (vm.count("help")) {
-      std::cout << desc << "\n";
-      return 0;
-    }
-    po::notify(vm);
-    if (count == 0 || batch == 0 || threads < 1 || rounds < 1)
-      throw narrow::InputError("--count, --batch, --threads and --rounds must be positive");
-  } catch (const po::error& e) {
-    std::cerr << "narrow_bench_batch_draw: error: " << e.what() << "\n";
-    return 2;
-  } catch (const narrow::Error& e) {
-    std::cerr << "narrow_bench_batch_draw: error: " << e.what() << "\n";
-    return e.exit_code();
-  }
+  po::options_description desc(
+      "narrow_bench_batch_draw: the random strategy's batched draws (one draw_batch call, and\n"
+      "one TBB arena, per batch) against the same draws made by one call; rounds interleaved");
+  desc.add_options()("help,h", "show this help")(
+      "space", po::value(&space_name)->default_value(space_name), "search space")(
+      "count", po::value(&count)->default_value(count), "draws per round")(
+      "batch", po::value(&batch)->default_value(batch), "draws per batch (the strategy's 'batch')")(
+      "threads", po::value(&threads)->default_value(threads), "TBB threads of every call")(
+      "rounds", po::value(&rounds)->default_value(rounds), "rounds of each way, interleaved")(
+      "seed", po::value(&seed)->default_value(seed), "seed of the draws")(
+      "plugins", po::value(&plugin_dir), "plugin folder (default: the build's)");
+  if (const auto code = narrow::bench::read_options(kProgram, argc, argv, desc, [&] {
+        if (count == 0 || batch == 0 || threads < 1 || rounds < 1)
+          throw narrow::InputError("--count, --batch, --threads and --rounds must be positive");
+      }))
+    return *code;
 
-  try {
+  return narrow::bench::guarded(kProgram, [&] {
     narrow::Registry registry;
     narrow::PluginLoader loader(registry);
-    if (plugin_dir.empty())
-      loader.load_defaults();
-    else
-      loader.load_path(plugin_dir);
+    narrow::bench::load_plugins(loader, plugin_dir);
     const auto space = registry.create_space(space_name, {});
     const narrow::SamplingLaw law = narrow::SamplingLaw::uniform(space->variables());
     const narrow::Sampler sampler(*space, law, seed);
@@ -121,8 +108,5 @@ int main(int argc, char** argv) {
         count / one, fmt::format("batches of {}:", batch), many * 1e3, count / many,
         (count + batch - 1) / batch, "batched / one call:", many / one);
     return 0;
-  } catch (const narrow::Error& e) {
-    std::cerr << "narrow_bench_batch_draw: error: " << e.what() << "\n";
-    return e.exit_code();
-  }
+  });
 }

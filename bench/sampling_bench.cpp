@@ -26,6 +26,7 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include "bench_support.hpp"
 #include "engine/builder.hpp"
 #include "narrow/errors.hpp"
 #include "run/loader.hpp"
@@ -36,6 +37,7 @@
 namespace {
 
 namespace po = boost::program_options;
+constexpr const char* kProgram = "narrow_bench_sampling";
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
@@ -158,32 +160,16 @@ int main(int argc, char** argv) {
       "plugin folder (default: the build's or install's plugin folder, then NARROW_PLUGIN_PATH)")(
       "json", po::bool_switch(&json), "print the results as one JSON object on stdout");
 
-  try {
-    po::variables_map vm;
-    po::store(po::parse_command_line(argc, argv, desc), vm);
-    if (vm.count("help")) {
-      std::cout << desc << "\n";
-      return 0;
-    }
-    po::notify(vm);
-    if (count == 0 || torch_count == 0)
-      throw narrow::InputError("--count and --torch-count must be positive");
-  } catch (const po::error& e) {
-    std::cerr << "narrow_bench_sampling: error: " << e.what() << "\n";
-    return 2;
-  } catch (const narrow::Error& e) {
-    std::cerr << "narrow_bench_sampling: error: " << e.what() << "\n";
-    return e.exit_code();
-  }
+  if (const auto code = narrow::bench::read_options(kProgram, argc, argv, desc, [&] {
+        if (count == 0 || torch_count == 0)
+          throw narrow::InputError("--count and --torch-count must be positive");
+      }))
+    return *code;
 
-  try {
+  return narrow::bench::guarded(kProgram, [&] {
     narrow::Registry registry;
     narrow::PluginLoader loader(registry);
-    if (plugin_dir.empty())
-      loader.load_defaults();
-    else
-      loader.load_path(plugin_dir);
-    for (const auto& f : loader.failures()) std::cerr << "warning: " << f.error << "\n";
+    narrow::bench::load_plugins(loader, plugin_dir);
 
     std::map<std::string, std::string> params;
     for (const auto& kv : space_params) {
@@ -311,11 +297,5 @@ int main(int argc, char** argv) {
       return 1;
     }
     return 0;
-  } catch (const narrow::Error& e) {
-    std::cerr << "narrow_bench_sampling: error: " << e.what() << "\n";
-    return e.exit_code();
-  } catch (const std::exception& e) {
-    std::cerr << "narrow_bench_sampling: error: " << e.what() << "\n";
-    return 1;
-  }
+  });
 }

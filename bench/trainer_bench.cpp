@@ -33,6 +33,7 @@
 
 #include <boost/program_options.hpp>
 
+#include "bench_support.hpp"
 #include "narrow/architecture.hpp"
 #include "engine/builder.hpp"
 #include "narrow/errors.hpp"
@@ -48,6 +49,7 @@
 namespace {
 
 namespace po = boost::program_options;
+constexpr const char* kProgram = "narrow_bench_trainer";
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
@@ -295,33 +297,20 @@ int main(int argc, char** argv) {
       "accuracy", po::bool_switch(&accuracy),
       "train lenet5 with narrow on all 60,000 training images for 10 epochs and report the "
       "accuracy on all 10,000 test images");
-  try {
-    po::variables_map vm;
-    po::store(po::parse_command_line(argc, argv, opts), vm);
-    po::notify(vm);
-    if (vm.count("help")) {
-      std::cout << opts << "\n";
-      return 0;
-    }
-    if (!only.empty() && only != "narrow" && only != "plain")
-      throw narrow::InputError("--only takes 'narrow' or 'plain', not '" + only + "'");
-    if (threads < 1 || images < 1 || epochs < 1 || batch < 1 || rounds < 1 || test_images < 0)
-      throw narrow::InputError("--threads, --images, --epochs, --batch and --rounds must be >= 1");
-  } catch (const po::error& e) {
-    std::cerr << "narrow_bench_trainer: error: " << e.what() << "\n";
-    return 2;
-  } catch (const narrow::Error& e) {
-    std::cerr << "narrow_bench_trainer: error: " << e.what() << "\n";
-    return e.exit_code();
-  }
+  if (const auto code = narrow::bench::read_options(kProgram, argc, argv, opts, [&] {
+        if (!only.empty() && only != "narrow" && only != "plain")
+          throw narrow::InputError("--only takes 'narrow' or 'plain', not '" + only + "'");
+        if (threads < 1 || images < 1 || epochs < 1 || batch < 1 || rounds < 1 ||
+            test_images < 0)
+          throw narrow::InputError(
+              "--threads, --images, --epochs, --batch and --rounds must be >= 1");
+      }))
+    return *code;
 
-  try {
+  return narrow::bench::guarded(kProgram, [&] {
     narrow::Registry registry;
     narrow::PluginLoader loader(registry);
-    if (plugin_dir.empty())
-      loader.load_defaults();
-    else
-      loader.load_path(plugin_dir);
+    narrow::bench::load_plugins(loader, plugin_dir);
     const auto space = registry.create_space("sequential", {});
     narrow::Architecture arch = space->build(space->reference("lenet5"));
     if (!arch.finalized()) arch.finalize();
@@ -482,8 +471,5 @@ int main(int argc, char** argv) {
                   << " thread" << (threads == 1 ? "" : "s") << ")\n";
     }
     return ok ? 0 : 1;
-  } catch (const narrow::Error& e) {
-    std::cerr << "narrow_bench_trainer: error: " << e.what() << "\n";
-    return e.exit_code();
-  }
+  });
 }
