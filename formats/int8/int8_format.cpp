@@ -21,13 +21,57 @@ float make_scale(double range, double levels) {
 
 }  // namespace
 
+Int8Format::Int8Format(Ranges ranges, std::int64_t calibration)
+    : ranges_(ranges), calibration_(calibration) {
+  if (calibration < 1)
+    throw InputError(fmt::format("int8: calibration must be at least 1 image, not {}", calibration));
+}
+
+ParamSchema Int8Format::schema() {
+  return {ParamSpec::choice("ranges", "static", {"static", "dynamic"},
+                            "activation ranges: static (calibrated once, then fixed) or "
+                            "dynamic (each image's own min and max)"),
+          ParamSpec::integer("calibration", default_calibration, 1, 1000000,
+                             "images of the training split that calibrate static ranges")};
+}
+
+std::string Int8Format::name() const {
+  if (ranges_ == Ranges::per_call) return "int8(dynamic)";
+  if (calibration_ == default_calibration) return "int8";
+  return fmt::format("int8(static,{})", calibration_);
+}
+
+std::int64_t Int8Format::calibration_images() const {
+  return ranges_ == Ranges::fixed_by_calibration ? calibration_ : 0;
+}
+
+std::int64_t Int8Format::stored_bits(const TensorInfo& tensor, std::int64_t values) const {
+  constexpr std::int64_t scale_and_zero_point = 32 + 32;
+  switch (tensor.role) {
+    case TensorInfo::Role::weight:
+      return 8 * values + scale_and_zero_point * tensor.channels;
+    case TensorInfo::Role::bias:
+      return 32 * values;  // int32 at scale s_in * s_w: no scale of its own
+    case TensorInfo::Role::activation:
+      // A static model stores each activation tensor's scale and zero point; a dynamic one
+      // computes them at run time.
+      return ranges_ == Ranges::fixed_by_calibration ? scale_and_zero_point : 0;
+  }
+  return 0;
+}
+
 AffineParams Int8Format::asymmetric(std::span<const float> values) {
-  double lo = 0, hi = 0;  // the range always holds 0, so that 0 is exact
+  double lo = 0, hi = 0;
   for (float x : values)
     if (std::isfinite(x)) {
       lo = std::min(lo, double(x));
       hi = std::max(hi, double(x));
     }
+  return asymmetric(lo, hi);
+}
+
+AffineParams Int8Format::asymmetric(double low, double high) {
+  const double lo = std::min(low, 0.0), hi = std::max(high, 0.0);  // 0 stays exact
   AffineParams p;
   p.q_min = -128;
   p.q_max = 127;
@@ -73,6 +117,8 @@ void Int8Format::quantize(std::span<float> values, const TensorInfo& tensor,
     case TensorInfo::Role::bias:
       return;  // kept in float32: see README.md
     case TensorInfo::Role::activation:
+      if (ranges_ == Ranges::fixed_by_calibration && tensor.calibrated)
+        return apply(values, asymmetric(double(tensor.low), double(tensor.high)), options);
       return round(values, options);
     case TensorInfo::Role::weight: {
       const std::int64_t channels = tensor.channels;

@@ -76,7 +76,7 @@ int cmd_precision(const std::vector<std::string>& args) {
              "Evaluates trained models with every parameter, the input and every activation "
              "map\nrounded to each number format (batch norm folded first, as deployment "
              "does), then\nprints each model's best format within --max-drop of its float32 "
-             "accuracy and the\nPareto-optimal (weight memory, accuracy) pairs over all "
+             "accuracy and the\nPareto-optimal (memory, accuracy) pairs over all "
              "models and formats."))
     return 0;
   check_threads(threads);
@@ -168,7 +168,7 @@ int cmd_precision(const std::vector<std::string>& args) {
     }
   }
 
-  // Per model: the smallest weight memory within max_drop of float32 (ties: more accurate);
+  // Per model: the smallest memory within max_drop of float32 (ties: more accurate);
   // and the Pareto-optimal (weight bytes, accuracy) over every model and format.
   const auto chosen = best_formats(points, max_drop);
   std::vector<const PrecisionPoint*> best(models.size(), nullptr);
@@ -228,7 +228,7 @@ int cmd_precision(const std::vector<std::string>& args) {
                b ? b->result.format : "-", b ? b->result.bits : 0, b ? b->result.weight_bytes : 0,
                b ? b->result.evaluation.accuracy : 0.0);
   }
-  fmt::print("\nPareto front (weight memory, accuracy) over {} models x {} formats:\n",
+  fmt::print("\nPareto front (memory, accuracy) over {} models x {} formats:\n",
              models.size(), specs.size() + 1);
   for (std::size_t k : front)
     fmt::print("  {:>9} bytes  {:.4f}  {:<12} {}\n", points[k].result.weight_bytes,

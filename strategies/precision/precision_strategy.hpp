@@ -15,7 +15,7 @@ namespace narrow::strategies {
 /// the experiment's `formats:` (the 184 types ieee(1..8,1..23) when it lists none), batch norm
 /// folded, every parameter and activation map rounded. Each (model, format) evaluation is a
 /// unit in the store's `precisions` table. At the end: each model's best format within
-/// `max_drop`, and the Pareto fronts of (weight memory, accuracy) of Figure 5: float32, the
+/// `max_drop`, and the Pareto fronts of (memory, accuracy) of Figure 5: float32, the
 /// best format of each width in `front_bits`, and each model in its own best format.
 class PrecisionStrategy final : public Strategy {
  public:

@@ -152,6 +152,64 @@ BOOST_AUTO_TEST_CASE(weights_are_per_channel_symmetric) {
   BOOST_CHECK_THROW(f->quantize(got, TensorInfo{TensorInfo::Role::weight, 7}), InputError);
 }
 
+BOOST_AUTO_TEST_CASE(ranges_static_by_default_or_dynamic) {
+  BOOST_TEST(int8()->calibration_images() == 512);
+  auto dynamic = create_format(registry(), "int8(dynamic)");
+  BOOST_TEST(dynamic->name() == "int8(dynamic)");
+  BOOST_TEST(dynamic->calibration_images() == 0);
+  auto small = create_format(registry(), "int8(static,64)");
+  BOOST_TEST(small->name() == "int8(static,64)");
+  BOOST_TEST(small->calibration_images() == 64);
+  BOOST_TEST(create_format(registry(), "int8", {{"calibration", "512"}})->name() == "int8");
+  BOOST_CHECK_THROW(create_format(registry(), "int8(static,0)"), InputError);
+  BOOST_CHECK_THROW(create_format(registry(), "int8(per_image)"), InputError);
+}
+
+BOOST_AUTO_TEST_CASE(a_calibrated_activation_uses_its_fixed_range) {
+  auto f = int8();
+  // The calibrated range [-1, 3]: scale 4/255, zp round(-128 + 255/4) = -64; values beyond
+  // it saturate at q = -128 (-1) and q = 127 (3 - rounding).
+  const double scale = double(float(4.0 / 255.0));
+  const int zp = int(std::nearbyint(-128.0 + 1.0 / scale));
+  BOOST_TEST(zp == -64);
+  std::vector<float> xs = {0.0f, 0.5f, -0.3f, 2.9f, 10.0f, -5.0f};
+  TensorInfo info;
+  info.calibrated = true;
+  info.low = -1.0f;
+  info.high = 3.0f;
+  auto got = xs;
+  f->quantize(got, info);
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    const double q = std::clamp(std::nearbyint(double(xs[i]) / scale) + zp, -128.0, 127.0);
+    BOOST_TEST(got[i] == float((q - zp) * scale), "value " << xs[i]);
+  }
+  BOOST_TEST(got[4] == float((127 - zp) * scale));   // saturated above
+  BOOST_TEST(got[5] == float((-128 - zp) * scale));  // saturated below
+  // The same tensor without a calibrated range, or in int8(dynamic), takes its own range.
+  auto own = xs, dynamic = xs;
+  f->quantize(own, TensorInfo{});
+  create_format(registry(), "int8(dynamic)")->quantize(dynamic, info);
+  float s;
+  int z;
+  const auto want = reference_asymmetric(xs, s, z);
+  BOOST_TEST(own == want);
+  BOOST_TEST(dynamic == want);
+}
+
+BOOST_AUTO_TEST_CASE(stored_bits_count_scales_zero_points_and_int32_biases) {
+  auto f = int8();
+  // 3 output channels of 10 weights: 30 int8 values, and a float32 scale and a 32-bit zero
+  // point per channel.
+  BOOST_TEST(f->stored_bits(TensorInfo{TensorInfo::Role::weight, 3}, 30) == 30 * 8 + 3 * 64);
+  BOOST_TEST(f->stored_bits(TensorInfo{TensorInfo::Role::bias, 1}, 3) == 3 * 32);
+  // A static model stores each activation tensor's scale and zero point; a dynamic one
+  // finds them at run time.
+  BOOST_TEST(f->stored_bits(TensorInfo{}, 784) == 64);
+  auto dynamic = create_format(registry(), "int8(dynamic)");
+  BOOST_TEST(dynamic->stored_bits(TensorInfo{}, 784) == 0);
+  BOOST_TEST(dynamic->stored_bits(TensorInfo{TensorInfo::Role::weight, 3}, 30) == 30 * 8 + 3 * 64);
+}
+
 BOOST_AUTO_TEST_CASE(biases_stay_float32) {
   auto f = int8();
   auto b = random_values(64, -3.0f, 3.0f, 4);

@@ -3,9 +3,12 @@
 // input and activation maps rounded to a format, work independent of the format done once.
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "narrow/dataset.hpp"
+#include "narrow/errors.hpp"
 #include "narrow/format.hpp"
 #include "engine/quantized_model.hpp"
 #include "narrow/registry.hpp"
@@ -137,4 +140,107 @@ BOOST_AUTO_TEST_CASE(a_format_rounds_parameters_input_and_new_activations) {
   const Evaluation c3 = q.evaluate(t.data->test, t.data->classes, &coarse, {}, 7);
   BOOST_TEST(c3.confusion == c1.confusion);
   BOOST_TEST(std::abs(c3.loss - c1.loss) < 1e-5);  // float32 sums in other batches
+}
+
+BOOST_AUTO_TEST_CASE(stored_bytes_are_what_a_device_stores) {
+  auto& t = trained();
+  QuantizedModel q(t.arch, t.module);
+  // After folding: conv 6x1x3x3 weights with 6 biases (made by the fold), conv2 4x6x3x3 with
+  // 4 biases, bn2 (not folded) 4 scales as weights and 4 shifts as biases, fc 4x64 with 4.
+  const std::int64_t weights = 6 * 9 + 4 * 6 * 9 + 4 + 4 * 64, biases = 6 + 4 + 4 + 4;
+  const std::int64_t channels = 6 + 4 + 4 + 4;  // output channels of the weight tensors
+  // Rounded activation tensors: input, conv, avgpool, conv2, bn2, add, fc.
+  const std::int64_t activations = 7;
+  BOOST_TEST(q.rounded_tensors() == activations);
+  BOOST_TEST(q.stored_bytes(nullptr) == 4 * (weights + biases));
+  // A format that keeps nothing beside its values: weights and biases bit-packed.
+  Grid grid(4);  // 8 bits
+  BOOST_TEST(q.stored_bytes(&grid) == weights + biases);
+  Zero one_bit;  // 1 bit: 548 bits round up to 69 bytes
+  BOOST_TEST(q.stored_bytes(&one_bit) == (weights + biases + 7) / 8);
+  // int8: int8 weights, a float32 scale and a 32-bit zero point per output channel, int32
+  // biases, and a scale and zero point per activation tensor (static) or none (dynamic).
+  const Registry& reg = test::built_plugins();
+  const auto int8 = create_format(reg, "int8");
+  BOOST_TEST(q.stored_bytes(int8.get()) ==
+             weights + 8 * channels + 4 * biases + 8 * activations);
+  BOOST_TEST(q.stored_bytes(int8.get()) == 530 + 144 + 72 + 56);
+  const auto dynamic = create_format(reg, "int8(dynamic)");
+  BOOST_TEST(q.stored_bytes(dynamic.get()) == 530 + 144 + 72);
+}
+
+/// Changes nothing; records the activation ranges it is given.
+class Spy final : public NumberFormat {
+ public:
+  std::string name() const override { return "spy"; }
+  int bits() const override { return 32; }
+  void round(std::span<float>, const RoundingOptions&) const override {}
+  void quantize(std::span<float>, const TensorInfo& t, const RoundingOptions&) const override {
+    if (t.role != TensorInfo::Role::activation) return;
+    ++calls;
+    calibrated += t.calibrated;
+    lows.push_back(t.low);
+    highs.push_back(t.high);
+  }
+  mutable std::size_t calls = 0, calibrated = 0;
+  mutable std::vector<float> lows, highs;
+};
+
+BOOST_AUTO_TEST_CASE(static_ranges_are_calibrated_on_training_images) {
+  auto& t = trained();
+  QuantizedModel q(t.arch, t.module);
+  const ImageSet& train = t.data->train;
+  // 10 images spread over the training split: images 0, n/10, 2n/10, ...
+  const QuantizedModel::Ranges r = q.calibrate(train, 10, 3);
+  BOOST_TEST_REQUIRE(r.size() == t.arch.layers().size() + 1);
+  float lo = INFINITY, hi = -INFINITY;
+  for (std::int64_t k = 0; k < 10; ++k) {
+    const std::int64_t image = k * train.size() / 10;
+    for (std::int64_t v = 0; v < train.image_size(); ++v) {
+      lo = std::min(lo, train.pixels[std::size_t(image * train.image_size() + v)]);
+      hi = std::max(hi, train.pixels[std::size_t(image * train.image_size() + v)]);
+    }
+  }
+  BOOST_TEST(r[0].low == lo);
+  BOOST_TEST(r[0].high == hi);
+  // Slots of tensors that are not rounded (relu, the folded bn, flatten) record nothing;
+  // the others a real range.
+  const auto& layers = t.arch.layers();
+  std::size_t rounded = 0;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const bool passes = layers[i].id == "relu" || layers[i].id == "bn" || layers[i].id == "flat";
+    BOOST_TEST((passes ? std::isinf(r[i + 1].low) : r[i + 1].low <= r[i + 1].high),
+               "layer " << layers[i].id);
+    rounded += !passes;
+  }
+  BOOST_TEST(rounded + 1 == std::size_t(q.rounded_tensors()));
+  // More calibration images can only widen a range; the batch size changes only float32
+  // rounding (convolutions sum in another order).
+  const QuantizedModel::Ranges all = q.calibrate(train, train.size() * 2);
+  const QuantizedModel::Ranges again = q.calibrate(train, 10, 500);
+  for (std::size_t k = 0; k < r.size(); ++k) {
+    if (std::isinf(r[k].low)) {
+      BOOST_TEST((std::isinf(again[k].low) && std::isinf(all[k].low)));
+      continue;
+    }
+    BOOST_TEST(std::abs(again[k].low - r[k].low) <= 1e-5f * (1 + std::abs(r[k].low)));
+    BOOST_TEST(std::abs(again[k].high - r[k].high) <= 1e-5f * (1 + std::abs(r[k].high)));
+    BOOST_TEST(all[k].low <= r[k].low);
+    BOOST_TEST(all[k].high >= r[k].high);
+  }
+  // Evaluation hands every activation its slot's range.
+  Spy spy;
+  q.evaluate(t.data->test, t.data->classes, &spy, {}, 500, &r);
+  BOOST_TEST(spy.calls == std::size_t(200 * q.rounded_tensors()));
+  BOOST_TEST(spy.calibrated == spy.calls);
+  BOOST_TEST(spy.lows.front() == r[0].low);
+  BOOST_TEST(spy.highs.back() == r.back().high);  // fc, the last layer
+  // Static int8 stays close to float32 on this easy task and does not depend on the batch.
+  const auto int8 = create_format(test::built_plugins(), "int8");
+  const Evaluation a = q.evaluate(t.data->test, t.data->classes, int8.get(), {}, 500, &all);
+  const Evaluation b = q.evaluate(t.data->test, t.data->classes, int8.get(), {}, 7, &all);
+  const Evaluation f = q.evaluate(t.data->test, t.data->classes, nullptr);
+  BOOST_TEST(a.confusion == b.confusion);
+  BOOST_TEST(std::abs(a.accuracy - f.accuracy) <= 0.05);
+  BOOST_CHECK_THROW(q.calibrate(ImageSet{}, 10), InputError);
 }

@@ -67,6 +67,12 @@ struct NARROW_API TensorInfo {
   /// For weights: the number of output channels; the values are laid out channel-major
   /// ([out, ...]) with size() / channels values per channel.
   std::int64_t channels = 1;
+  /// For activations under static quantisation: the range [low, high] this tensor took over
+  /// the calibration images (see NumberFormat::calibration_images()). Formats with a
+  /// per-tensor scale derive it from this range, fixed for every image, instead of from the
+  /// values at hand; values outside it saturate.
+  bool calibrated = false;
+  float low = 0.0f, high = 0.0f;
 };
 
 /// A number format. Implementations are stateless after construction and safe to call from
@@ -76,7 +82,7 @@ class NARROW_API NumberFormat : public Component {
   ~NumberFormat() override;
   /// The format as narrow prints it, e.g. "ieee(4,3)", "half", "e4m3", "fixed(3,4)", "int8".
   virtual std::string name() const = 0;
-  /// Bits per stored value; memory footprints are params x bits, bit-packed.
+  /// Bits per stored value (the width of a weight).
   virtual int bits() const = 0;
   /// The rounding modes this format supports (all five unless it says otherwise).
   virtual std::vector<Rounding> roundings() const;
@@ -88,6 +94,17 @@ class NARROW_API NumberFormat : public Component {
   /// the default is round().
   virtual void quantize(std::span<float> values, const TensorInfo& tensor,
                         const RoundingOptions& options = {}) const;
+  /// Bits a deployed model stores for one tensor of `values` values: the values themselves
+  /// and whatever the format keeps beside them (scales, zero points). The memory of a model
+  /// in this format is the sum over its weights, biases and activation tensors, rounded up
+  /// to whole bytes (bit-packed). The default: weights and biases bits() each, activations
+  /// nothing (they are computed, not stored).
+  virtual std::int64_t stored_bits(const TensorInfo& tensor, std::int64_t values) const;
+  /// Static quantisation: how many images of the training split the evaluator runs through
+  /// the float32 model first, to record the range of every activation tensor; each tensor is
+  /// then quantised with TensorInfo::calibrated set and that range. 0 (the default): no
+  /// calibration; each call's own values decide.
+  virtual std::int64_t calibration_images() const;
 };
 
 class Registry;

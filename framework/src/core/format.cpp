@@ -92,6 +92,14 @@ void NumberFormat::quantize(std::span<float> values, const TensorInfo&,
   round(values, options);
 }
 
+std::int64_t NumberFormat::stored_bits(const TensorInfo& tensor, std::int64_t values) const {
+  return tensor.role == TensorInfo::Role::activation ? 0 : values * bits();
+}
+
+std::int64_t NumberFormat::calibration_images() const {
+  return 0;
+}
+
 FormatText parse_format_text(const Registry& registry, std::string_view text) {
   const std::string spec = trim(text);
   FormatText out;

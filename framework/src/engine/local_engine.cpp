@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <exception>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -93,14 +94,26 @@ void evaluate_precision_job(const Registry& registry, const PrecisionJob& job,
   GraphModule module = t.module;
   const QuantizedModel model(t.arch, module);
   const ImageSet& set = job.split == "test" ? data->test : data->validation;
+  // Static quantisation: activation ranges from the float32 model on images spread over the
+  // training split, once per model and calibration size.
+  std::map<std::int64_t, QuantizedModel::Ranges> calibrations;
+  auto ranges_for = [&](const NumberFormat& f) -> const QuantizedModel::Ranges* {
+    const std::int64_t images = f.calibration_images();
+    if (images <= 0) return nullptr;
+    auto it = calibrations.find(images);
+    if (it == calibrations.end())
+      it = calibrations.emplace(images, model.calibrate(data->train, images)).first;
+    return &it->second;
+  };
   auto one = [&](const NumberFormat* f) {
     const auto t0 = std::chrono::steady_clock::now();
     PrecisionResult r;
     r.format = f ? f->name() : "float32";
     r.bits = f ? f->bits() : 32;
     r.parameters = model.parameters();
-    r.weight_bytes = weight_bytes_for(r.parameters, r.bits);
-    r.evaluation = model.evaluate(set, data->classes, f, job.rounding);
+    r.weight_bytes = model.stored_bytes(f);
+    r.evaluation = model.evaluate(set, data->classes, f, job.rounding, 500,
+                                  f ? ranges_for(*f) : nullptr);
     r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     on_result(r);
   };

@@ -1,5 +1,7 @@
 #include "engine/quantized_model.hpp"
 
+#include <algorithm>
+#include <limits>
 #include <map>
 #include <memory>
 #include <span>
@@ -102,12 +104,61 @@ QuantizedModel::QuantizedModel(const Architecture& arch, GraphModule& trained) :
     if (s.weight.defined()) parameters_ += s.weight.numel() + (s.bias.defined() ? s.bias.numel() : 0);
 }
 
+bool QuantizedModel::rounds_output(std::size_t i) const {
+  return computes_new_values(steps_[i].op) && !steps_[i].identity;
+}
+
+std::int64_t QuantizedModel::rounded_tensors() const {
+  std::int64_t n = 1;  // the input
+  for (std::size_t i = 0; i < steps_.size(); ++i) n += rounds_output(i);
+  return n;
+}
+
+std::int64_t QuantizedModel::stored_bytes(const NumberFormat* format) const {
+  std::int64_t bits = 0;
+  for (const Step& s : steps_) {
+    if (!s.weight.defined()) continue;
+    const std::int64_t weights = s.weight.numel(), biases = s.bias.defined() ? s.bias.numel() : 0;
+    if (!format) {
+      bits += 32 * (weights + biases);
+      continue;
+    }
+    bits += format->stored_bits(TensorInfo{TensorInfo::Role::weight, s.weight.size(0)}, weights);
+    if (biases > 0) bits += format->stored_bits(TensorInfo{TensorInfo::Role::bias, 1}, biases);
+  }
+  if (format) {
+    TensorInfo activation;
+    activation.calibrated = format->calibration_images() > 0;
+    bits += format->stored_bits(activation, arch_.input().volume());
+    for (std::size_t i = 0; i < steps_.size(); ++i)
+      if (rounds_output(i)) bits += format->stored_bits(activation, arch_.shape(i).volume());
+  }
+  return (bits + 7) / 8;
+}
+
 torch::Tensor QuantizedModel::forward(torch::Tensor x, const std::vector<torch::Tensor>& weights,
                                       const std::vector<torch::Tensor>& biases,
-                                      const NumberFormat* format,
-                                      const RoundingOptions& options) const {
+                                      const NumberFormat* format, const RoundingOptions& options,
+                                      const Ranges* ranges, Ranges* record) const {
   const std::int64_t batch = x.size(0);
-  if (format) round_rows(x, batch, *format, TensorInfo{}, options, 0);
+  // Rounds (or records) the tensor of slot k: 0 the input, i + 1 the output of layer i.
+  auto visit = [&](torch::Tensor& t, std::size_t k) {
+    if (record) {
+      const auto [lo, hi] = torch::aminmax(t);
+      Range& r = (*record)[k];
+      r.low = std::min(r.low, lo.item<float>());
+      r.high = std::max(r.high, hi.item<float>());
+    } else if (format) {
+      TensorInfo info;
+      if (ranges) {
+        info.calibrated = true;
+        info.low = (*ranges)[k].low;
+        info.high = (*ranges)[k].high;
+      }
+      round_rows(t, batch, *format, info, options, k);
+    }
+  };
+  visit(x, 0);
   const std::size_t n = steps_.size();
   std::vector<torch::Tensor> out(n);
   for (std::size_t i = 0; i < n; ++i) {
@@ -146,23 +197,17 @@ torch::Tensor QuantizedModel::forward(torch::Tensor x, const std::vector<torch::
         break;
       }
     }
-    if (format && computes_new_values(s.op) && !s.identity)
-      round_rows(y, batch, *format, TensorInfo{}, options, i + 1);
+    if (rounds_output(i)) visit(y, i + 1);
     out[i] = std::move(y);
   }
   return out[arch_.output_index()];
 }
 
-Evaluation QuantizedModel::evaluate(const ImageSet& set, std::int64_t classes,
-                                    const NumberFormat* format, const RoundingOptions& options,
-                                    std::int64_t batch_size) const {
-  Evaluation ev;
-  ev.count = set.size();
-  ev.confusion.assign(std::size_t(classes), std::vector<std::int64_t>(std::size_t(classes), 0));
-  if (set.size() == 0) return ev;
-  c10::InferenceMode inference;
-  // The rounded weights of this format, once.
-  std::vector<torch::Tensor> weights(steps_.size()), biases(steps_.size());
+std::vector<torch::Tensor> QuantizedModel::parameters_in(const NumberFormat* format,
+                                                          const RoundingOptions& options,
+                                                          std::vector<torch::Tensor>& biases) const {
+  std::vector<torch::Tensor> weights(steps_.size());
+  biases.assign(steps_.size(), torch::Tensor());
   for (std::size_t i = 0; i < steps_.size(); ++i) {
     const Step& s = steps_[i];
     if (!s.weight.defined()) continue;
@@ -178,19 +223,66 @@ Evaluation QuantizedModel::evaluate(const ImageSet& set, std::int64_t classes,
       round_rows(biases[i], 1, *format, TensorInfo{TensorInfo::Role::bias, 1}, o, 0);
     }
   }
+  return weights;
+}
+
+namespace {
+
+/// Images [start, start + count) of `set` as a tensor (copied: rounding works in place).
+torch::Tensor images_of(const ImageSet& set, std::int64_t start, std::int64_t count) {
+  return torch::from_blob(const_cast<float*>(set.pixels.data() + start * set.image_size()),
+                          {count, set.channels, set.height, set.width}, torch::kFloat)
+      .clone();
+}
+
+}  // namespace
+
+QuantizedModel::Ranges QuantizedModel::calibrate(const ImageSet& images, std::int64_t count,
+                                                 std::int64_t batch_size) const {
+  Ranges ranges(steps_.size() + 1, Range{std::numeric_limits<float>::infinity(),
+                                         -std::numeric_limits<float>::infinity()});
+  const std::int64_t n = std::min(count, images.size());
+  if (n < 1) throw InputError("precision: no images to calibrate activation ranges with");
+  c10::InferenceMode inference;
+  std::vector<torch::Tensor> biases;
+  const std::vector<torch::Tensor> weights = parameters_in(nullptr, {}, biases);
+  // Images spread evenly over the set (k * size / n for k < n), so that a file sorted by
+  // class still calibrates on every class.
+  const torch::Tensor all =
+      torch::from_blob(const_cast<float*>(images.pixels.data()),
+                       {images.size(), images.channels, images.height, images.width}, torch::kFloat);
+  std::vector<std::int64_t> index(static_cast<std::size_t>(n));
+  for (std::int64_t k = 0; k < n; ++k) index[std::size_t(k)] = k * images.size() / n;
+  const torch::Tensor picked = all.index_select(
+      0, torch::from_blob(index.data(), {n}, torch::kLong));
+  for (std::int64_t start = 0; start < n; start += batch_size)
+    forward(picked.narrow(0, start, std::min(batch_size, n - start)).clone(), weights, biases,
+            nullptr, {}, nullptr, &ranges);
+  return ranges;
+}
+
+Evaluation QuantizedModel::evaluate(const ImageSet& set, std::int64_t classes,
+                                    const NumberFormat* format, const RoundingOptions& options,
+                                    std::int64_t batch_size, const Ranges* ranges) const {
+  Evaluation ev;
+  ev.count = set.size();
+  ev.confusion.assign(std::size_t(classes), std::vector<std::int64_t>(std::size_t(classes), 0));
+  if (set.size() == 0) return ev;
+  if (ranges && ranges->size() != steps_.size() + 1)
+    throw Error("internal: activation ranges of another model");
+  c10::InferenceMode inference;
+  // The rounded weights of this format, once.
+  std::vector<torch::Tensor> biases;
+  const std::vector<torch::Tensor> weights = parameters_in(format, options, biases);
   const std::int64_t n = set.size();
-  const auto image = set.image_size();
   double loss_sum = 0;
   std::int64_t correct = 0;
   for (std::int64_t start = 0; start < n; start += batch_size) {
     const std::int64_t count = std::min(batch_size, n - start);
-    torch::Tensor x =
-        torch::from_blob(const_cast<float*>(set.pixels.data() + start * image),
-                         {count, set.channels, set.height, set.width}, torch::kFloat)
-            .clone();
     RoundingOptions o = options;
     o.offset = options.offset + static_cast<std::uint64_t>(start) * 1000003ULL;
-    const torch::Tensor logits = forward(x, weights, biases, format, o);
+    const torch::Tensor logits =
+        forward(images_of(set, start, count), weights, biases, format, o, ranges, nullptr);
     const torch::Tensor labels =
         torch::from_blob(const_cast<std::int32_t*>(set.labels.data() + start), {count},
                          torch::kInt)
