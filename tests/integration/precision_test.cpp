@@ -74,6 +74,8 @@ BOOST_AUTO_TEST_CASE(formats_best_format_and_pareto_front) {
   // weight bytes = parameters after folding x bits / 8.
   const std::int64_t params = m["parameters"];
   BOOST_TEST(by["half"]["weight_bytes"] == params * 2);
+  // int8 stores more than one byte per parameter: int32 biases, scales and zero points.
+  BOOST_TEST(std::int64_t(by["int8"]["weight_bytes"]) > params);
   // The best format is within the drop and no larger than any other that is.
   const json& best = m["best"];
   BOOST_TEST(double(best["accuracy"]) >= f32 - 0.02 - 1e-12);
