@@ -231,7 +231,7 @@ int cmd_precision(const std::vector<std::string>& args) {
   fmt::print("\nPareto front (memory, accuracy) over {} models x {} formats:\n",
              models.size(), specs.size() + 1);
   for (std::size_t k : front)
-    fmt::print("  {:>9} bytes  {:.4f}  {:<12} {}\n", points[k].result.weight_bytes,
+    fmt::print("  {:>9} bytes  {:.4f}  {:<16} {}\n", points[k].result.weight_bytes,
                points[k].result.evaluation.accuracy, points[k].result.format,
                models[model_of[k]].label);
   return 0;

@@ -115,7 +115,7 @@ void PrecisionStrategy::summarize(StageContext& ctx, const std::vector<TrainResu
     if (!out) throw Error(fmt::format("cannot write {}.fronts.csv", base));
   }
 
-  // Accuracy within weight budgets (powers of two over the range of the models), per front:
+  // Accuracy within memory budgets (powers of two over the range of the models), per front:
   // how far reduced precision moves the front.
   std::int64_t lo = 0, hi = 0;
   for (const auto& p : points) {
@@ -153,7 +153,7 @@ void PrecisionStrategy::summarize(StageContext& ctx, const std::vector<TrainResu
                       {"float32_accuracy", ref->result.evaluation.accuracy},
                       {"best", b ? point_json(*b) : json(nullptr)}});
   }
-  text += "  accuracy within a weight budget, per front:\n";
+  text += "  accuracy within a memory budget, per front:\n";
   text += fmt::format("  {:>10}", "budget");
   for (const auto& f : fronts) text += fmt::format("  {:>24}", f.name.substr(0, 24));
   text += "\n";

@@ -25,7 +25,7 @@ class PrecisionStrategy final : public Strategy {
 
  private:
   /// Prints and stores the results of this stage for `trainings`: the best format per model,
-  /// the fronts, accuracy within weight budgets; writes STAGE.precision.csv and
+  /// the fronts, accuracy within memory budgets; writes STAGE.precision.csv and
   /// STAGE.fronts.csv into the run folder.
   void summarize(StageContext& context, const std::vector<TrainResult>& trainings,
                  const std::string& rounding) const;

@@ -145,7 +145,7 @@ BOOST_AUTO_TEST_CASE(precision_stage_fills_the_store_and_reports_fronts) {
   std::size_t front_points = 0;
   for (const auto& f : fronts) front_points += f["points"].size();
   BOOST_TEST(lines(one + "/precision.fronts.csv") == front_points + 1);
-  BOOST_TEST(a.err.find("accuracy within a weight budget, per front") != std::string::npos, a.err);
+  BOOST_TEST(a.err.find("accuracy within a memory budget, per front") != std::string::npos, a.err);
 
   // `narrow precision --store` chooses the best training of each architecture and evaluates
   // it as the stage does: the same accuracies as the stage's rows.
