@@ -218,7 +218,7 @@ BOOST_AUTO_TEST_CASE(killed_precision_stage_resumes_to_the_same_evaluations) {
   const auto work = work_dir("precision_resume");
   // More test images, so that each evaluation takes a moment and the run can be killed
   // between two; one evaluation at a time.
-  const Args options = {"--set", "dataset.parameters.test=4000", "--jobs", "1",
+  const Args options = {"--set", "dataset.parameters.test=2000", "--jobs", "1",
                         "--torch-threads", "1"};
   const auto full = (work / "full").string(), killed = (work / "killed").string();
   auto a = run_narrow(Args{"run", experiment(), "--out", full} + options);
