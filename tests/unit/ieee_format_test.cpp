@@ -162,10 +162,10 @@ Compare compare(const narrow::NumberFormat& f, const std::vector<float>& inputs,
 }  // namespace
 
 // The plugin has two rounding loops: AVX2, chosen when the CPU has it, and the baseline one,
-// forced by NARROW_IEEE_NO_AVX2=1. ctest runs this program twice, as unit.ieee_format (the
-// CPU's choice) and unit.ieee_format_baseline (forced), so that every test below runs on both
-// loops on a machine with AVX2; this case checks that the loop the run was meant for is the
-// one the plugin uses, so that the two runs cannot silently test the same loop.
+// forced by NARROW_IEEE_NO_AVX2=1. ctest runs this program twice, as unit.ieee_format_test
+// (the CPU's choice) and unit.ieee_format_test_baseline (forced), so that every test below
+// runs on both loops on a machine with AVX2; this case checks that the loop the run was meant
+// for is the one the plugin uses, so that the two runs cannot silently test the same loop.
 BOOST_AUTO_TEST_CASE(the_intended_rounding_loop_runs) {
   (void)registry();  // loads the plugin
   const auto env = [](const char* name) {
