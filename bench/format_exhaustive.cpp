@@ -1,18 +1,18 @@
 // Every float32 input, all 2^32 bit patterns, through number formats, against an exact
-// reference: half, bfloat16 and ieee(4,3) of the ieee plugin, and e4m3 and e5m2 when a plugin
-// registers formats of those names (skipped with a message otherwise).
+// reference: half, bfloat16 and ieee(4,3) of the ieee plugin, and e4m3 and e5m2 (saturating
+// and not) when a plugin registers formats of those names (skipped with a message otherwise).
 //
-// The reference is reference_round of tests/support/mpfr_oracle.hpp (frexp / ldexp / floor
-// in double, exact). This program first checks it against the MPFR oracle on a sample of
-// inputs (--sample, spread over the whole bit space plus the edges of each format), then runs
-// the 2^32 inputs on --threads threads (TBB), in blocks rounded by the format in one call.
-// Mismatches are printed (the first few per format and mode) with a summary line per format
-// and mode; the exit status is 1 when any input differs.
-//
-// OCP FP8 e4m3 is T(4,3) with the top exponent used for finite values (largest 448) and no
-// infinity; e5m2 is T(5,2). What the plugin gives for overflow and for infinite inputs is
-// read from the plugin itself (a few probes, printed) and the reference follows it; every
-// other input must match the reference exactly.
+// The reference of the IEEE-style types is reference_round of tests/support/mpfr_oracle.hpp
+// (frexp / ldexp / floor in double, exact). The reference of e4m3 and e5m2 is
+// tests/support/ofp8_reference.hpp, written from the OCP 8-bit floating point specification
+// (OFP8 rev. 1.0) alone: a table of every code's value, rounding between neighbours, and the
+// specification's rules for overflow, infinities and NaN in saturating and non-saturating
+// mode; nothing of it is read from the plugin. This program first checks each reference
+// against the MPFR oracle on a sample of inputs (--sample, spread over the whole bit space
+// plus the edges of each format), then runs the 2^32 inputs on --threads threads (TBB), in
+// blocks rounded by the format in one call. Mismatches are printed (the first few per format
+// and mode) with a summary line per format and mode; the exit status is 1 when any input
+// differs.
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -35,6 +35,7 @@
 #include <boost/program_options.hpp>
 
 #include "../tests/support/mpfr_oracle.hpp"
+#include "../tests/support/ofp8_reference.hpp"
 #include "narrow/errors.hpp"
 #include "narrow/format.hpp"
 #include "run/loader.hpp"
@@ -46,39 +47,45 @@ namespace {
 namespace po = boost::program_options;
 using narrow::Rounding;
 using narrow::test::IeeeSpec;
-using narrow::test::round_one;
+using narrow::test::Ofp8Reference;
 using Clock = std::chrono::steady_clock;
 
 float from_bits(std::uint32_t b) {
   return std::bit_cast<float>(b);
 }
 
-// The reference of one format: an IeeeSpec and, for FP8, what infinite inputs give.
+// The reference of one format: an IeeeSpec (the MPFR oracle's description of the type, and
+// the reference itself for IEEE-style types) and, for e4m3 / e5m2, the OCP table reference.
 struct Reference {
   IeeeSpec spec;
-  std::optional<float> pos_inf, neg_inf;  // results for +-Inf inputs, when not Inf
+  std::optional<Ofp8Reference> ofp8;
   float round(float x, Rounding mode) const {
-    if (std::isinf(x)) {
-      const auto& r = x > 0 ? pos_inf : neg_inf;
-      if (r) return *r;
-    }
-    return narrow::test::reference_round(x, spec, mode);
+    return ofp8 ? ofp8->expect(x, mode) : narrow::test::reference_round(x, spec, mode);
   }
+  // MPFR knows nothing of OFP8's rules for infinite inputs: those are the specification's own.
   float oracle(float x, Rounding mode) const {
-    if (std::isinf(x)) {
-      const auto& r = x > 0 ? pos_inf : neg_inf;
-      if (r) return *r;
-    }
+    if (ofp8 && std::isinf(x)) return ofp8->expect(x, mode);
     return narrow::test::oracle_round(x, spec, mode);
   }
 };
 
-std::string describe(float v) {
+std::string describe(double v) {
   return std::isnan(v) ? "NaN" : fmt::format("{}", v);
 }
 
-// The reference of a format by name; e4m3 / e5m2 are probed for overflow and Inf.
-std::optional<Reference> reference_for(const std::string& name, const narrow::NumberFormat& f) {
+// "e4m3", "e4m3(no)", "e5m2(yes)", ...: the saturation of an OFP8 format name, with the
+// defaults the ofp8 plugin documents (e4m3 saturates, e5m2 does not).
+std::optional<bool> ofp8_saturation(const std::string& name, const std::string& base) {
+  if (name == base) return base == "e4m3";
+  if (name.rfind(base + "(", 0) != 0 || name.back() != ')') return std::nullopt;
+  const std::string value = name.substr(base.size() + 1, name.size() - base.size() - 2);
+  if (value == "yes" || value == "true") return true;
+  if (value == "no" || value == "false") return false;
+  return std::nullopt;
+}
+
+// The reference of a format by name.
+std::optional<Reference> reference_for(const std::string& name) {
   Reference r;
   if (name == "half") {
     r.spec = {5, 10};
@@ -90,28 +97,22 @@ std::optional<Reference> reference_for(const std::string& name, const narrow::Nu
     int w = 0, t = 0;
     if (std::sscanf(name.c_str(), "ieee(%d,%d)", &w, &t) != 2) return std::nullopt;
     r.spec = {w, t};
-  } else if (name == "e4m3" || name == "e5m2") {
-    r.spec = name == "e4m3" ? IeeeSpec{4, 3} : IeeeSpec{5, 2};
-    if (name == "e4m3") r.spec.max_override = 448;
-    const float big = round_one(f, 1e30f, Rounding::nearest_even);
-    const float max = static_cast<float>(r.spec.max_finite());
-    if (std::isnan(big)) {
-      r.spec.overflow_is_nan = true;
-    } else if (big == max) {
-      r.spec.saturate = true;
-    } else if (!std::isinf(big)) {
-      fmt::print("  {}: 1e30 rounds to {}, neither NaN, Inf nor {}: not checked\n", name,
-                 describe(big), max);
-      return std::nullopt;
-    }
-    const float pinf = round_one(f, INFINITY, Rounding::nearest_even);
-    const float ninf = round_one(f, -INFINITY, Rounding::nearest_even);
-    if (!std::isinf(pinf)) r.pos_inf = pinf;
-    if (!std::isinf(ninf)) r.neg_inf = ninf;
-    fmt::print("  {}: probed: largest {}, overflow gives {}, +Inf gives {}, -Inf gives {}\n", name,
-               max, describe(big), describe(pinf), describe(ninf));
+  } else if (const auto sat4 = ofp8_saturation(name, "e4m3")) {
+    // E4M3: T(4,3) whose top binade is normal up to S.1111.110 = 1.110b x 2^8 = 448.
+    r.spec = {4, 3, *sat4, false, 448.0, true};
+    r.ofp8.emplace(narrow::test::e4m3_layout, *sat4);
+  } else if (const auto sat5 = ofp8_saturation(name, "e5m2")) {
+    r.spec = {5, 2, *sat5};
+    r.ofp8.emplace(narrow::test::e5m2_layout, *sat5);
   } else {
     return std::nullopt;
+  }
+  if (r.ofp8) {
+    const auto& o = *r.ofp8;
+    fmt::print("  {}: OCP OFP8 reference: largest {}, overflow gives {}, +Inf gives {}, -Inf "
+               "gives {}\n",
+               name, o.max, describe(o.overflow_value(1)), describe(o.expect(INFINITY,
+               Rounding::nearest_even)), describe(o.expect(-INFINITY, Rounding::nearest_even)));
   }
   return r;
 }
@@ -121,7 +122,8 @@ std::optional<Reference> reference_for(const std::string& name, const narrow::Nu
 int main(int argc, char** argv) {
   int threads = 2;
   std::size_t sample = 1u << 20;
-  std::vector<std::string> formats = {"half", "bfloat16", "ieee(4,3)", "e4m3", "e5m2"};
+  std::vector<std::string> formats = {"half", "bfloat16", "ieee(4,3)", "e4m3", "e4m3(no)", "e5m2",
+                                      "e5m2(yes)"};
   std::vector<std::string> mode_names = {"nearest_even"};
   std::uint64_t limit = std::uint64_t(1) << 32;
   po::options_description opts("narrow_bench_format_exhaustive options");
@@ -130,7 +132,7 @@ int main(int argc, char** argv) {
       "sample", po::value(&sample)->default_value(sample),
       "inputs on which the reference is checked against MPFR, per format and mode")(
       "format", po::value(&formats)->multitoken(),
-      "formats (default: half bfloat16 ieee(4,3) e4m3 e5m2)")(
+      "formats (default: half bfloat16 ieee(4,3) e4m3 e4m3(no) e5m2 e5m2(yes))")(
       "mode", po::value(&mode_names)->multitoken(),
       "rounding modes: nearest_even toward_zero up down, or all (default: nearest_even)")(
       "limit", po::value(&limit)->default_value(limit),
@@ -174,7 +176,7 @@ int main(int argc, char** argv) {
       fmt::print("{:<10} skipped: no such format is registered ({})\n", name, e.what());
       continue;
     }
-    const auto ref = reference_for(name, *f);
+    const auto ref = reference_for(name);
     if (!ref) {
       fmt::print("{:<10} skipped: no reference for this format\n", name);
       continue;

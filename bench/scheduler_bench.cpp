@@ -16,7 +16,9 @@
 #include <boost/program_options.hpp>
 #include <nlohmann/json.hpp>
 
+#include "bench_support.hpp"
 #include "narrow/architecture.hpp"
+#include "narrow/errors.hpp"
 #include "narrow/dataset.hpp"
 #include "narrow/registry.hpp"
 #include "narrow/training.hpp"
@@ -72,23 +74,31 @@ Outcome run(const Registry& reg, const std::vector<TrainJob>& jobs, int j, int t
   return o;
 }
 
+constexpr const char* kProgram = "narrow_bench_scheduler";
+int run_all(int images, int epochs, int rounds);
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int images = 4000, epochs = 2, rounds = 1;
-  po::options_description opts("options");
+  po::options_description opts(
+      "narrow_bench_scheduler: 8 small models trained with J jobs x T LibTorch threads");
   opts.add_options()("help,h", "show this help")(
       "images", po::value(&images)->default_value(images), "training images (Fashion-MNIST)")(
       "epochs", po::value(&epochs)->default_value(epochs), "epochs per model")(
       "rounds", po::value(&rounds)->default_value(rounds),
       "repeat the three configurations this many times, interleaved");
-  po::variables_map vm;
-  po::store(po::parse_command_line(argc, argv, opts), vm);
-  po::notify(vm);
-  if (vm.count("help")) {
-    std::printf("usage: narrow_bench_scheduler [--images N] [--epochs N] [--rounds N]\n\n");
-    return 0;
-  }
+  if (const auto code = bench::read_options(kProgram, argc, argv, opts, [&] {
+        if (images < 1 || epochs < 1 || rounds < 1)
+          throw InputError("--images, --epochs and --rounds must be at least 1");
+      }))
+    return *code;
+  return bench::guarded(kProgram, [&] { return run_all(images, epochs, rounds); });
+}
+
+namespace {
+
+int run_all(int images, int epochs, int rounds) {
   Registry reg;
   PluginLoader(reg).load_defaults();  // the datasets
   const std::vector<std::array<int, 3>> shapes = {{4, 8, 0},  {8, 8, 16},  {8, 16, 0},
@@ -149,3 +159,5 @@ int main(int argc, char** argv) {
   std::printf("results identical with J=1 and J=2 (T=1): %s\n", same ? "yes" : "NO");
   return same ? 0 : 1;
 }
+
+}  // namespace

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <string_view>
 #include <utility>
 
 #include <fmt/format.h>
@@ -155,6 +157,31 @@ bool cpu_has_avx2() {
 }
 #endif
 
+// NARROW_IEEE_NO_AVX2=1 forces the baseline loop (to test it on a machine with AVX2); unset,
+// empty or 0 leaves the choice to the CPU. Read once; any other value is an input error.
+bool baseline_forced() {
+  static const bool forced = [] {
+    const char* v = std::getenv("NARROW_IEEE_NO_AVX2");
+    const std::string_view value = v ? v : "";
+    if (value.empty() || value == "0") return false;
+    if (value == "1") return true;
+    throw InputError(fmt::format(
+        "environment variable NARROW_IEEE_NO_AVX2='{}': allowed are 1 (use the baseline "
+        "rounding loop) and 0 or empty (choose by the CPU)",
+        value));
+  }();
+  return forced;
+}
+
+bool use_avx2() {
+#ifdef NARROW_IEEE_HAVE_AVX2_CLONE
+  return !baseline_forced() && cpu_has_avx2();
+#else
+  (void)baseline_forced();  // a bad value is an error on every machine
+  return false;
+#endif
+}
+
 void round_generic(Mode mode, float* data, std::size_t n, const Kernel& k, std::uint64_t key,
                    std::uint64_t offset) {
   dispatch(mode, [&](auto m) { round_loop<decltype(m)::value>(data, n, k, key, offset); });
@@ -237,13 +264,21 @@ void IeeeFormat::round(std::span<float> values, const RoundingOptions& options) 
       type_.emin + 150 - type_.t,
   };
   const std::uint64_t key = mix64(options.seed ^ 0x6a09e667f3bcc909ULL);
+  if (use_avx2()) {
 #ifdef NARROW_IEEE_HAVE_AVX2_CLONE
-  if (cpu_has_avx2()) {
     round_avx2(mode, values.data(), values.size(), k, key, options.offset);
     return;
-  }
 #endif
+  }
   round_generic(mode, values.data(), values.size(), k, key, options.offset);
 }
 
+const char* IeeeFormat::rounding_loop() {
+  return use_avx2() ? "avx2" : "baseline";
+}
+
 }  // namespace narrow::formats
+
+extern "C" __attribute__((visibility("default"))) const char* narrow_format_ieee_rounding_loop() {
+  return narrow::formats::IeeeFormat::rounding_loop();
+}

@@ -44,6 +44,11 @@ class IeeeFormat final : public NumberFormat {
   static ParamSchema schema();
   static ParamSchema alias_schema();
 
+  /// The loop round() runs: "avx2" (the CPU has AVX2) or "baseline" (x86-64 without AVX2,
+  /// other CPUs, or NARROW_IEEE_NO_AVX2=1). Throws InputError for a bad NARROW_IEEE_NO_AVX2.
+  /// Also exported as the C function narrow_format_ieee_rounding_loop(), for tests.
+  static const char* rounding_loop();
+
  private:
   IeeeType type_;
   bool saturate_ = false;

@@ -1,4 +1,5 @@
 #include "statistics_strategy.hpp"
+#include "correlation_sums.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -45,50 +46,7 @@ void check_metric(const std::string& m, const char* parameter) {
                     parameter, m, fmt::join(metric_names, ", ")));
 }
 
-// Sums for Pearson correlations of log10 metrics, pair by pair, added in a fixed order so that
-// results do not depend on the thread count.
-struct Sums {
-  std::int64_t n = 0;
-  std::vector<double> s, ss;  // per metric: sum, sum of squares
-  std::vector<double> sxy;    // per pair (i < j)
-  void resize(std::size_t k) {
-    s.assign(k, 0);
-    ss.assign(k, 0);
-    sxy.assign(k * (k - 1) / 2, 0);
-  }
-  void add(const std::vector<double>& x) {
-    ++n;
-    std::size_t p = 0;
-    for (std::size_t i = 0; i < x.size(); ++i) {
-      s[i] += x[i];
-      ss[i] += x[i] * x[i];
-      for (std::size_t j = i + 1; j < x.size(); ++j) sxy[p++] += x[i] * x[j];
-    }
-  }
-  void merge(const Sums& o) {
-    n += o.n;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-      s[i] += o.s[i];
-      ss[i] += o.ss[i];
-    }
-    for (std::size_t i = 0; i < sxy.size(); ++i) sxy[i] += o.sxy[i];
-  }
-  double pearson(std::size_t i, std::size_t j, std::size_t p) const {
-    const double nn = double(n);
-    const double cov = sxy[p] - s[i] * s[j] / nn;
-    const double vi = ss[i] - s[i] * s[i] / nn, vj = ss[j] - s[j] * s[j] / nn;
-    return vi > 0 && vj > 0 ? cov / std::sqrt(vi * vj) : std::nan("");
-  }
-  nlohmann::json to_json() const { return {{"n", n}, {"s", s}, {"ss", ss}, {"sxy", sxy}}; }
-  static Sums from_json(const nlohmann::json& j) {
-    Sums x;
-    x.n = j.at("n");
-    x.s = j.at("s").get<std::vector<double>>();
-    x.ss = j.at("ss").get<std::vector<double>>();
-    x.sxy = j.at("sxy").get<std::vector<double>>();
-    return x;
-  }
-};
+using Sums = CorrelationSums;
 
 struct LawResult {
   std::string space, law;

@@ -4,7 +4,11 @@
 #define BOOST_TEST_MODULE calibrate_command
 #include <boost/test/unit_test.hpp>
 
+#include <sys/wait.h>
+
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -52,6 +56,22 @@ std::vector<std::string> hashes(const fs::path& csv) {
     out.push_back(cell);
   }
   return out;
+}
+
+/// Runs a shell command; its exit status and its stdout and stderr together.
+struct CommandOutput {
+  int status = -1;
+  std::string out;
+};
+CommandOutput command_output(const std::string& command) {
+  CommandOutput r;
+  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+  BOOST_REQUIRE(pipe != nullptr);
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, pipe)) > 0;) r.out.append(buf, n);
+  const int status = ::pclose(pipe);
+  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
 }
 
 void expect_one_line_error(const std::vector<std::string>& args, const std::string& needle) {
@@ -121,6 +141,31 @@ BOOST_AUTO_TEST_CASE(tiny_calibration_on_the_host) {
   BOOST_REQUIRE_MESSAGE(human.exit_code == 0, human.err);
   BOOST_TEST(human.out.find("held out") != std::string::npos, human.out);
   BOOST_TEST(human.out.find("within ±10 %") != std::string::npos, human.out);
+
+  // scripts/calibration_by_space.sh splits the held-out error by space from the CSV: with one
+  // space, its row and the row of all spaces are the figures narrow calibrate printed.
+  const std::string script = narrow::test::source_dir() + "/scripts/calibration_by_space.sh";
+  const auto table = command_output("bash '" + script + "' '" + (dir / "a.csv").string() + "'");
+  BOOST_TEST(table.status == 0, table.out);
+  bool seen_all = false, seen_sequential = false;
+  std::istringstream lines(table.out);
+  for (std::string line; std::getline(lines, line);) {
+    const bool all = line.rfind("(all) ", 0) == 0, seq = line.rfind("sequential ", 0) == 0;
+    if (!all && !seq) continue;
+    (all ? seen_all : seen_sequential) = true;
+    std::istringstream cells(line.substr(all ? 5 : 10));  // after "(all)" or "sequential"
+    int count = 0;
+    double median = -1, within = -1;
+    std::string pct;
+    cells >> count >> median >> pct >> within;
+    BOOST_TEST(count == 3, line);
+    BOOST_TEST(std::abs(median - j.at("median_abs_pct_error").get<double>()) < 0.011, line);
+    BOOST_TEST(std::abs(within - 100 * j.at("within_10pct").get<double>()) < 0.051, line);
+  }
+  BOOST_TEST(seen_all, table.out);
+  BOOST_TEST(seen_sequential, table.out);
+  const auto bad = command_output("bash '" + script + "' '" + (dir / "a.json").string() + "'");
+  BOOST_TEST(bad.status == 2, bad.out);
   fs::remove_all(dir);
 }
 

@@ -1,10 +1,17 @@
 #define BOOST_TEST_MODULE precision_stage
 // The `precision` stage end to end on small synthetic data: every trained model evaluated in
 // every format of the experiment, stored per (model, format); the summary's best formats and
-// fronts; independence from the number of parallel jobs; resume redoes only what is missing.
+// fronts; independence from the number of parallel jobs; resume redoes only what is missing,
+// after lost rows and after a SIGKILL in the middle of the stage.
 #include <boost/test/unit_test.hpp>
 
+#include <signal.h>
+
+#include <chrono>
 #include <cmath>
+#include <cstdlib>
+#include <stdexcept>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -23,6 +30,13 @@ using narrow::test::source_dir;
 using narrow::test::sql;
 using nlohmann::json;
 using Args = std::vector<std::string>;
+
+namespace {
+Args operator+(Args a, const Args& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+}  // namespace
 
 namespace {
 
@@ -196,6 +210,67 @@ BOOST_AUTO_TEST_CASE(precision_stage_fills_the_store_and_reports_fronts) {
   std::istringstream before(kept);
   for (std::string line; std::getline(before, line);)
     BOOST_TEST(after.find(line) != std::string::npos, "evaluation redone: " << line);
+}
+
+// A run killed with SIGKILL in the middle of its precision stage, then resumed, ends with the
+// same evaluations as an uninterrupted run, and redoes none of those stored before the kill
+// (nor any training).
+BOOST_AUTO_TEST_CASE(killed_precision_stage_resumes_to_the_same_evaluations) {
+  BOOST_REQUIRE_MESSAGE(std::system("command -v sqlite3 >/dev/null") == 0,
+                        "the sqlite3 shell is needed (scripts/setup.sh installs it)");
+  const auto work = work_dir("precision_resume");
+  // More test images, so that each evaluation takes a moment and the run can be killed
+  // between two; one evaluation at a time.
+  const Args options = {"--set", "dataset.parameters.test=2000", "--jobs", "1",
+                        "--torch-threads", "1"};
+  const auto full = (work / "full").string(), killed = (work / "killed").string();
+  auto a = run_narrow(Args{"run", experiment(), "--out", full} + options);
+  BOOST_REQUIRE_MESSAGE(a.exit_code == 0, a.err);
+  const int expected = kModels * (kFormats + 1);
+  BOOST_REQUIRE(sql(full + "/results.db", "SELECT COUNT(*) FROM precisions;") ==
+                std::to_string(expected) + "\n");
+
+  namespace bp = boost::process;
+  const auto db = killed + "/results.db";
+  bp::child child(narrow::test::env("NARROW_EXE"),
+                  bp::args(Args{"run", experiment(), "--out", killed} + options),
+                  bp::std_out > bp::null, bp::std_err > bp::null);
+  for (int i = 0; i < 12000 && child.running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (!fs::exists(db)) continue;
+    int stored = 0;
+    try {
+      stored = std::atoi(sql(db, "SELECT COUNT(*) FROM precisions;").c_str());
+    } catch (const std::runtime_error&) {
+      continue;  // the store is being created or written: look again
+    }
+    if (stored >= 3) break;
+  }
+  BOOST_REQUIRE_MESSAGE(child.running(), "the run finished before it could be killed");
+  ::kill(child.id(), SIGKILL);
+  child.wait();
+  const int at_kill = std::stoi(sql(db, "SELECT COUNT(*) FROM units WHERE kind='precision';"));
+  BOOST_TEST_MESSAGE("killed with " << at_kill << " of " << expected << " evaluations stored");
+  BOOST_REQUIRE(at_kill >= 3);
+  BOOST_REQUIRE(at_kill < expected);
+  BOOST_TEST(sql(db, "SELECT COUNT(*) FROM precisions;") == std::to_string(at_kill) + "\n");
+  BOOST_TEST(sql(db, "SELECT value FROM meta WHERE key='status';") != "finished\n");
+  const auto before = sql(db, "SELECT key || finished_at FROM units WHERE kind IN ('precision', "
+                              "'training') ORDER BY key;");
+
+  auto r = run_narrow(Args{"run", experiment(), "--out", killed, "--resume"} + options);
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  BOOST_TEST(r.err.find(std::to_string(kModels) + " trained before") != std::string::npos, r.err);
+  BOOST_TEST(r.err.find(std::to_string(expected - at_kill) + " evaluations to do, " +
+                        std::to_string(at_kill) + " stored before") != std::string::npos,
+             r.err);
+  const auto after = sql(db, "SELECT key || finished_at FROM units WHERE kind IN ('precision', "
+                             "'training') ORDER BY key;");
+  std::istringstream kept(before);
+  for (std::string line; std::getline(kept, line);)
+    BOOST_TEST(after.find(line) != std::string::npos, "unit redone on resume: " << line);
+  BOOST_TEST(precisions(db) == precisions(full + "/results.db"));
+  BOOST_TEST(sql(db, "SELECT value FROM meta WHERE key='status';") == "finished\n");
 }
 
 BOOST_AUTO_TEST_CASE(a_precision_stage_needs_trained_models) {

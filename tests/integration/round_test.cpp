@@ -30,8 +30,10 @@ std::string read_file(const fs::path& p) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-/// Runs `narrow args...` with `input` on stdin; stdout and stderr are captured byte for byte.
-RunResult run_with_input(const std::vector<std::string>& args, const std::string& input) {
+/// Runs `narrow args...` with `input` on stdin and extra environment entries ("NAME=value");
+/// stdout and stderr are captured byte for byte.
+RunResult run_with_input(const std::vector<std::string>& args, const std::string& input,
+                         const std::vector<std::string>& extra_env = {}) {
   namespace bp = boost::process;
   static int counter = 0;
   const fs::path dir =
@@ -39,9 +41,11 @@ RunResult run_with_input(const std::vector<std::string>& args, const std::string
       ("narrow_round_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
   fs::create_directories(dir);
   { std::ofstream(dir / "in", std::ios::binary) << input; }
+  bp::environment env = boost::this_process::environment();
+  for (const auto& kv : extra_env) env[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
   bp::child c(narrow::test::env("NARROW_EXE"), bp::args(args),
               bp::std_in<(dir / "in").string(), bp::std_out>(dir / "out").string(),
-              bp::std_err > (dir / "err").string());
+              bp::std_err > (dir / "err").string(), env);
   c.wait();
   RunResult r;
   r.exit_code = c.exit_code();
@@ -172,6 +176,26 @@ BOOST_AUTO_TEST_CASE(bad_input_and_usage_exit_2) {
   BOOST_TEST(bad_param.exit_code == 2);
   const auto too_wide = run_with_input({"round", "--format", "fixed(20,20)"}, "1\n");
   BOOST_TEST(too_wide.exit_code == 2, too_wide.err);
+}
+
+// NARROW_IEEE_NO_AVX2=1 (the ieee plugin's baseline loop) changes no result; a value other
+// than 1, 0 or empty is one line and exit code 2.
+BOOST_AUTO_TEST_CASE(ieee_baseline_loop_switch) {
+  const std::string input = "0.1\n-3.14159\n65519\n1e-7\n-0\n";
+  for (const char* format : {"half", "bfloat16", "ieee(3,2)"}) {
+    const auto plain = run_with_input({"round", "--format", format}, input);
+    const auto baseline =
+        run_with_input({"round", "--format", format}, input, {"NARROW_IEEE_NO_AVX2=1"});
+    BOOST_TEST(plain.exit_code == 0, plain.err);
+    BOOST_TEST(baseline.exit_code == 0, baseline.err);
+    BOOST_TEST(lines(plain.out).size() == 5u);
+    BOOST_TEST(baseline.out == plain.out, format);
+  }
+  const auto bad = run_with_input({"round", "--format", "half"}, input, {"NARROW_IEEE_NO_AVX2=yes"});
+  BOOST_TEST(bad.exit_code == 2);
+  BOOST_TEST(bad.err.find("NARROW_IEEE_NO_AVX2='yes': allowed are 1") != std::string::npos,
+             bad.err);
+  BOOST_TEST(std::count(bad.err.begin(), bad.err.end(), '\n') == 1, bad.err);
 }
 
 BOOST_AUTO_TEST_CASE(stochastic_is_seeded_and_chunking_does_not_change_results) {

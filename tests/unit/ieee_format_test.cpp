@@ -3,6 +3,8 @@
 // rounding's neighbours, frequencies, seeding and chunking; the options; idempotence and
 // monotonicity.
 #define BOOST_TEST_MODULE ieee_format
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <bit>
 #include <cmath>
@@ -158,6 +160,39 @@ Compare compare(const narrow::NumberFormat& f, const std::vector<float>& inputs,
 }
 
 }  // namespace
+
+// The plugin has two rounding loops: AVX2, chosen when the CPU has it, and the baseline one,
+// forced by NARROW_IEEE_NO_AVX2=1. ctest runs this program twice, as unit.ieee_format_test
+// (the CPU's choice) and unit.ieee_format_test_baseline (forced), so that every test below
+// runs on both loops on a machine with AVX2; this case checks that the loop the run was meant
+// for is the one the plugin uses, so that the two runs cannot silently test the same loop.
+BOOST_AUTO_TEST_CASE(the_intended_rounding_loop_runs) {
+  (void)registry();  // loads the plugin
+  const auto env = [](const char* name) {
+    const char* v = std::getenv(name);
+    return std::string(v ? v : "");
+  };
+  const std::string build = env("NARROW_BUILD_DIR");
+  BOOST_TEST_REQUIRE(!build.empty(), "NARROW_BUILD_DIR is not set (run the test through ctest)");
+  const std::string library = build + "/lib/narrow/plugins/libnarrow_format_ieee.so";
+  void* handle = ::dlopen(library.c_str(), RTLD_NOW | RTLD_NOLOAD);
+  BOOST_TEST_REQUIRE(handle != nullptr, library << " is not loaded");
+  using LoopFn = const char* (*)();
+  const auto loop =
+      reinterpret_cast<LoopFn>(::dlsym(handle, "narrow_format_ieee_rounding_loop"));
+  BOOST_TEST_REQUIRE(loop != nullptr, "the plugin exports no narrow_format_ieee_rounding_loop");
+  const bool forced = env("NARROW_IEEE_NO_AVX2") == "1";
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") != 0;
+#else
+  const bool avx2 = false;
+#endif
+  const std::string expected = !forced && avx2 ? "avx2" : "baseline";
+  BOOST_TEST(std::string(loop()) == expected);
+  BOOST_TEST_MESSAGE("rounding loop: " << loop() << (forced ? " (NARROW_IEEE_NO_AVX2=1)" : ""));
+  ::dlclose(handle);
+}
 
 BOOST_AUTO_TEST_CASE(names_bits_and_aliases) {
   auto f = narrow::create_format(registry(), "ieee(4,3)");

@@ -33,6 +33,24 @@ BOOST_AUTO_TEST_CASE(reference_matches_libtorch_and_its_documented_size) {
   BOOST_TEST(space->references() == std::vector<std::string>({"googlenet_small"}));
   auto arch = reference_arch(*space, "googlenet_small");
   const auto m = analyse(arch);
+  // By hand, layer by layer. Convolutions have no bias: in * out * k * k weights, then a
+  // batch norm of 2 * out. A module on C input channels with the widths (#1x1, #3x3 reduce,
+  // #3x3, #5x5 reduce, #5x5, pool proj) = (a, br, b, cr, c, d) has 1x1 convolutions C->a,
+  // C->br, C->cr and C->d, a 3x3 br->b and a 5x5 cr->c, and gives a + b + c + d channels.
+  const auto module = [](std::int64_t C, std::int64_t a, std::int64_t br, std::int64_t b,
+                         std::int64_t cr, std::int64_t c, std::int64_t d) {
+    return (C * a + 2 * a) + (C * br + 2 * br) + (br * b * 9 + 2 * b) + (C * cr + 2 * cr) +
+           (cr * c * 25 + 2 * c) + (C * d + 2 * d);
+  };
+  const std::int64_t stem = 3 * 64 * 9 + 2 * 64;             // 3x3 conv 3->64, batch norm
+  const std::int64_t stage1 = module(64, 64, 96, 128, 16, 32, 32) +     // 3a: 64 -> 256
+                              module(256, 64, 96, 128, 16, 32, 32);     // 3b: 256 -> 256
+  const std::int64_t stage2 = module(256, 192, 96, 208, 16, 48, 64) +   // 4a: 256 -> 512
+                              module(512, 192, 96, 208, 16, 48, 64);    // 4b: 512 -> 512
+  const std::int64_t stage3 = module(512, 128, 80, 160, 16, 64, 64) +   // 5a: 512 -> 416
+                              module(416, 128, 80, 160, 16, 64, 64);    // 5b: 416 -> 416
+  const std::int64_t classifier = 416 * 10 + 10;
+  BOOST_TEST(m.params == stem + stage1 + stage2 + stage3 + classifier);
   // The figure of spaces/inception/README.md (no published figure: the model is ours).
   BOOST_TEST(m.params == 1554698);
   // Stem + 6 modules of 6 convs + classifier.

@@ -16,6 +16,7 @@
 #include "narrow/format.hpp"
 #include "run/loader.hpp"
 #include "narrow/registry.hpp"
+#include "support/ofp8_reference.hpp"
 #include "support/plugins.hpp"
 #include "support/rounding.hpp"
 
@@ -32,119 +33,14 @@ Registry& registry() {
 
 constexpr double inf = std::numeric_limits<double>::infinity();
 
-/// An 8-bit float decoded independently of the plugin: the exact value of every code.
-struct Layout {
-  int exponent_bits, mantissa_bits, bias;
-  bool ieee;  // e5m2: exponent all ones is Inf/NaN; e4m3: only S.1111.111 is NaN
-};
-constexpr Layout e4m3_layout{4, 3, 7, false};
-constexpr Layout e5m2_layout{5, 2, 15, true};
+using Layout = narrow::test::Ofp8Layout;
+using Oracle = narrow::test::Ofp8Reference;
+using narrow::test::e4m3_layout;
+using narrow::test::e5m2_layout;
 
 double decode(const Layout& l, unsigned code) {
-  const bool negative = code & 0x80;
-  const unsigned e = (code >> l.mantissa_bits) & ((1u << l.exponent_bits) - 1);
-  const unsigned m = code & ((1u << l.mantissa_bits) - 1);
-  const unsigned e_all = (1u << l.exponent_bits) - 1;
-  double v;
-  if (l.ieee && e == e_all) {
-    v = m == 0 ? inf : std::numeric_limits<double>::quiet_NaN();
-  } else if (!l.ieee && e == e_all && m == (1u << l.mantissa_bits) - 1) {
-    v = std::numeric_limits<double>::quiet_NaN();
-  } else if (e == 0) {
-    v = std::ldexp(double(m), 1 - l.bias - l.mantissa_bits);
-  } else {
-    v = std::ldexp(double(m + (1u << l.mantissa_bits)), int(e) - l.bias - l.mantissa_bits);
-  }
-  return negative ? -v : v;
+  return narrow::test::ofp8_decode(l, code);
 }
-
-/// The finite values in increasing order (one zero), each with its code's last bit (for ties),
-/// and the "next after max" of an unbounded exponent range at both ends, marked as overflow.
-struct Oracle {
-  struct Point {
-    double value;
-    bool even;
-    bool overflow;
-  };
-  std::vector<Point> points;
-  double max = 0;
-  bool saturate = false;
-  bool has_inf = false;
-
-  Oracle(const Layout& l, bool sat) : saturate(sat), has_inf(l.ieee) {
-    for (unsigned c = 0; c < 256; ++c) {
-      const double v = decode(l, c);
-      if (!std::isfinite(v) || (v == 0 && c != 0)) continue;
-      points.push_back({v, (c & 1) == 0, false});
-      max = std::max(max, v);
-    }
-    std::sort(points.begin(), points.end(),
-              [](const Point& a, const Point& b) { return a.value < b.value; });
-    // Above max, an unbounded exponent range would have max + ulp(max); its code is the one
-    // after max's code (e4m3: S.1111.111, odd; e5m2: S.11111.00, even).
-    const double top_ulp = std::ldexp(1.0, int(std::ilogb(max)) - l.mantissa_bits);
-    const bool next_even = !points.back().even;
-    points.insert(points.begin(), {-(max + top_ulp), next_even, true});
-    points.push_back({max + top_ulp, next_even, true});
-  }
-
-  double overflow_value(double sign) const {
-    if (saturate) return std::copysign(max, sign);
-    return has_inf ? std::copysign(inf, sign) : std::numeric_limits<double>::quiet_NaN();
-  }
-
-  /// The two candidates around x (equal when x is a value).
-  void neighbours(double x, Point& lo, Point& hi) const {
-    auto it = std::lower_bound(points.begin(), points.end(), x,
-                               [](const Point& p, double v) { return p.value < v; });
-    if (it != points.end() && it->value == x) {
-      lo = hi = *it;
-    } else {
-      hi = *it;
-      lo = *(it - 1);
-    }
-  }
-
-  float expect(float xf, Rounding mode) const {
-    const double x = xf;
-    if (std::isnan(x)) return xf;
-    if (std::isinf(x)) return float(overflow_value(x));
-    if (x == 0) return xf;
-    const bool toward_zero = mode == Rounding::toward_zero || (mode == Rounding::up && x < 0) ||
-                             (mode == Rounding::down && x > 0);
-    if (std::fabs(x) >= points.back().value)
-      return float(toward_zero ? std::copysign(max, x) : overflow_value(x));
-    Point lo, hi;
-    neighbours(x, lo, hi);
-    Point r = lo;
-    if (lo.value == hi.value) {
-      r = lo;
-    } else {
-      switch (mode) {
-        case Rounding::nearest_even: {
-          const double mid = (lo.value + hi.value) / 2;  // exact: few significant bits
-          r = x < mid ? lo : x > mid ? hi : (lo.even ? lo : hi);
-          break;
-        }
-        case Rounding::toward_zero:
-          r = x > 0 ? lo : hi;
-          break;
-        case Rounding::up:
-          r = hi;
-          break;
-        case Rounding::down:
-          r = lo;
-          break;
-        case Rounding::stochastic:
-          BOOST_FAIL("no single expectation for stochastic rounding");
-      }
-    }
-    if (r.overflow) return float(overflow_value(x));
-    if (r.value == 0) return std::copysign(0.0f, xf);
-    return float(r.value);
-  }
-};
-
 
 /// Inputs that matter: every value, every midpoint and the float32 neighbours of both,
 /// at both signs, plus the overflow region.

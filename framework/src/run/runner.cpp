@@ -127,6 +127,11 @@ RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptio
   fmt::print(stderr, "run {}: {} stage{}, {} {}\n", x.name, x.stages.size(),
              x.stages.size() == 1 ? "" : "s", options.resume ? "resuming" : "results in",
              db.string());
+  if (!x.ablation.empty())
+    fmt::print(stderr,
+               "warning: the ablation variants of '{}' ({}) are read but not run yet: only the "
+               "experiment as written runs\n",
+               x.name, fmt::join(x.ablation, ", "));
   if (options.resume) {
     const auto stored = store->meta("experiment");
     if (!stored) throw InputError(fmt::format("'{}' holds no experiment to resume", db.string()));
