@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "narrow/dataset.hpp"
 #include "narrow/device.hpp"
 #include "narrow/format.hpp"
 #include "narrow/metrics.hpp"
@@ -144,6 +145,41 @@ SamplingLaw resolve_law(const LawText& t, const SearchSpace& space, const std::s
   return law;
 }
 
+// The dataset opened as far as its headers (Dataset::describe()): its files, their headers and
+// counts, and whether train_size, test_size and validation fit, before any work. An option that
+// does not fit points at its value (at the dataset's name when the file does not write it). A
+// problem of the files points at the parameter that names them: the first string parameter
+// written whose value the message quotes (the folder of a missing file), else the dataset's name.
+void check_dataset_use(const PluginText& t, const PluginUse& use, const Registry& reg) {
+  DatasetSpec spec;
+  spec.name = use.name;
+  spec.parameters = use.parameters;
+  try {
+    (void)check_dataset(reg, spec);
+  } catch (const DatasetOptionError& e) {
+    SourceLocation where = t.where;
+    for (const auto& p : t.parameters)
+      if (p.name == e.parameter()) where = p.value_at;
+    fail(where, e.message());
+  } catch (const InputError& e) {
+    if (!e.where().empty()) throw;  // located already (in a file of the plugin's own)
+    const auto& schema = reg.find(Kind::dataset, use.name).schema;
+    const auto is_text = [&](const std::string& name) {
+      return std::any_of(schema.begin(), schema.end(), [&](const ParamSpec& ps) {
+        return ps.name == name && ps.type == ParamType::string;
+      });
+    };
+    SourceLocation where = t.where;
+    for (const auto& p : t.parameters)
+      if (!p.empty && !p.text.empty() && is_text(p.name) &&
+          e.message().find(p.text) != std::string::npos) {
+        where = p.value_at;
+        break;
+      }
+    fail(where, e.message());
+  }
+}
+
 bool metric_known(const std::string& m) {
   return std::find(metric_names.begin(), metric_names.end(), m) != metric_names.end();
 }
@@ -224,7 +260,10 @@ Experiment Experiment::load(const std::string& file, const std::vector<std::stri
       if (!loader.libraries()[i].ok) fail(p.where, loader.libraries()[i].error);
   }
 
-  if (d.dataset) x.dataset = resolve_use(*d.dataset, Kind::dataset, registry);
+  if (d.dataset) {
+    x.dataset = resolve_use(*d.dataset, Kind::dataset, registry);
+    check_dataset_use(*d.dataset, *x.dataset, registry);
+  }
   if (d.device) {
     x.device = resolve_use(*d.device, Kind::device, registry);
     // Built now: a preset, a description or a calibration file that cannot be read is
