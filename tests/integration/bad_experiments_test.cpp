@@ -80,6 +80,8 @@ const Bad bad_experiments[] = {
     {"dataset_train_size_too_large.yaml",   nullptr, 8, 28, "dataset 'synthetic': train_size 450 with its validation set of 50 images needs 500 training images; the training set has 480 (allowed: train_size up to 432 with validation 0.1, or 0 for all)"},
     {"dataset_test_size_too_large.yaml",    nullptr, 9, 16, "dataset 'synthetic': test_size 200 is larger than the test set (120 images; allowed: test_size up to 120, or 0 for all)"},
     {"dataset_validation_leaves_nothing.yaml", nullptr, 6, 38, "dataset 'synthetic': validation 0.5 leaves no training images (the training set has 1)"},
+    {"device_calibration_missing.yaml",     nullptr, 6, 29, "device 'calibrated': cannot read calibration file '/nonexistent/narrow-test/host.json'"},
+    {"device_description_is_a_folder.yaml", nullptr, 7, 18, "device description '/usr' is a folder; expected a YAML file"},
     {"train_without_epochs.yaml",           nullptr, 8, 15, "strategy 'train': training needs 'epochs' > 0 or 'iterations' > 0"},
     {"unknown_format.yaml",                 nullptr, 7, 11, "unknown format 'ieee754' (valid: bfloat16, e4m3, e5m2, fixed, half, ieee, int8, tf32)"},
     {"format_parameter_out_of_range.yaml",  nullptr, 8, 21, "parameter 'w' of format 'ieee': 9 is out of range"},
