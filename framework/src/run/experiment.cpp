@@ -273,7 +273,11 @@ Experiment Experiment::load(const std::string& file, const std::vector<std::stri
   for (const auto& p : d.plugin_paths) {
     x.plugin_paths.push_back(p.path);
     auto before = loader.libraries().size();
-    loader.load_path(p.path);
+    try {
+      loader.load_path(p.path);
+    } catch (const InputError& e) {
+      fail(p.where, e.message());
+    }
     for (auto i = before; i < loader.libraries().size(); ++i)
       if (!loader.libraries()[i].ok) fail(p.where, loader.libraries()[i].error);
   }
