@@ -31,6 +31,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/process.hpp>
 #include <boost/program_options.hpp>
 
 #include "bench_support.hpp"
@@ -217,11 +218,28 @@ PlainRun plain_loop(const narrow::ImageSet& train, const narrow::ImageSet& test,
 
 // ------------------------------------------------------------------------------ python
 
-/// The first of `candidates` that can import torch, or "" (then says so).
+/// The program `python` names: a path as it is, a bare name found on PATH; empty when none.
+boost::filesystem::path program(const std::string& python) {
+  if (python.find('/') != std::string::npos) return python;
+  return boost::process::search_path(python);
+}
+
+/// The first of `candidates` that can import torch, or "" (then says so). Run without a shell,
+/// so that a name or path with quotes or spaces is only a name.
 std::string python_with_torch(const std::vector<std::string>& candidates) {
-  for (const auto& python : candidates)
-    if (std::system(("'" + python + "' -c 'import torch' > /dev/null 2>&1").c_str()) == 0)
-      return python;
+  namespace bp = boost::process;
+  for (const auto& python : candidates) {
+    const auto exe = program(python);
+    if (exe.empty()) continue;
+    try {
+      bp::child c(exe, bp::args({"-c", "import torch"}), bp::std_out > bp::null,
+                  bp::std_err > bp::null, bp::std_in < bp::null);
+      c.wait();
+      if (c.exit_code() == 0) return python;
+    } catch (const bp::process_error&) {
+      // cannot be started: try the next one
+    }
+  }
   std::string tried;
   for (const auto& python : candidates) tried += (tried.empty() ? "" : ", ") + python;
   std::cout << "PyTorch for Python: skipped (" << tried << ": cannot import torch)\n";
@@ -229,25 +247,38 @@ std::string python_with_torch(const std::vector<std::string>& candidates) {
 }
 
 /// Runs bench/pytorch_loop.py; returns its images per second, or a negative value with a
-/// message printed when Python or PyTorch is not there.
+/// message printed when Python or PyTorch is not there. Its arguments go to it as they are
+/// (no shell).
 double python_rate(const std::vector<std::string>& pythons, const std::string& script,
                    const std::string& data_dir, int threads, std::int64_t images,
                    std::int64_t epochs, std::int64_t batch) {
+  namespace bp = boost::process;
   const std::string python = python_with_torch(pythons);
   if (python.empty()) return -1;
-  const std::string command = "'" + python + "' '" + script + "' --data '" + data_dir +
-                              "' --threads " + std::to_string(threads) + " --images " +
-                              std::to_string(images) + " --epochs " + std::to_string(epochs) +
-                              " --batch " + std::to_string(batch) + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  if (!pipe) {
-    std::cout << "PyTorch for Python: skipped (cannot run " << python << ")\n";
+  const std::vector<std::string> args{script,
+                                      "--data",
+                                      data_dir,
+                                      "--threads",
+                                      std::to_string(threads),
+                                      "--images",
+                                      std::to_string(images),
+                                      "--epochs",
+                                      std::to_string(epochs),
+                                      "--batch",
+                                      std::to_string(batch)};
+  std::string output;
+  int status = -1;
+  try {
+    bp::ipstream out;  // stdout and stderr together, as the script's messages come
+    bp::child c(program(python), bp::args(args), (bp::std_out & bp::std_err) > out,
+                bp::std_in < bp::null);
+    for (std::string line; std::getline(out, line);) output += line + "\n";
+    c.wait();
+    status = c.exit_code();
+  } catch (const bp::process_error& e) {
+    std::cout << "PyTorch for Python: skipped (cannot run " << python << ": " << e.what() << ")\n";
     return -1;
   }
-  std::string output;
-  std::array<char, 4096> buf{};
-  while (std::fgets(buf.data(), int(buf.size()), pipe)) output += buf.data();
-  const int status = pclose(pipe);
   const std::string key = "images_per_second=";
   const auto at = output.rfind(key);
   if (status != 0 || at == std::string::npos) {

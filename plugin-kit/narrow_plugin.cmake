@@ -2,7 +2,8 @@
 #
 # Builds a narrow plugin: a MODULE library with hidden symbols that links the kernel
 # (narrow::narrow), finds it at run time through its RPATH, and lands in the plugin folder
-# of the build (in-tree) or in OUTPUT_DIRECTORY / the current binary dir (out-of-tree).
+# of the build (in-tree) or in OUTPUT_DIRECTORY / the current binary dir (out-of-tree). The
+# library and its folder are made writable by their owner only, as narrow requires.
 function(narrow_add_plugin name)
   cmake_parse_arguments(ARG "" "OUTPUT_DIRECTORY" "SOURCES;LIBRARIES" ${ARGN})
   add_library(${name} MODULE ${ARG_SOURCES})
@@ -22,6 +23,11 @@ function(narrow_add_plugin name)
   elseif(DEFINED NARROW_BUILD_PLUGIN_DIR)
     set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${NARROW_BUILD_PLUGIN_DIR})
   endif()
+  # narrow refuses a plugin file or folder that its group or other users may write (its code
+  # would run on loading); the linker's modes follow the umask, which may be 002.
+  add_custom_command(TARGET ${name} POST_BUILD
+    COMMAND chmod go-w $<TARGET_FILE:${name}> $<TARGET_FILE_DIR:${name}>
+    VERBATIM)
   if(TARGET narrow_core)
     # In-tree: find the kernel in the build tree and, once installed, next to the plugin folder.
     set_target_properties(${name} PROPERTIES

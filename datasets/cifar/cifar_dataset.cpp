@@ -52,29 +52,34 @@ const Variant& variant(const std::string& v) {
   return v == "cifar100" ? cifar100 : cifar10;
 }
 
-/// Appends the records of one file to `out`.
-void read_records(const std::string& path, const Variant& v, ImageSet& out) {
-  const auto bytes = read_file(path);
+/// How many records a file of `size` bytes holds; throws when it is not a whole number.
+std::size_t record_count(const std::string& path, const Variant& v, std::uint64_t size) {
   const std::size_t record = v.label_bytes + image_bytes;
   const std::string form =
       fmt::format("{}-byte records ({} label byte{} and {} pixel bytes)", record, v.label_bytes,
                   v.label_bytes > 1 ? "s" : "", image_bytes);
-  if (bytes.empty()) throw InputError(fmt::format("{}: empty; expected {}", path, form));
-  if (bytes.size() % record != 0) {
+  if (size == 0) throw InputError(fmt::format("{}: empty; expected {}", path, form));
+  if (size % record != 0) {
     // A whole number of the other variant's records: say so.
     const std::size_t other = (v.label_bytes == 1 ? 2 : 1) + image_bytes;
     const std::string hint =
-        bytes.size() % other == 0
-            ? fmt::format(
-                  "; it is a whole number of {}-byte records: is it {}? (parameter "
-                  "'variant')",
-                  other, v.label_bytes == 1 ? "CIFAR-100" : "CIFAR-10")
-            : std::string();
+        size % other == 0 ? fmt::format(
+                                "; it is a whole number of {}-byte records: is it {}? (parameter "
+                                "'variant')",
+                                other, v.label_bytes == 1 ? "CIFAR-100" : "CIFAR-10")
+                          : std::string();
     throw InputError(fmt::format(
         "{}: truncated: {} bytes is not a whole number of {}; the last record has {} bytes{}", path,
-        bytes.size(), form, bytes.size() % record, hint));
+        size, form, size % record, hint));
   }
-  const std::size_t count = bytes.size() / record;
+  return std::size_t(size / record);
+}
+
+/// Appends the records of one file to `out`.
+void read_records(const std::string& path, const Variant& v, ImageSet& out) {
+  const auto bytes = read_file(path);
+  const std::size_t record = v.label_bytes + image_bytes;
+  const std::size_t count = record_count(path, v, bytes.size());
   const std::size_t start = out.labels.size();
   out.labels.resize(start + count);
   out.pixels.resize((start + count) * image_bytes);
@@ -125,7 +130,7 @@ ParamSchema CifarDataset::schema() {
 CifarDataset::CifarDataset(const Parameters& p)
     : folder_(p.string("path")), variant_(p.string("variant")) {}
 
-RawDataset CifarDataset::read() const {
+CifarDataset::Files CifarDataset::files() const {
   const Variant& v = variant(variant_);
   check_folder(folder_, fmt::format("parameter 'path' of dataset 'cifar' (the folder of the "
                                     "{} binary version)",
@@ -140,10 +145,15 @@ RawDataset CifarDataset::read() const {
       other_there ? fmt::format("{}; the folder has {}: set variant {}", v.expected,
                                 other.test_files[0], v.classes == 10 ? "cifar100" : "cifar10")
                   : std::string(v.expected);
-  std::vector<std::string> train, test;
-  for (const auto& f : v.train_files) train.push_back(find_file(folder_, f, expected));
-  for (const auto& f : v.test_files) test.push_back(find_file(folder_, f, expected));
+  Files files;
+  for (const auto& f : v.train_files) files.train.push_back(find_file(folder_, f, expected));
+  for (const auto& f : v.test_files) files.test.push_back(find_file(folder_, f, expected));
+  return files;
+}
 
+RawDataset CifarDataset::read() const {
+  const Variant& v = variant(variant_);
+  const Files files = this->files();
   RawDataset raw;
   raw.name = v.name;
   raw.classes = v.classes;
@@ -152,10 +162,29 @@ RawDataset CifarDataset::read() const {
     s->height = side;
     s->width = side;
   }
-  for (const auto& f : train) read_records(f, v, raw.train);
-  for (const auto& f : test) read_records(f, v, raw.test);
+  for (const auto& f : files.train) read_records(f, v, raw.train);
+  for (const auto& f : files.test) read_records(f, v, raw.test);
   raw.class_names = read_names(folder_, v);
   return raw;
+}
+
+DatasetDescription CifarDataset::describe() const {
+  const Variant& v = variant(variant_);
+  const Files files = this->files();
+  const std::uint64_t record = v.label_bytes + image_bytes;
+  const auto count = [&](const std::vector<std::string>& paths) {
+    std::int64_t n = 0;
+    for (const auto& f : paths)
+      n += std::int64_t(record_count(
+          f, v, data_size(f, [&](std::uint64_t size) { return size > 0 && size % record == 0; })));
+    return n;
+  };
+  DatasetDescription d;
+  d.name = v.name;
+  d.classes = v.classes;
+  d.train = ImageSetShape{count(files.train), 3, side, side};
+  d.test = ImageSetShape{count(files.test), 3, side, side};
+  return d;
 }
 
 }  // namespace narrow::datasets

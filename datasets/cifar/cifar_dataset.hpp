@@ -4,6 +4,7 @@
 // channel (red, green, blue), row by row. CIFAR-10 records have one label byte; CIFAR-100
 // records have two, the coarse label (0..19), then the fine label (0..99), which is the class.
 #include <string>
+#include <vector>
 
 #include "narrow/dataset.hpp"
 
@@ -18,8 +19,16 @@ class CifarDataset final : public Dataset {
   /// Reads every file of the variant once all are found; bad files are InputErrors naming
   /// the file.
   RawDataset read() const override;
+  /// Counts the records of every file from its size; labels and pixels are not read.
+  DatasetDescription describe() const override;
 
  private:
+  struct Files {
+    std::vector<std::string> train, test;
+  };
+  /// The folder checked and every file of the variant found (raw or gzipped).
+  Files files() const;
+
   std::string folder_, variant_;
 };
 

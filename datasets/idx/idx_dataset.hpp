@@ -17,8 +17,16 @@ class IdxDataset final : public Dataset {
 
   /// Reads the four files once all are found; bad files are InputErrors naming the file.
   RawDataset read() const override;
+  /// The four headers, checked against the files' sizes; labels are not read.
+  DatasetDescription describe() const override;
 
  private:
+  struct Files {
+    std::string train_images, train_labels, test_images, test_labels;
+  };
+  /// The folder checked and the four files found (raw or gzipped).
+  Files files() const;
+
   std::string folder_;
   std::int64_t classes_;
 };

@@ -67,6 +67,12 @@ RawDataset SyntheticDataset::read() const {
   return raw;
 }
 
+DatasetDescription SyntheticDataset::describe() const {
+  return DatasetDescription{"synthetic", classes_,
+                            ImageSetShape{train_, channels_, height_, width_},
+                            ImageSetShape{test_, channels_, height_, width_}};
+}
+
 std::vector<float> SyntheticDataset::make_prototypes() const {
   const std::int64_t gh = std::min<std::int64_t>(height_, 4);
   const std::int64_t gw = std::min<std::int64_t>(width_, 4);

@@ -20,6 +20,8 @@ class SyntheticDataset final : public Dataset {
 
   /// Generates both sets; reads no file.
   RawDataset read() const override;
+  /// The shapes and counts of the parameters; generates nothing.
+  DatasetDescription describe() const override;
 
  private:
   std::size_t image_size() const { return std::size_t(channels_ * height_ * width_); }

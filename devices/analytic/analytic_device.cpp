@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -142,6 +143,10 @@ DeviceDescription DeviceDescription::parse(const std::string& text, const std::s
 }
 
 DeviceDescription DeviceDescription::load(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw InputError(
+        fmt::format("device description '{}' is a folder; expected a YAML file", path));
   std::ifstream in(path);
   if (!in) throw InputError(fmt::format("cannot read device description '{}'", path));
   std::stringstream text;

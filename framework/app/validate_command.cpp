@@ -26,9 +26,11 @@ int cmd_validate(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse(args, opts, vm,
              "narrow validate FILE [--set path.to.key=value]... [--json]\n\n"
-             "Checks an experiment file without running anything: keys, plugin names, parameters,\n"
-             "laws, constraints and units. Prints the resolved experiment (every default filled\n"
-             "in, laws expanded) on success; one line FILE:LINE:COLUMN: error: ... otherwise.",
+             "Checks an experiment file without running its stages: keys, plugin names, parameters,\n"
+             "laws, constraints and units, and the dataset's files (headers and counts). Prints\n"
+             "the resolved experiment (every default filled in, laws expanded) on success; one\n"
+             "line FILE:LINE:COLUMN: error: ... otherwise. The plugins the file names under\n"
+             "plugins: are loaded, which runs their code: validate only files you trust.",
              &pos))
     return 0;
   if (file.empty())

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <iterator>
 #include <map>
 #include <regex>
@@ -14,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "support/run.hpp"
@@ -74,6 +76,12 @@ const Bad bad_experiments[] = {
     {"constraint_fits_unknown_flash.yaml",  nullptr, 10, 9, "device 'analytic' does not know its flash size"},
     {"unknown_dataset.yaml",                nullptr, 5, 9,  "unknown dataset 'fashion_mnist' (valid: cifar, idx, synthetic)"},
     {"dataset_parameter_out_of_range.yaml", nullptr, 6, 28, "parameter 'validation' of dataset 'idx': 0.9 is out of range"},
+    {"dataset_folder_missing.yaml",         nullptr, 6, 22, "/nonexistent/narrow-test/fashion-mnist: folder does not exist (parameter 'path' of dataset 'idx')"},
+    {"dataset_train_size_too_large.yaml",   nullptr, 8, 28, "dataset 'synthetic': train_size 450 with its validation set of 50 images needs 500 training images; the training set has 480 (allowed: train_size up to 432 with validation 0.1, or 0 for all)"},
+    {"dataset_test_size_too_large.yaml",    nullptr, 9, 16, "dataset 'synthetic': test_size 200 is larger than the test set (120 images; allowed: test_size up to 120, or 0 for all)"},
+    {"dataset_validation_leaves_nothing.yaml", nullptr, 6, 38, "dataset 'synthetic': validation 0.5 leaves no training images (the training set has 1)"},
+    {"device_calibration_missing.yaml",     nullptr, 6, 29, "device 'calibrated': cannot read calibration file '/nonexistent/narrow-test/host.json'"},
+    {"device_description_is_a_folder.yaml", nullptr, 7, 18, "device description '/usr' is a folder; expected a YAML file"},
     {"train_without_epochs.yaml",           nullptr, 8, 15, "strategy 'train': training needs 'epochs' > 0 or 'iterations' > 0"},
     {"unknown_format.yaml",                 nullptr, 7, 11, "unknown format 'ieee754' (valid: bfloat16, e4m3, e5m2, fixed, half, ieee, int8, tf32)"},
     {"format_parameter_out_of_range.yaml",  nullptr, 8, 21, "parameter 'w' of format 'ieee': 9 is out of range"},
@@ -89,6 +97,27 @@ const Bad bad_experiments[] = {
     {"duplicate_key.yaml",                  nullptr, 6, 1,  "'seed'"},
     {"ablation_not_a_list.yaml",            nullptr, 9, 3,  "'ablation' must be a list"},
     {"ablation_variant_without_name.yaml",  nullptr, 10, 5, "needs 'name'"},
+};
+
+// Experiments in tests/fixtures/bad_experiments/datasets whose dataset is a folder of
+// tests/fixtures/datasets, written DATASETS/<folder>: the test validates a copy with the absolute
+// path in its place. The message starts with the path of `data_file` when it is given, then
+// `fragment`.
+struct BadData {
+  const char* file;
+  int line, column;
+  const char* data_file;  // under tests/fixtures/datasets; the message starts with its path
+  const char* fragment;
+};
+
+const BadData bad_data[] = {
+    {"idx_missing_file.yaml",          7, 11, "idx/missing_file/t10k-labels-idx1-ubyte", ": missing (neither it nor t10k-labels-idx1-ubyte.gz exists)"},
+    {"idx_short_header.yaml",          6, 35, "idx/short_header/t10k-labels-idx1-ubyte", ": truncated: 6 bytes, expected at least the 8-byte IDX header"},
+    {"idx_bad_magic.yaml",             6, 22, "idx/bad_magic_gz/train-labels-idx1-ubyte.gz", ": wrong magic number 0x00000803, expected 0x00000801 (an IDX file of unsigned-byte labels); this is an image file"},
+    {"idx_truncated.yaml",             6, 22, "idx/truncated/t10k-images-idx3-ubyte", ": truncated: the header announces 3 images of 2x3 pixels, the file holds 2"},
+    {"cifar_truncated.yaml",           6, 22, "cifar/cifar10_truncated/test_batch.bin", ": truncated: 3173 bytes is not a whole number of 3073-byte records"},
+    {"idx_train_size_too_large.yaml",  6, 28, nullptr, "dataset 'valid': train_size 8 with its validation set of 1 images needs 9 training images; the training set has 8"},
+    {"cifar_test_size_too_large.yaml", 7, 27, nullptr, "dataset 'cifar-10': test_size 3 is larger than the test set (2 images; allowed: test_size up to 2, or 0 for all)"},
 };
 // clang-format on
 
@@ -248,6 +277,89 @@ BOOST_AUTO_TEST_CASE(run_refuses_a_bad_experiment_before_creating_a_store) {
   BOOST_TEST(has(rest, "has low 16 > high 4"), rest);
   BOOST_TEST(!fs::exists(out / "results.db"));
   fs::remove_all(out);
+}
+
+BOOST_AUTO_TEST_CASE(run_refuses_bad_data_before_creating_a_store) {
+  for (const char* name : {"dataset_folder_missing.yaml", "dataset_train_size_too_large.yaml",
+                           "dataset_test_size_too_large.yaml"}) {
+    BOOST_TEST_CONTEXT(name) {
+      const fs::path out = fresh_dir("bad_data_run");
+      const std::string file = (folder() / name).string();
+      auto r = run_narrow({"run", file, "--out", out.string(), "--threads", "1"});
+      const std::string rest = refused(r, file + ":");
+      BOOST_TEST((has(rest, "error: dataset") || has(rest, "error: /nonexistent/")), rest);
+      BOOST_TEST(!fs::exists(out), out << " was created");
+      fs::remove_all(out);
+    }
+  }
+}
+
+// ------------------------------------------------------------------ datasets in folders
+
+namespace {
+
+fs::path data_fixtures() {
+  return fs::path(narrow::test::source_dir()) / "tests" / "fixtures" / "datasets";
+}
+
+// A copy of tests/fixtures/bad_experiments/datasets/NAME with DATASETS replaced by the absolute
+// path of tests/fixtures/datasets, in a fresh folder.
+std::string with_data_path(const std::string& name, const fs::path& dir) {
+  std::ifstream in(folder() / "datasets" / name);
+  BOOST_REQUIRE_MESSAGE(in, "cannot read fixture " << name);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string placeholder = "DATASETS";
+  const auto at = text.find(placeholder);
+  BOOST_REQUIRE_MESSAGE(at != std::string::npos, name << " does not name DATASETS/...");
+  text.replace(at, placeholder.size(), data_fixtures().string());
+  fs::create_directories(dir);
+  const fs::path copy = dir / name;
+  std::ofstream(copy) << text;
+  return copy.string();
+}
+
+}  // namespace
+
+BOOST_DATA_TEST_CASE(each_bad_data_folder_is_refused_at_its_parameter,
+                     bdata::xrange(std::size(bad_data)), i) {
+  const BadData& b = bad_data[i];
+  BOOST_TEST_CONTEXT(b.file) {
+    const fs::path dir = fresh_dir("bad_data");
+    const std::string file = with_data_path(b.file, dir);
+    const std::string where = fmt::format("{}:{}:{}: error: ", file, b.line, b.column);
+    const std::string message =
+        (b.data_file ? (data_fixtures() / b.data_file).string() : std::string()) + b.fragment;
+    const std::string rest = refused(run_narrow({"validate", file}), where);
+    BOOST_TEST(rest.rfind(message, 0) == 0u,
+               "'" << rest << "' does not start with '" << message << "'");
+    // run refuses it the same way, before it creates the run's folder.
+    const fs::path out = dir / "run";
+    const std::string run_rest =
+        refused(run_narrow({"run", file, "--out", out.string(), "--threads", "1"}), where);
+    BOOST_TEST(run_rest == rest);
+    BOOST_TEST(!fs::exists(out), out << " was created");
+    fs::remove_all(dir);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(the_data_table_covers_every_fixture) {
+  std::set<std::string> in_table;
+  for (const auto& b : bad_data) in_table.insert(b.file);
+  std::size_t files = 0;
+  for (const auto& e : fs::directory_iterator(folder() / "datasets")) {
+    if (e.path().extension() != ".yaml") continue;
+    ++files;
+    BOOST_TEST(in_table.count(e.path().filename().string()) == 1u,
+               e.path().filename().string() << " is a fixture that the table does not check");
+  }
+  BOOST_TEST(files == std::size(bad_data));
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_data_option_from_the_command_line_is_reported_there) {
+  auto r = run_narrow({"validate", (folder() / "dataset_test_size_too_large.yaml").string(),
+                       "--set", "dataset.parameters.test_size=121"});
+  const std::string rest = refused(r, "--set: error: ");
+  BOOST_TEST(has(rest, "test_size 121 is larger than the test set (120 images"), rest);
 }
 
 // ------------------------------------------------------------------ --set

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
@@ -10,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/files.hpp"
 #include "support/run.hpp"
 
 namespace fs = std::filesystem;
@@ -201,4 +203,43 @@ BOOST_AUTO_TEST_CASE(missing_plugin_folder_in_the_environment_is_not_fatal) {
                             {"NARROW_PLUGIN_PATH=" + fixture_dir() + "/no-such-folder"});
   const json listing = parse_listing(r);
   BOOST_TEST(entry(listing, "space", "sequential") != nullptr);
+}
+
+// A plugin folder that other users may write is refused before anything is loaded from it, by
+// every way of naming it: --plugins, NARROW_PLUGIN_PATH, and an experiment's `plugins:` (at
+// its line). Once fixed (chmod go-w, as the message says), it loads.
+BOOST_AUTO_TEST_CASE(a_plugin_folder_that_others_may_write_is_refused_with_exit_code_2) {
+  narrow::test::TempDir tmp("cli-plugin-permissions");
+  const fs::path folder = tmp.dir / "plugins";
+  fs::create_directories(folder);
+  fs::copy_file(fixture("good"), folder / "libnarrow_fixture_good.so");
+  fs::permissions(folder / "libnarrow_fixture_good.so", fs::perms::owner_all);
+  fs::permissions(folder, fs::perms::owner_all | fs::perms::others_all);
+  const std::string file = tmp.file("experiment.yaml");
+  std::ofstream(file) << "name: uses_a_plugin\nseed: 1\nplugins:\n  - plugins\nspaces:\n"
+                         "  - plugin: fixture_good\nstages:\n  - strategy: random\n";
+  const std::string why = "plugin folder " + folder.string() +
+                          " is writable by other users (mode 0707); narrow loads no code that "
+                          "others can change: make it writable by its owner only (chmod go-w " +
+                          folder.string() + ")";
+  const struct {
+    std::vector<std::string> args, env;
+    std::string line;
+  } cases[] = {
+      {{"plugins", "--plugins", folder.string()}, {}, "narrow plugins: error: " + why},
+      {{"plugins"}, {"NARROW_PLUGIN_PATH=" + folder.string()}, "narrow plugins: error: " + why},
+      {{"validate", file}, {}, file + ":4:5: error: " + why},
+  };
+  for (const auto& c : cases) {
+    BOOST_TEST_CONTEXT(c.args.front() << (c.env.empty() ? "" : " with " + c.env.front())) {
+      const auto r = run_narrow(c.args, c.env);
+      BOOST_TEST(r.exit_code == 2, r.err);
+      BOOST_TEST(r.out.empty(), r.out);
+      BOOST_TEST(lines_of(r.err) == std::vector<std::string>{c.line},
+                 boost::test_tools::per_element());
+    }
+  }
+  fs::permissions(folder, fs::perms::others_all, fs::perm_options::remove);
+  const auto r = run_narrow({"validate", file});
+  BOOST_TEST(r.exit_code == 0, r.err);
 }

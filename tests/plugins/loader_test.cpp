@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,6 +19,7 @@
 #include "narrow/plugin.hpp"
 #include "narrow/registry.hpp"
 #include "narrow/space.hpp"
+#include "support/files.hpp"
 
 namespace fs = std::filesystem;
 
@@ -568,6 +570,152 @@ BOOST_AUTO_TEST_CASE(real_and_fixture_plugins_load_side_by_side) {
   BOOST_TEST(loader.failures().size() == real_failures + 9u);
   BOOST_TEST(registry.contains(Kind::space, "sequential"));
   BOOST_TEST(registry.contains(Kind::space, "fixture_good"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ------------------------------------------------------------------ permissions
+
+BOOST_AUTO_TEST_SUITE(permissions)
+
+namespace {
+
+constexpr auto rwxr_xr_x = fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                           fs::perms::others_read | fs::perms::others_exec;
+
+/// A folder (mode 0755) with a copy (mode 0755) of the fixture library `name`.
+struct CopiedPlugin : narrow::test::TempDir {
+  fs::path folder, file;
+  explicit CopiedPlugin(const std::string& name = "good") : TempDir("loader-permissions") {
+    folder = dir / "plugins";
+    fs::create_directories(folder);
+    file = folder / ("libnarrow_fixture_" + name + ".so");
+    fs::copy_file(fixture(name), file);
+    fs::permissions(folder, rwxr_xr_x);
+    fs::permissions(file, rwxr_xr_x);
+  }
+};
+
+/// What `f` throws: an InputError of one line, or a failed test.
+std::string refusal(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const narrow::InputError& e) {
+    BOOST_TEST(e.message().find('\n') == std::string::npos, e.message());
+    return e.message();
+  }
+  BOOST_ERROR("not refused");
+  return "";
+}
+
+std::string expected(const char* what, const fs::path& path, const char* who, const char* mode) {
+  return std::string("plugin ") + what + " " + path.string() + " is writable by " + who +
+         " (mode " + mode +
+         "); narrow loads no code that others can change: make it writable by its owner only "
+         "(chmod go-w " +
+         path.string() + ")";
+}
+
+const struct {
+  fs::perms bit;
+  const char* who;
+  const char* folder_mode;  // of the folder with the bit added; files alike
+} writable[] = {
+    {fs::perms::group_write, "its group", "0775"},
+    {fs::perms::others_write, "other users", "0757"},
+    {fs::perms::group_write | fs::perms::others_write, "its group and other users", "0777"},
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_folder_that_others_may_write_is_refused_until_it_is_fixed) {
+  for (const auto& w : writable) {
+    BOOST_TEST_CONTEXT(w.who) {
+      CopiedPlugin p;
+      fs::permissions(p.folder, rwxr_xr_x | w.bit);
+      Registry registry;
+      PluginLoader loader(registry);
+      const std::string message = expected("folder", p.folder, w.who, w.folder_mode);
+      BOOST_TEST(refusal([&] { loader.load_path(p.folder.string()); }) == message);
+      // The library alone, by its path, is refused for its folder too.
+      BOOST_TEST(refusal([&] { loader.load_path(p.file.string()); }) == message);
+      BOOST_TEST(refusal([&] { (void)loader.load_library(p.file.string()); }) == message);
+      BOOST_TEST(loader.libraries().empty());
+      BOOST_TEST(!registry.contains(Kind::space, "fixture_good"));
+      // chmod go-w, as the message says: it loads.
+      fs::permissions(p.folder, fs::perms::group_write | fs::perms::others_write,
+                      fs::perm_options::remove);
+      loader.load_path(p.folder.string());
+      BOOST_TEST(loader.failures().empty());
+      BOOST_TEST(registry.contains(Kind::space, "fixture_good"));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_library_that_others_may_write_is_refused_until_it_is_fixed) {
+  for (const auto& w : writable) {
+    BOOST_TEST_CONTEXT(w.who) {
+      CopiedPlugin p;
+      fs::permissions(p.file, rwxr_xr_x | w.bit);
+      Registry registry;
+      PluginLoader loader(registry);
+      const std::string message = expected("file", p.file, w.who, w.folder_mode);
+      BOOST_TEST(refusal([&] { loader.load_path(p.folder.string()); }) == message);
+      BOOST_TEST(refusal([&] { loader.load_path(p.file.string()); }) == message);
+      BOOST_TEST(loader.libraries().empty());
+      BOOST_TEST(!registry.contains(Kind::space, "fixture_good"));
+      fs::permissions(p.file, fs::perms::group_write | fs::perms::others_write,
+                      fs::perm_options::remove);
+      loader.load_path(p.folder.string());
+      BOOST_TEST(loader.failures().empty());
+      BOOST_TEST(registry.contains(Kind::space, "fixture_good"));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(the_check_comes_before_the_library_is_opened) {
+  // A text file named like a plugin: opened, it would be refused as "cannot be loaded".
+  CopiedPlugin p("not_a_library");
+  fs::permissions(p.file, rwxr_xr_x | fs::perms::others_write);
+  Registry registry;
+  PluginLoader loader(registry);
+  BOOST_TEST(refusal([&] { (void)loader.load_library(p.file.string()); }) ==
+             expected("file", p.file, "other users", "0757"));
+  BOOST_TEST(loader.libraries().empty());
+  fs::permissions(p.file, fs::perms::others_write, fs::perm_options::remove);
+  const LoadedLibrary lib = loader.load_library(p.file.string());
+  BOOST_TEST(!lib.ok);
+  BOOST_TEST(lib.error.find("cannot be loaded") != std::string::npos, lib.error);
+}
+
+BOOST_AUTO_TEST_CASE(a_link_is_checked_where_it_leads) {
+  CopiedPlugin target;
+  CopiedPlugin p;
+  const fs::path link = p.folder / "libnarrow_fixture_linked.so";
+  fs::create_symlink(target.file, link);
+  fs::remove(p.file);
+  fs::permissions(target.folder, rwxr_xr_x | fs::perms::group_write);
+  Registry registry;
+  PluginLoader loader(registry);
+  BOOST_TEST(refusal([&] { loader.load_path(p.folder.string()); }) ==
+             expected("folder", fs::canonical(target.folder), "its group", "0775"));
+  fs::permissions(target.folder, fs::perms::group_write, fs::perm_options::remove);
+  loader.load_path(p.folder.string());
+  BOOST_TEST(registry.contains(Kind::space, "fixture_good"));
+}
+
+BOOST_AUTO_TEST_CASE(the_build_tree_passes) {
+  // narrow_add_plugin() makes built plugins and their folder writable by their owner only,
+  // whatever the umask.
+  for (const auto& folder : {real_plugin_dir(), fixture_dir()}) {
+    BOOST_TEST_CONTEXT(folder) {
+      const auto write = fs::perms::group_write | fs::perms::others_write;
+      BOOST_TEST(((fs::status(folder).permissions() & write) == fs::perms::none));
+      for (const auto& e : fs::directory_iterator(folder))
+        if (e.path().extension() == ".so")
+          BOOST_TEST(((fs::status(e.path()).permissions() & write) == fs::perms::none), e.path());
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -46,6 +47,26 @@ void write_file(const std::string& path, const std::string& bytes, bool gz = fal
     out << bytes;
   }
   if (gz) BOOST_REQUIRE(std::system(("gzip -n -f '" + path + "'").c_str()) == 0);
+}
+
+/// What dataset `name` of the built plugins describes with `params`.
+DatasetDescription describe_dataset(const std::string& name, const Params& params) {
+  const auto dataset = test::built_plugins().make<Dataset>(name, params);
+  BOOST_REQUIRE(dataset != nullptr);
+  return dataset->describe();
+}
+
+/// describe() agrees with what read() returns.
+void check_description(const DatasetDescription& d, const RawDataset& raw) {
+  BOOST_TEST(d.name == raw.name);
+  BOOST_TEST(d.classes == raw.classes);
+  for (const auto& [shape, set] :
+       {std::pair{&d.train, &raw.train}, std::pair{&d.test, &raw.test}}) {
+    BOOST_TEST(shape->size == set->size());
+    BOOST_TEST(shape->channels == set->channels);
+    BOOST_TEST(shape->height == set->height);
+    BOOST_TEST(shape->width == set->width);
+  }
 }
 
 }  // namespace
@@ -130,6 +151,17 @@ BOOST_AUTO_TEST_CASE(shape_and_determinism) {
                         c.train.pixels.begin() + 6 * 105));
 }
 
+BOOST_AUTO_TEST_CASE(describe_gives_the_shapes_without_generating) {
+  const Params p{{"channels", "3"}, {"height", "5"}, {"width", "7"},
+                 {"classes", "6"},  {"train", "40"}, {"test", "9"}};
+  const DatasetDescription d = describe_dataset("synthetic", p);
+  BOOST_TEST(d.train.size == 40);
+  BOOST_TEST(d.test.size == 9);
+  BOOST_TEST(d.train.channels == 3);
+  BOOST_TEST(d.test.width == 7);
+  check_description(d, read_dataset("synthetic", p));
+}
+
 BOOST_AUTO_TEST_CASE(default_synthetic_data_is_learnable) {
   // A nearest-class-mean classifier, far weaker than a CNN, already separates the classes.
   const PreparedData d = prepare(read_dataset("synthetic", {}), DataOptions(), 1);
@@ -186,6 +218,12 @@ BOOST_AUTO_TEST_CASE(reads_a_small_folder_of_raw_and_gzipped_files) {
     BOOST_TEST(d.train.pixels[i] == float((i * 37) % 256) / 255.0f);
   // A trailing slash names the same folder.
   BOOST_TEST(read_dataset("idx", {{"path", dataset_fixtures() + "/idx/valid/"}}).name == "valid");
+  // describe() says the same from the headers.
+  const DatasetDescription desc =
+      describe_dataset("idx", {{"path", dataset_fixtures() + "/idx/valid"}});
+  BOOST_TEST(desc.train.size == 8);
+  BOOST_TEST(desc.test.size == 3);
+  check_description(desc, d);
 }
 
 BOOST_AUTO_TEST_CASE(reads_fashion_mnist,
@@ -213,6 +251,8 @@ BOOST_AUTO_TEST_CASE(reads_fashion_mnist,
   BOOST_TEST(class_counts(d.train, 10) == std::vector<std::int64_t>(10, 6000), tt::per_element());
   BOOST_TEST(class_counts(d.test, 10) == std::vector<std::int64_t>(10, 1000), tt::per_element());
 
+  check_description(describe_dataset("idx", {}), d);
+
   const PreparedData p = prepare(d, DataOptions(), 1);
   BOOST_TEST(p.train.size() == 54000);
   BOOST_TEST(p.validation.size() == 6000);
@@ -225,9 +265,20 @@ BOOST_AUTO_TEST_CASE(reads_fashion_mnist,
 
 BOOST_AUTO_TEST_CASE(bad_files_are_one_line_input_errors) {
   const std::string dir = dataset_fixtures() + "/idx/";
+  // read() and describe() refuse a bad file alike (describe() from the headers and sizes).
   const auto check = [&](const std::string& folder, const std::string& message) {
     BOOST_TEST_CONTEXT(folder) {
       expect_input_error([&] { (void)read_dataset("idx", {{"path", dir + folder}}); }, message);
+      expect_input_error([&] { (void)describe_dataset("idx", {{"path", dir + folder}}); }, message);
+    }
+  };
+  // Only read() looks at the labels.
+  const auto check_read = [&](const std::string& folder, const std::string& message) {
+    BOOST_TEST_CONTEXT(folder) {
+      expect_input_error([&] { (void)read_dataset("idx", {{"path", dir + folder}}); }, message);
+      const DatasetDescription d = describe_dataset("idx", {{"path", dir + folder}});
+      BOOST_TEST(d.train.size == 8);
+      BOOST_TEST(d.test.size == 3);
     }
   };
   check("bad_magic",
@@ -255,9 +306,10 @@ BOOST_AUTO_TEST_CASE(bad_files_are_one_line_input_errors) {
   check("count_mismatch", dir + "count_mismatch/train-labels-idx1-ubyte.gz: 7 labels, but " + dir +
                               "count_mismatch/train-images-idx3-ubyte.gz holds 8 images; expected "
                               "one label per image");
-  check("label_range", dir +
-                           "label_range/train-labels-idx1-ubyte.gz: label 12 at index 5 is out of "
-                           "range 0..9 (parameter 'classes' is 10)");
+  check_read("label_range",
+             dir +
+                 "label_range/train-labels-idx1-ubyte.gz: label 12 at index 5 is out of "
+                 "range 0..9 (parameter 'classes' is 10)");
   check("size_mismatch",
         dir +
             "size_mismatch/t10k-images-idx3-ubyte: images of 3x2 pixels, but the training "
@@ -279,12 +331,19 @@ BOOST_AUTO_TEST_CASE(bad_files_are_one_line_input_errors) {
   // The rest of this message is zlib's ("invalid block type"), without the path again.
   const std::string damaged = dir + "damaged_gz/train-images-idx3-ubyte.gz";
   const auto read_damaged = [&] { (void)read_dataset("idx", {{"path", dir + "damaged_gz"}}); };
-  expect_input_error_starting(read_damaged, damaged + ": cannot be read: ");
-  try {
-    read_damaged();
-  } catch (const InputError& e) {
-    BOOST_TEST(e.message().find(damaged, 1) == std::string::npos, e.message());
-    BOOST_TEST(e.message().find("(damaged gzip data)") != std::string::npos, e.message());
+  // Its trailer is damaged too, so describe() inflates the data to count it, and fails alike.
+  const auto describe_damaged = [&] {
+    (void)describe_dataset("idx", {{"path", dir + "damaged_gz"}});
+  };
+  for (const auto& f :
+       {std::function<void()>(read_damaged), std::function<void()>(describe_damaged)}) {
+    expect_input_error_starting(f, damaged + ": cannot be read: ");
+    try {
+      f();
+    } catch (const InputError& e) {
+      BOOST_TEST(e.message().find(damaged, 1) == std::string::npos, e.message());
+      BOOST_TEST(e.message().find("(damaged gzip data)") != std::string::npos, e.message());
+    }
   }
   // More classes make the label valid.
   BOOST_CHECK_NO_THROW(read_dataset("idx", {{"path", dir + "label_range"}, {"classes", "13"}}));
@@ -315,6 +374,7 @@ BOOST_AUTO_TEST_CASE(reads_cifar10_raw_and_gzipped) {
   write_file(tmp.file("test_batch.bin"), record(-1, 0, 1) + record(-1, 9, 2) + record(-1, 4, 3),
              true);
   const RawDataset d = read_dataset("cifar", {{"path", tmp.dir.string()}});
+  check_description(describe_dataset("cifar", {{"path", tmp.dir.string()}}), d);
   BOOST_TEST(d.name == "cifar-10");
   BOOST_TEST(d.classes == 10);
   BOOST_TEST_REQUIRE(d.class_names.size() == 10u);
@@ -340,6 +400,8 @@ BOOST_AUTO_TEST_CASE(reads_cifar100_fine_labels) {
   write_file(tmp.file("train.bin"), record(3, 99, 1) + record(19, 0, 2) + record(0, 42, 3));
   write_file(tmp.file("test.bin"), record(1, 7, 4) + record(2, 8, 5), true);
   const RawDataset d = read_dataset("cifar", {{"path", tmp.dir.string()}, {"variant", "cifar100"}});
+  check_description(
+      describe_dataset("cifar", {{"path", tmp.dir.string()}, {"variant", "cifar100"}}), d);
   BOOST_TEST(d.name == "cifar-100");
   BOOST_TEST(d.classes == 100);
   BOOST_TEST(d.class_names.empty());
@@ -355,14 +417,16 @@ BOOST_AUTO_TEST_CASE(reads_cifar100_fine_labels) {
 
 BOOST_AUTO_TEST_CASE(bad_files_are_one_line_input_errors) {
   const std::string dir = dataset_fixtures() + "/cifar/";
+  // read() and describe() refuse a bad file alike; only read() looks at the labels.
   const auto check = [&](const std::string& folder, const std::string& variant,
-                         const std::string& message) {
+                         const std::string& message, bool labels = false) {
     BOOST_TEST_CONTEXT(folder) {
-      expect_input_error(
-          [&] {
-            (void)read_dataset("cifar", {{"path", dir + folder}, {"variant", variant}});
-          },
-          message);
+      const Params p{{"path", dir + folder}, {"variant", variant}};
+      expect_input_error([&] { (void)read_dataset("cifar", p); }, message);
+      if (labels)
+        BOOST_CHECK_NO_THROW(describe_dataset("cifar", p));
+      else
+        expect_input_error([&] { (void)describe_dataset("cifar", p); }, message);
     }
   };
   check("cifar10_truncated", "cifar10",
@@ -371,7 +435,8 @@ BOOST_AUTO_TEST_CASE(bad_files_are_one_line_input_errors) {
             "3073-byte records (1 label byte and 3072 pixel bytes); the last record has 100 "
             "bytes");
   check("cifar10_label_range", "cifar10",
-        dir + "cifar10_label_range/test_batch.bin.gz: label 10 at index 1 is out of range 0..9");
+        dir + "cifar10_label_range/test_batch.bin.gz: label 10 at index 1 is out of range 0..9",
+        true);
   check("cifar10_empty", "cifar10",
         dir +
             "cifar10_empty/test_batch.bin: empty; expected 3073-byte records (1 label byte and "
@@ -391,11 +456,13 @@ BOOST_AUTO_TEST_CASE(bad_files_are_one_line_input_errors) {
   check("cifar100_label_range", "cifar100",
         dir +
             "cifar100_label_range/train.bin.gz: fine label 100 at index 1 is out of range "
-            "0..99");
+            "0..99",
+        true);
   check("cifar100_coarse_range", "cifar100",
         dir +
             "cifar100_coarse_range/test.bin.gz: coarse label 20 at index 1 is out of range "
-            "0..19");
+            "0..19",
+        true);
   check("cifar10_truncated", "cifar100",
         dir +
             "cifar10_truncated/train.bin: missing (neither it nor train.bin.gz exists); "

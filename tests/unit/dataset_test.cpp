@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "narrow/dataset.hpp"
@@ -311,13 +312,16 @@ BOOST_AUTO_TEST_CASE(subsets_have_their_sizes_and_proportions) {
   // The validation set of a subset is the one of the full split, cut to its size: a subset
   // with more images than the training set holds is refused.
   o.train_size = 950;
-  expect_input_error([&] { (void)prepare(raw, o, 9); },
-                     "dataset 'numbered': train_size 950 with its validation set of 106 images "
-                     "needs 1056 training images; the training set has 1000");
+  expect_input_error(
+      [&] { (void)prepare(raw, o, 9); },
+      "dataset 'numbered': train_size 950 with its validation set of 106 images "
+      "needs 1056 training images; the training set has 1000 (allowed: train_size up "
+      "to 900 with validation 0.1, or 0 for all)");
   o.train_size = 0;
   o.test_size = 201;
   expect_input_error([&] { (void)prepare(raw, o, 9); },
-                     "dataset 'numbered': test_size 201 is larger than the test set (200 images)");
+                     "dataset 'numbered': test_size 201 is larger than the test set (200 images; "
+                     "allowed: test_size up to 200, or 0 for all)");
   o.test_size = 200;
   BOOST_TEST(same(prepare(raw, o, 9).test, raw.test));
 }
@@ -377,6 +381,91 @@ BOOST_AUTO_TEST_CASE(bad_data_from_a_dataset_is_refused) {
   expect_input_error([&] { (void)prepare(raw, o, 1); },
                      "dataset 'numbered': validation 0.5 leaves no training images (the "
                      "training set has 1)");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ------------------------------------------------------------------ check_dataset
+
+BOOST_AUTO_TEST_SUITE(checking)
+
+namespace {
+
+DatasetSpec synthetic(std::map<std::string, std::string> options) {
+  DatasetSpec s;
+  s.name = "synthetic";
+  s.parameters = {{"train", "480"}, {"test", "120"}};
+  for (auto& [k, v] : options) s.parameters[k] = v;
+  return s;
+}
+
+/// The option check_dataset() names, or "" when it accepts the spec.
+std::string refused_option(const DatasetSpec& s) {
+  try {
+    (void)check_dataset(test::built_plugins(), s);
+    return "";
+  } catch (const DatasetOptionError& e) {
+    BOOST_TEST(e.message().find('\n') == std::string::npos);
+    return e.parameter();
+  }
+}
+
+/// Whether prepare() accepts the options of `s` for the data the plugin reads.
+bool prepare_accepts(const DatasetSpec& s) {
+  const Registration& r = test::built_plugins().find(Kind::dataset, s.name);
+  const auto options = DataOptions::from(Parameters::resolve(r.schema, s.parameters, "dataset"));
+  try {
+    (void)prepare(read_dataset(s.name, s.parameters), options, 1);
+    return true;
+  } catch (const InputError&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(describes_the_data_and_names_the_option_that_does_not_fit) {
+  const DatasetDescription d = check_dataset(test::built_plugins(), synthetic({}));
+  BOOST_TEST(d.name == "synthetic");
+  BOOST_TEST(d.train.size == 480);
+  BOOST_TEST(d.test.size == 120);
+  BOOST_TEST(refused_option(synthetic({{"train_size", "450"}})) == "train_size");
+  BOOST_TEST(refused_option(synthetic({{"test_size", "121"}})) == "test_size");
+  BOOST_TEST(refused_option(synthetic({{"train", "1"}, {"validation", "0.5"}})) == "validation");
+  expect_input_error(
+      [] {
+        (void)check_dataset(test::built_plugins(), synthetic({{"test_size", "121"}}));
+      },
+      "dataset 'synthetic': test_size 121 is larger than the test set (120 images; allowed: "
+      "test_size up to 120, or 0 for all)");
+}
+
+BOOST_AUTO_TEST_CASE(accepts_exactly_what_prepare_accepts) {
+  // The largest train_size of each validation share: check_dataset() accepts it and refuses
+  // one more, saying so; prepare() agrees on both.
+  for (const char* v : {"0", "0.1", "0.25", "0.33", "0.5"}) {
+    BOOST_TEST_CONTEXT("validation " << v) {
+      const auto with = [&](int t) {
+        return synthetic({{"validation", v}, {"train_size", std::to_string(t)}});
+      };
+      int edge = 0;
+      for (int t = 1; t <= 480 && !edge; ++t)
+        if (refused_option(with(t + 1)) == "train_size") edge = t;
+      BOOST_TEST_REQUIRE(edge > 0);
+      BOOST_TEST(refused_option(with(edge)).empty());
+      BOOST_TEST(prepare_accepts(with(edge)));
+      BOOST_TEST(!prepare_accepts(with(edge + 1)));
+      try {
+        (void)check_dataset(test::built_plugins(), with(edge + 1));
+      } catch (const DatasetOptionError& e) {
+        const std::string says = fmt::format("allowed: train_size up to {} with", edge);
+        BOOST_TEST(e.message().find(says) != std::string::npos, e.message());
+      }
+    }
+  }
+  for (int t : {119, 120, 121})
+    BOOST_TEST(refused_option(synthetic({{"test_size", std::to_string(t)}})).empty() ==
+               prepare_accepts(synthetic({{"test_size", std::to_string(t)}})));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

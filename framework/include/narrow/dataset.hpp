@@ -10,6 +10,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "narrow/component.hpp"
+#include "narrow/errors.hpp"
 #include "narrow/export.hpp"
 #include "narrow/parameters.hpp"
 
@@ -34,6 +35,19 @@ struct NARROW_API RawDataset {
   ImageSet train, test;
 };
 
+/// The shape of one set of a dataset: how many images, of what size.
+struct NARROW_API ImageSetShape {
+  std::int64_t size = 0, channels = 0, height = 0, width = 0;
+};
+
+/// What a dataset holds, as its files' headers say: enough to check an experiment's options
+/// (train_size, test_size, validation) before any work, without reading the data.
+struct NARROW_API DatasetDescription {
+  std::string name;
+  std::int64_t classes = 0;
+  ImageSetShape train, test;
+};
+
 /// A dataset plugin. Factories get their parameters resolved against their schema, which
 /// the registry extends with the options every dataset takes (DataOptions::schema()).
 class NARROW_API Dataset : public Component {
@@ -42,7 +56,16 @@ class NARROW_API Dataset : public Component {
   /// Reads the whole data set. Bad files (wrong magic number, truncated, counts that
   /// disagree, labels out of range) throw InputError naming the file and what is wrong.
   virtual RawDataset read() const = 0;
+  /// Says what read() would return, cheaply: checks that the files are there and that their
+  /// headers are well formed and agree with their sizes, and throws InputError naming the
+  /// file as read() would. It need not look at every pixel or label (read() still checks
+  /// those). The default reads the whole data set with read(); plugins whose files have
+  /// headers override it.
+  virtual DatasetDescription describe() const;
 };
+
+/// The description of data read already (what Dataset::describe() returns by default).
+NARROW_API DatasetDescription describe(const RawDataset& raw);
 
 /// Augmentation of training batches (applied by the trainer, seeded per job).
 struct NARROW_API Augmentation {
@@ -90,6 +113,25 @@ struct NARROW_API DatasetSpec {
   static DatasetSpec from_json(const nlohmann::json& j);
   /// Content key: name, parameters resolved against the registry's schema, seed.
   std::string key(const Registry& registry) const;
+};
+
+/// Checks, without reading the data, that a dataset named by an experiment can be prepared:
+/// its files are there with sound headers (Dataset::describe()), and train_size, test_size
+/// and validation fit its sets as prepare() splits them. Throws DatasetOptionError for an
+/// option that does not fit, InputError (from the plugin) for its files. Returns the
+/// description.
+NARROW_API DatasetDescription check_dataset(const Registry& registry, const DatasetSpec& spec);
+
+/// An option of a dataset that does not fit its data (train_size larger than the training
+/// set, ...): `parameter()` names the option, so that the experiment can point at it.
+class NARROW_API DatasetOptionError : public InputError {
+ public:
+  DatasetOptionError(std::string parameter, const std::string& message);
+  ~DatasetOptionError() override;
+  const std::string& parameter() const noexcept { return parameter_; }
+
+ private:
+  std::string parameter_;
 };
 
 /// Reads and prepares a dataset. Results are cached for the life of the process (keyed by

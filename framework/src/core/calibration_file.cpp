@@ -178,6 +178,10 @@ void Calibration::save(const std::string& path) const {
 }
 
 Calibration Calibration::load(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    throw InputError(fmt::format(
+        "calibration file '{}' is a folder; expected the file narrow calibrate --out wrote", path));
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(fmt::format("cannot read calibration file '{}'", path));
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

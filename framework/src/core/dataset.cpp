@@ -24,6 +24,21 @@ using nlohmann::json;
 
 Dataset::~Dataset() = default;
 
+DatasetDescription Dataset::describe() const {
+  return narrow::describe(read());
+}
+
+DatasetDescription describe(const RawDataset& raw) {
+  const auto shape = [](const ImageSet& s) {
+    return ImageSetShape{s.size(), s.channels, s.height, s.width};
+  };
+  return DatasetDescription{raw.name, raw.classes, shape(raw.train), shape(raw.test)};
+}
+
+DatasetOptionError::DatasetOptionError(std::string parameter, const std::string& message)
+    : InputError(message), parameter_(std::move(parameter)) {}
+DatasetOptionError::~DatasetOptionError() = default;
+
 // ------------------------------------------------------------------ options
 
 ParamSchema DataOptions::schema() {
@@ -171,41 +186,78 @@ void check_raw(const RawDataset& raw) {
 
 }  // namespace
 
-PreparedData prepare(RawDataset raw, const DataOptions& options, std::uint64_t seed) {
-  check_raw(raw);
-  const std::string who = fmt::format("dataset '{}'", raw.name);
+namespace {
+
+/// The sizes of prepare()'s splits of a training set of `n` and a test set of `n_test` images.
+struct SplitSizes {
+  std::int64_t train = 0, validation = 0;
+};
+
+/// The validation images that come with a training subset of `t` images (see split_sizes).
+std::int64_t validation_for(std::int64_t t, double v) {
+  return std::llround(double(t) * v / (1 - v));
+}
+
+/// The largest train_size that a training set of `n` images allows with validation `v`.
+std::int64_t max_train_size(std::int64_t n, double v) {
+  auto t = std::int64_t(double(n) * (1 - v));
+  while (t + 1 + validation_for(t + 1, v) <= n) ++t;
+  while (t > 0 && t + validation_for(t, v) > n) --t;
+  return t;
+}
+
+SplitSizes split_sizes(std::int64_t n, std::int64_t n_test, const DataOptions& options,
+                       const std::string& who) {
   const double v = options.validation;
   if (!(v >= 0 && v <= 0.5))
-    throw InputError(fmt::format("{}: validation {} is out of range (allowed 0..0.5)", who, v));
-  if (options.train_size < 0 || options.test_size < 0)
-    throw InputError(fmt::format("{}: train_size and test_size must be >= 0", who));
+    throw DatasetOptionError(
+        "validation", fmt::format("{}: validation {} is out of range (allowed 0..0.5)", who, v));
+  if (options.train_size < 0)
+    throw DatasetOptionError("train_size", fmt::format("{}: train_size must be >= 0", who));
+  if (options.test_size < 0)
+    throw DatasetOptionError("test_size", fmt::format("{}: test_size must be >= 0", who));
   if (options.augmentation.pad < 0 || options.augmentation.pad > 16)
-    throw InputError(
-        fmt::format("{}: pad {} is out of range (allowed 0..16)", who, options.augmentation.pad));
+    throw DatasetOptionError("pad", fmt::format("{}: pad {} is out of range (allowed 0..16)", who,
+                                                options.augmentation.pad));
 
   // The validation set comes out of the whole training set first; the training subset, when
   // asked for, out of what is left. With train_size T, validation holds round(T v / (1 - v))
   // images, so that the two keep the proportion of a full split.
-  const std::int64_t n = raw.train.size();
-  std::int64_t n_val = 0, n_train = 0;
+  SplitSizes out;
   if (options.train_size > 0) {
-    n_train = options.train_size;
-    n_val = std::llround(double(n_train) * v / (1 - v));
-    if (n_train + n_val > n)
-      throw InputError(fmt::format(
-          "{}: train_size {} with its validation set of {} images needs {} training images; "
-          "the training set has {}",
-          who, n_train, n_val, n_train + n_val, n));
+    out.train = options.train_size;
+    out.validation = validation_for(out.train, v);
+    if (out.train + out.validation > n)
+      throw DatasetOptionError(
+          "train_size",
+          fmt::format("{}: train_size {} with its validation set of {} images needs {} training "
+                      "images; the training set has {} (allowed: train_size up to {} with "
+                      "validation {}, or 0 for all)",
+                      who, out.train, out.validation, out.train + out.validation, n,
+                      max_train_size(n, v), v));
   } else {
-    n_val = std::llround(double(n) * v);
-    n_train = n - n_val;
+    out.validation = std::llround(double(n) * v);
+    out.train = n - out.validation;
   }
-  if (n_train < 1)
-    throw InputError(fmt::format(
-        "{}: validation {} leaves no training images (the training set has {})", who, v, n));
-  if (options.test_size > raw.test.size())
-    throw InputError(fmt::format("{}: test_size {} is larger than the test set ({} images)", who,
-                                 options.test_size, raw.test.size()));
+  if (out.train < 1)
+    throw DatasetOptionError(
+        "validation",
+        fmt::format("{}: validation {} leaves no training images (the training set has {})", who, v,
+                    n));
+  if (options.test_size > n_test)
+    throw DatasetOptionError("test_size",
+                             fmt::format("{}: test_size {} is larger than the test set ({} images; "
+                                         "allowed: test_size up to {}, or 0 for all)",
+                                         who, options.test_size, n_test, n_test));
+  return out;
+}
+
+}  // namespace
+
+PreparedData prepare(RawDataset raw, const DataOptions& options, std::uint64_t seed) {
+  check_raw(raw);
+  const std::string who = fmt::format("dataset '{}'", raw.name);
+  const auto [n_train, n_val] = split_sizes(raw.train.size(), raw.test.size(), options, who);
 
   Rng val_rng = stream_rng(seed, validation_stream);
   auto [val_idx, rest] =
@@ -350,6 +402,21 @@ struct CacheEntry {
   std::shared_ptr<const PreparedData> data;
 };
 
+/// Calls a dataset plugin's `f`: narrow's errors pass, anything else it throws becomes an
+/// Error that names the dataset and `doing`.
+template <class F>
+auto call_plugin(const std::string& who, const char* doing, F f) {
+  try {
+    return f();
+  } catch (const Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw Error(fmt::format("{} failed to {}: {}", who, doing, e.what()));
+  }
+}
+
 std::shared_ptr<const PreparedData> read_and_prepare(const Registry& registry,
                                                      const DatasetSpec& spec,
                                                      const std::string& key) {
@@ -358,16 +425,7 @@ std::shared_ptr<const PreparedData> read_and_prepare(const Registry& registry,
   const Parameters params = Parameters::resolve(r.schema, spec.parameters, who);
   const DataOptions options = DataOptions::from(params);
   const auto dataset = registry.make<Dataset>(spec.name, spec.parameters);
-  RawDataset raw;
-  try {
-    raw = dataset->read();
-  } catch (const Error&) {
-    throw;
-  } catch (const std::bad_alloc&) {
-    throw;
-  } catch (const std::exception& e) {
-    throw Error(fmt::format("{} failed to read its data: {}", who, e.what()));
-  }
+  RawDataset raw = call_plugin(who, "read its data", [&] { return dataset->read(); });
   if (raw.name.empty()) raw.name = spec.name;
   auto data = std::make_shared<PreparedData>(prepare(std::move(raw), options, spec.seed));
   data->key = key;
@@ -375,6 +433,32 @@ std::shared_ptr<const PreparedData> read_and_prepare(const Registry& registry,
 }
 
 }  // namespace
+
+DatasetDescription check_dataset(const Registry& registry, const DatasetSpec& spec) {
+  const std::string who = fmt::format("dataset '{}'", spec.name);
+  const Registration& r = registry.find(Kind::dataset, spec.name);
+  const Parameters params = Parameters::resolve(r.schema, spec.parameters, who);
+  const DataOptions options = DataOptions::from(params);
+  const auto dataset = registry.make<Dataset>(spec.name, spec.parameters);
+  DatasetDescription d = call_plugin(who, "describe its data", [&] { return dataset->describe(); });
+  if (d.name.empty()) d.name = spec.name;
+  // What check_raw() checks of the data, as far as a description tells it.
+  const std::string what = fmt::format("dataset '{}'", d.name);
+  if (d.classes < 1) throw Error(fmt::format("{} reports {} classes", what, d.classes));
+  for (const auto& [s, which] : {std::pair{&d.train, "training"}, std::pair{&d.test, "test"}}) {
+    if (s->size < 1) throw InputError(fmt::format("{} has no {} images", what, which));
+    if (s->channels < 1 || s->height < 1 || s->width < 1)
+      throw Error(fmt::format("{}: its {} images have shape {}x{}x{}", what, which, s->channels,
+                              s->height, s->width));
+  }
+  if (d.test.channels != d.train.channels || d.test.height != d.train.height ||
+      d.test.width != d.train.width)
+    throw Error(fmt::format("{}: its test images are {}x{}x{}, its training images {}x{}x{}", what,
+                            d.test.channels, d.test.height, d.test.width, d.train.channels,
+                            d.train.height, d.train.width));
+  (void)split_sizes(d.train.size, d.test.size, options, what);
+  return d;
+}
 
 std::shared_ptr<const PreparedData> load_dataset(const Registry& registry,
                                                  const DatasetSpec& spec) {

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "narrow/dataset.hpp"
 #include "narrow/device.hpp"
 #include "narrow/format.hpp"
 #include "narrow/metrics.hpp"
@@ -144,6 +145,59 @@ SamplingLaw resolve_law(const LawText& t, const SearchSpace& space, const std::s
   return law;
 }
 
+// Where an error about the files of a plugin points: at the first string parameter written
+// whose value the message quotes (a file, or the folder of a missing file), else at `fallback`.
+SourceLocation quoted_parameter(const PluginText& t, Kind kind, const Registry& reg,
+                                const std::string& message, const SourceLocation& fallback) {
+  const auto& schema = reg.find(kind, t.name).schema;
+  const auto is_text = [&](const std::string& name) {
+    return std::any_of(schema.begin(), schema.end(), [&](const ParamSpec& ps) {
+      return ps.name == name && ps.type == ParamType::string;
+    });
+  };
+  for (const auto& p : t.parameters)
+    if (!p.empty && !p.text.empty() && is_text(p.name) &&
+        message.find(p.text) != std::string::npos)
+      return p.value_at;
+  return fallback;
+}
+
+// The dataset opened as far as its headers (Dataset::describe()): its files, their headers and
+// counts, and whether train_size, test_size and validation fit, before any work. An option that
+// does not fit points at its value (at the dataset's name when the file does not write it); a
+// problem of the files at the parameter that names them (quoted_parameter).
+void check_dataset_use(const PluginText& t, const PluginUse& use, const Registry& reg) {
+  DatasetSpec spec;
+  spec.name = use.name;
+  spec.parameters = use.parameters;
+  try {
+    (void)check_dataset(reg, spec);
+  } catch (const DatasetOptionError& e) {
+    SourceLocation where = t.where;
+    for (const auto& p : t.parameters)
+      if (p.name == e.parameter()) where = p.value_at;
+    fail(where, e.message());
+  } catch (const InputError& e) {
+    if (!e.where().empty()) throw;  // located already (in a file of the plugin's own)
+    fail(quoted_parameter(t, Kind::dataset, reg, e.message(), t.where), e.message());
+  }
+}
+
+// The device built now: a preset, a description or a calibration file that cannot be read is
+// refused before any work, at the parameter that names the file.
+std::shared_ptr<Device> build_device(const PluginText& t, const PluginUse& use,
+                                     const Registry& reg) {
+  try {
+    return create_device(reg, use.name, use.parameters, use.where);
+  } catch (const InputError& e) {
+    // The registry places a plugin's own errors at the plugin's name.
+    if (!e.where().empty() && !(e.where().file == t.where.file && e.where().line == t.where.line &&
+                                e.where().column == t.where.column))
+      throw;  // located in a file of its own (a description's line)
+    fail(quoted_parameter(t, Kind::device, reg, e.message(), t.where), e.message());
+  }
+}
+
 bool metric_known(const std::string& m) {
   return std::find(metric_names.begin(), metric_names.end(), m) != metric_names.end();
 }
@@ -219,18 +273,22 @@ Experiment Experiment::load(const std::string& file, const std::vector<std::stri
   for (const auto& p : d.plugin_paths) {
     x.plugin_paths.push_back(p.path);
     auto before = loader.libraries().size();
-    loader.load_path(p.path);
+    try {
+      loader.load_path(p.path);
+    } catch (const InputError& e) {
+      fail(p.where, e.message());
+    }
     for (auto i = before; i < loader.libraries().size(); ++i)
       if (!loader.libraries()[i].ok) fail(p.where, loader.libraries()[i].error);
   }
 
-  if (d.dataset) x.dataset = resolve_use(*d.dataset, Kind::dataset, registry);
+  if (d.dataset) {
+    x.dataset = resolve_use(*d.dataset, Kind::dataset, registry);
+    check_dataset_use(*d.dataset, *x.dataset, registry);
+  }
   if (d.device) {
     x.device = resolve_use(*d.device, Kind::device, registry);
-    // Built now: a preset, a description or a calibration file that cannot be read is
-    // refused before any work.
-    x.device_object = create_device(registry, x.device->name, x.device->parameters,
-                                    x.device->where);
+    x.device_object = build_device(*d.device, *x.device, registry);
   }
   // Every format once: the same plugin with the same resolved parameters is refused.
   std::map<std::string, SourceLocation> seen;

@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
@@ -17,6 +18,7 @@
 #include <boost/dll/shared_library.hpp>
 
 #include "narrow/config.hpp"
+#include "narrow/errors.hpp"
 #include "narrow/plugin.hpp"
 
 #ifndef NARROW_PLUGIN_SUBDIR
@@ -94,6 +96,48 @@ std::vector<std::string> abi_differences(const PluginInfo& info) {
   return out;
 }
 
+/// A path as a shell takes it: quoted when it holds more than letters, digits and / . _ - +.
+std::string shell_word(const std::string& path) {
+  const bool plain = !path.empty() && std::all_of(path.begin(), path.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || std::string_view("/._-+").find(c) !=
+                                                              std::string_view::npos;
+  });
+  if (plain) return path;
+  std::string out = "'";
+  for (char c : path) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+/// Refuses a plugin file or folder that its group or other users may write: whoever can write
+/// it can make narrow run their code (a library runs its static initialisers as soon as it is
+/// opened, before narrow can check anything). `what` is "file" or "folder".
+void check_not_writable_by_others(const fs::path& path, const char* what) {
+  std::error_code ec;
+  const auto perms = fs::status(path, ec).permissions();
+  if (ec) return;  // a path that cannot be looked at is reported where it is used
+  const bool group = (perms & fs::perms::group_write) != fs::perms::none;
+  const bool others = (perms & fs::perms::others_write) != fs::perms::none;
+  if (!group && !others) return;
+  throw InputError(fmt::format(
+      "plugin {} {} is writable by {} (mode {:04o}); narrow loads no code that others can "
+      "change: make it writable by its owner only (chmod go-w {})",
+      what, path.string(),
+      group && others ? "its group and other users" : group ? "its group" : "other users",
+      static_cast<unsigned>(perms & fs::perms::mask), shell_word(path.string())));
+}
+
+/// The checks before a library is opened: the file and the folder it is in, as named and, for
+/// a symbolic link, where it leads.
+void check_library_permissions(const fs::path& file) {
+  check_not_writable_by_others(file, "file");
+  const fs::path folder = file.parent_path();
+  check_not_writable_by_others(folder.empty() ? fs::path(".") : folder, "folder");
+  std::error_code ec;
+  const fs::path real = fs::canonical(file, ec);
+  if (!ec && real.parent_path() != fs::weakly_canonical(folder, ec))
+    check_not_writable_by_others(real.parent_path(), "folder");
+}
+
 /// Resets the registry's origin when a merge ends, however it ends.
 struct OriginReset {
   Registry& registry;
@@ -131,6 +175,7 @@ void PluginLoader::load_path(const std::string& path) {
     load_library(path);
     return;
   }
+  check_not_writable_by_others(path, "folder");
   std::vector<fs::path> files;
   for (fs::directory_iterator it(path, ec), end; !ec && it != end; it.increment(ec)) {
     std::error_code file_ec;
@@ -201,6 +246,7 @@ LoadedLibrary PluginLoader::load_library(const std::string& file) {
 
   std::error_code exists_ec;
   if (!fs::exists(lib.path, exists_ec)) return fail("does not exist");
+  check_library_permissions(lib.path);
 
   // Open the library; it stays open for the life of the process, even when it is refused,
   // since its static initializers have run and may have left references into it behind.

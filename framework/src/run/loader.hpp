@@ -20,6 +20,8 @@ struct NARROW_API LoadedLibrary {
 /// Finds and loads plugin libraries into a registry. Libraries stay loaded until the process
 /// ends. A library that fails (no entry point, wrong API or ABI, a registration that throws,
 /// a duplicate name, nothing registered) is reported and skipped; the others still load.
+/// A plugin file, or the folder that holds it, that its group or other users may write is
+/// refused with an InputError before it is opened (its code would run on opening).
 class NARROW_API PluginLoader {
  public:
   explicit PluginLoader(Registry& registry) : registry_(registry) {}
@@ -30,9 +32,10 @@ class NARROW_API PluginLoader {
   static std::vector<std::string> default_paths();
 
   /// Loads every libnarrow_*.so of a folder (sorted by name) or one library file.
-  /// A path that does not exist throws InputError.
+  /// A path that does not exist, or that others may write, throws InputError.
   void load_path(const std::string& path);
-  /// Loads one library; the result says whether it worked.
+  /// Loads one library; the result says whether it worked. Throws InputError when the file or
+  /// its folder is writable by its group or other users.
   LoadedLibrary load_library(const std::string& file);
   /// load_path for each of default_paths() that exists.
   void load_defaults();
