@@ -178,3 +178,41 @@ BOOST_AUTO_TEST_CASE(a_replaced_file_keeps_its_permissions) {
   BOOST_TEST(unsigned(kept) == unsigned(fs::perms::owner_read | fs::perms::owner_write |
                                         fs::perms::group_read));
 }
+
+BOOST_AUTO_TEST_CASE(a_file_written_by_name_is_put_in_place_the_same_way) {
+  narrow::test::TempDir tmp("output-file");
+  const auto path = tmp.file("results.db");
+  std::string seen;
+  // The library (here a plain stream) writes the temporary file by its name.
+  narrow::write_output_file_by_name(
+      path,
+      [&](const std::string& temporary) {
+        seen = temporary;
+        BOOST_TEST(fs::path(temporary).parent_path() == tmp.dir);
+        BOOST_TEST(!fs::exists(path));
+        std::ofstream(temporary, std::ios::binary) << "store";
+      },
+      "results store");
+  BOOST_TEST(read(path) == "store");
+  BOOST_TEST(!fs::exists(seen));
+
+  // A writer that fails leaves the previous file and no temporary file.
+  BOOST_CHECK_THROW(narrow::write_output_file_by_name(path,
+                                                      [&](const std::string& temporary) {
+                                                        std::ofstream(temporary) << "half";
+                                                        throw narrow::Error("disk full, say");
+                                                      }),
+                    narrow::Error);
+  BOOST_TEST(read(path) == "store");
+  BOOST_TEST(names(tmp.dir) == std::vector<std::string>{"results.db"});
+
+  // A folder that does not exist is said before the writer is called.
+  bool called = false;
+  const auto missing = tmp.file("gone/results.db");
+  const auto message = input_error_of([&] {
+    narrow::write_output_file_by_name(
+        missing, [&](const std::string&) { called = true; }, "results store");
+  });
+  BOOST_TEST(!called);
+  BOOST_TEST(contains(message, "cannot write results store '" + missing + "'"), message);
+}
