@@ -154,6 +154,28 @@ BOOST_AUTO_TEST_CASE(a_run_killed_while_creating_its_store_leaves_none) {
   BOOST_TEST(has(resume.err, "nothing to resume"), resume.err);
   BOOST_TEST(lines(resume.err) == 1u, resume.err);
 
+  // What an older narrow, which created the store in place, left when killed there: a
+  // results.db with the schema and no experiment. --resume records the experiment and runs.
+  const fs::path old = work / "old";
+  fs::create_directories(old);
+  for (const auto& e : fs::directory_iterator(out)) {
+    const std::string name = e.path().filename().string();
+    const auto at = name.find(".partial");
+    if (at != std::string::npos && !has(name, "-shm"))
+      fs::copy_file(e.path(), old / ("results.db" + name.substr(at + 8)));
+  }
+  BOOST_REQUIRE(fs::exists(old / "results.db"));
+  auto refused = run_narrow({"run", file, "--out", old.string(), "--set", small});
+  BOOST_TEST(refused.exit_code == 2, refused.err);
+  BOOST_TEST(has(refused.err, "continue it with --resume"), refused.err);
+  auto finished = run_narrow({"run", file, "--out", old.string(), "--resume", "--set", small});
+  BOOST_REQUIRE_MESSAGE(finished.exit_code == 0, finished.err);
+  BOOST_TEST(has(finished.err, "holds no experiment (its run was killed while creating it)"),
+             finished.err);
+  const auto old_db = (old / "results.db").string();
+  BOOST_TEST(sql(old_db, "SELECT value FROM meta WHERE key='status';") == "finished\n");
+  BOOST_TEST(sql(old_db, "SELECT COUNT(*) FROM draws WHERE status='accepted';") == "200\n");
+
   // The run started again works, and clears what the killed one left.
   auto r = run_narrow({"run", file, "--out", out, "--set", small});
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);

@@ -118,18 +118,22 @@ void test_kill_point(std::string_view point) {
 // it is made under a temporary name beside it and renamed once complete (and closed, so that
 // SQLite's log is folded into the file). A run killed before that leaves no results.db, and
 // starts again from nothing.
+void record_experiment(Store& store, const Experiment& x) {
+  store.set_meta("experiment", x.resolved);
+  store.set_meta("experiment_file", fs::absolute(x.file).string());
+  store.set_meta("experiment_name", x.name);
+  store.set_meta("seed", std::to_string(x.seed));
+  store.set_meta("narrow_version", NARROW_VERSION);
+  store.set_meta("started_at", utc_iso());
+}
+
 void create_store(const std::string& db, const Experiment& x) {
   write_output_file_by_name(
       db,
       [&](const std::string& temporary) {
         auto store = Store::open(temporary);
         test_kill_point("store-created");
-        store->set_meta("experiment", x.resolved);
-        store->set_meta("experiment_file", fs::absolute(x.file).string());
-        store->set_meta("experiment_name", x.name);
-        store->set_meta("seed", std::to_string(x.seed));
-        store->set_meta("narrow_version", NARROW_VERSION);
-        store->set_meta("started_at", utc_iso());
+        record_experiment(*store, x);
       },
       "results store");
 }
@@ -186,12 +190,25 @@ RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptio
              db.string());
   if (options.resume) {
     const auto stored = store->meta("experiment");
-    if (!stored) throw InputError(fmt::format("'{}' holds no experiment to resume", db.string()));
-    if (*stored != x.resolved)
+    if (!stored) {
+      // Made by a narrow that created the store in place and was killed before recording the
+      // experiment, which it did before any stage ran: the store holds no work, and the
+      // resume records the experiment and starts it. Work without an experiment is not ours.
+      if (store->count_architectures() > 0 || !store->trainings().empty() ||
+          !store->latencies().empty())
+        throw InputError(fmt::format(
+            "'{}' holds results but no experiment; it was not made by narrow run", db.string()));
+      fmt::print(stderr,
+                 "{} holds no experiment (its run was killed while creating it); starting "
+                 "this one in it\n",
+                 db.string());
+      record_experiment(*store, x);
+    } else if (*stored != x.resolved) {
       throw InputError(
           fmt::format("the experiment differs from the one stored in '{}' ({}); start a new run "
                       "with another --out",
                       db.string(), first_difference(*stored, x.resolved)));
+    }
   }
   // Every plugin the experiment uses, with its version and library.
   std::vector<PluginRecord> plugins;
