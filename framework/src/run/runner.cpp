@@ -114,10 +114,7 @@ void test_kill_point(std::string_view point) {
   if (at && point == at) ::kill(::getpid(), SIGKILL);
 }
 
-// A new store appears under its name only with its schema and the experiment's record in it:
-// it is made under a temporary name beside it and renamed once complete (and closed, so that
-// SQLite's log is folded into the file). A run killed before that leaves no results.db, and
-// starts again from nothing.
+// The facts of the run that resume compares and reports show.
 void record_experiment(Store& store, const Experiment& x) {
   store.set_meta("experiment", x.resolved);
   store.set_meta("experiment_file", fs::absolute(x.file).string());
@@ -127,6 +124,10 @@ void record_experiment(Store& store, const Experiment& x) {
   store.set_meta("started_at", utc_iso());
 }
 
+// A new store appears under its name only with its schema and the experiment's record in it:
+// it is made under a temporary name beside it and renamed once complete (and closed, so that
+// SQLite's log is folded into the file). A run killed before that leaves no results.db, and
+// starts again from nothing.
 void create_store(const std::string& db, const Experiment& x) {
   write_output_file_by_name(
       db,
