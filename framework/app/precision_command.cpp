@@ -1,7 +1,8 @@
 // `narrow precision`: the precision analysis of trained models over number formats.
 #include <algorithm>
 #include <cmath>
-#include <fstream>
+#include <optional>
+#include <ostream>
 
 #include <fmt/format.h>
 #include <boost/program_options.hpp>
@@ -11,6 +12,7 @@
 #include "commands.hpp"
 #include "narrow/architecture.hpp"
 #include "narrow/errors.hpp"
+#include "narrow/output_file.hpp"
 #include "narrow/format.hpp"
 #include "narrow/pareto.hpp"
 #include "narrow/precision_analysis.hpp"
@@ -89,6 +91,10 @@ int cmd_precision(const std::vector<std::string>& args) {
     throw InputError(fmt::format("--split '{}' must be test or validation", split));
 
   Registry& registry = load_registry(paths);
+  // The CSV is opened before the work (a path that cannot be written fails at once) and
+  // appears under its name only once complete.
+  std::optional<OutputFile> csv_file;
+  if (!csv.empty()) csv_file.emplace(csv, "CSV file");
 
   if (formats.empty()) formats.push_back("ieee(1..8,1..23)");
   std::vector<std::string> specs;
@@ -176,16 +182,15 @@ int cmd_precision(const std::vector<std::string>& args) {
     if (auto it = chosen.find(models[i].hash); it != chosen.end()) best[i] = &points[it->second];
   const auto front = pareto_front(points);
 
-  if (!csv.empty()) {
-    std::ofstream out(csv);
-    if (!out) throw InputError(fmt::format("cannot create CSV file '{}'", csv));
+  if (csv_file) {
+    std::ostream& out = csv_file->stream();
     out << "architecture,format,bits,parameters,weight_bytes,accuracy,loss,seconds\n";
     for (const auto& p : points)
       // Format names hold commas ("ieee(4,3)"): quoted, as CSV readers expect.
       out << fmt::format("{},\"{}\",{},{},{},{},{},{}\n", p.model, p.result.format,
                          p.result.bits, p.result.parameters, p.result.weight_bytes,
                          p.result.evaluation.accuracy, p.result.evaluation.loss, p.result.seconds);
-    if (!out) throw Error(fmt::format("writing '{}' failed", csv));
+    csv_file->commit();
   }
   auto point_json = [&](const PrecisionPoint& p) {
     return json{{"architecture_hash", p.model},

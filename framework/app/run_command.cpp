@@ -38,7 +38,9 @@ int cmd_run(const std::vector<std::string>& args) {
              "narrow run FILE [--out DIR] [--resume] [--set path.to.key=value]... [--json]\n\n"
              "Validates the experiment, then runs its stages in order against one results store,\n"
              "DIR/results.db (SQLite). Every unit of work is stored as it finishes; a run that\n"
-             "was killed continues with --resume --out DIR and redoes nothing that finished.",
+             "was killed continues with --resume --out DIR and redoes nothing that finished.\n"
+             "A run owns its store while it runs: a second run or --resume of it is refused,\n"
+             "naming the process that holds it.",
              &pos))
     return 0;
   if (file.empty()) throw InputError("run needs an experiment FILE (see narrow run --help)");

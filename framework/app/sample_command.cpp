@@ -2,14 +2,15 @@
 // of every metric.
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
-#include <fstream>
+#include <optional>
+#include <ostream>
 
 #include <fmt/format.h>
 
 #include "command_support.hpp"
 #include "commands.hpp"
 #include "narrow/errors.hpp"
+#include "narrow/output_file.hpp"
 #include "narrow/progress.hpp"
 #include "narrow/sampler.hpp"
 #include "narrow/space.hpp"
@@ -50,14 +51,10 @@ int cmd_sample(const std::vector<std::string>& args) {
   Registry& reg = load_registry(paths);
   auto space = reg.create_space(space_name, param_map(params));
   Sampler sampler(*space, SamplingLaw::uniform(space->variables()), std::uint64_t(seed));
-  // The CSV is written next to its final name and renamed once complete: a failed or
-  // interrupted run never leaves a truncated file under that name.
-  std::ofstream csv_out;
-  const std::string csv_partial = csv + ".partial";
-  if (!csv.empty()) {
-    csv_out.open(csv_partial);
-    if (!csv_out) throw InputError(fmt::format("cannot write CSV file '{}'", csv));
-  }
+  // The CSV is opened before the work (a path that cannot be written fails at once) and
+  // appears under its name only once complete.
+  std::optional<OutputFile> csv_file;
+  if (!csv.empty()) csv_file.emplace(csv, "CSV file");
 
   Progress progress(fmt::format("sampling {}", space_name), std::uint64_t(count), "architectures");
   auto t0 = std::chrono::steady_clock::now();
@@ -69,7 +66,8 @@ int cmd_sample(const std::vector<std::string>& args) {
 
   std::int64_t rejected = 0;
   for (const auto& r : records) rejected += r.rejected;
-  if (csv_out.is_open()) {
+  if (csv_file) {
+    std::ostream& csv_out = csv_file->stream();
     csv_out << "hash";
     for (auto n : metric_names) csv_out << "," << n;
     csv_out << "\n";
@@ -78,12 +76,7 @@ int cmd_sample(const std::vector<std::string>& args) {
       for (auto n : metric_names) csv_out << "," << r.metrics.get(n);
       csv_out << "\n";
     }
-    csv_out.close();
-    if (!csv_out) throw Error(fmt::format("writing CSV file '{}' failed", csv));
-    std::error_code ec;
-    std::filesystem::rename(csv_partial, csv, ec);
-    if (ec)
-      throw Error(fmt::format("cannot rename '{}' to '{}': {}", csv_partial, csv, ec.message()));
+    csv_file->commit();
   }
   json stats = json::object();
   for (auto n : metric_names) {

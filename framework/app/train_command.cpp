@@ -1,12 +1,14 @@
 // `narrow train`: trains and evaluates one model with LibTorch on this machine.
 #include <cstdlib>
-#include <fstream>
+#include <optional>
+#include <ostream>
 
 #include <fmt/format.h>
 
 #include "command_support.hpp"
 #include "commands.hpp"
 #include "narrow/errors.hpp"
+#include "narrow/output_file.hpp"
 #include "narrow/training.hpp"
 #include "run/runner.hpp"
 #include "run/torch_engine.hpp"
@@ -128,6 +130,10 @@ int cmd_train(const std::vector<std::string>& args) {
   job.seed = seed;
   job.threads = threads;
   job.keep_weights = !save.empty();
+  // The weights file is opened before the training (a path that cannot be written fails at
+  // once) and appears under its name only once complete.
+  std::optional<OutputFile> weights_file;
+  if (!save.empty()) weights_file.emplace(save, "weights file");
   job.make_key(reg);
 
   const bool as_json = vm.count("json") > 0;
@@ -149,9 +155,8 @@ int cmd_train(const std::vector<std::string>& args) {
                e.val_accuracy, e.seconds);
   });
   if (!save.empty() && !r.weights.empty()) {
-    std::ofstream out(save, std::ios::binary);
-    out.write(r.weights.data(), std::streamsize(r.weights.size()));
-    if (!out) throw Error(fmt::format("cannot write the weights to '{}'", save));
+    weights_file->stream().write(r.weights.data(), std::streamsize(r.weights.size()));
+    weights_file->commit();
   }
   if (as_json) {
     json j = r.to_json();

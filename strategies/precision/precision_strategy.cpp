@@ -1,7 +1,7 @@
 #include "precision_strategy.hpp"
 
 #include <algorithm>
-#include <fstream>
+#include <ostream>
 #include <map>
 #include <memory>
 #include <set>
@@ -11,6 +11,7 @@
 
 #include "narrow/errors.hpp"
 #include "narrow/hash.hpp"
+#include "narrow/output_file.hpp"
 #include "narrow/pareto.hpp"
 #include "narrow/precision_analysis.hpp"
 #include "narrow/progress.hpp"
@@ -93,8 +94,7 @@ void PrecisionStrategy::summarize(StageContext& ctx, const std::vector<TrainResu
 
   // The files behind the figure: every evaluation, and the fronts.
   const std::string base = fmt::format("{}/{}", ctx.output_dir(), ctx.stage());
-  {
-    std::ofstream out(base + ".precision.csv");
+  write_output_file(base + ".precision.csv", [&](std::ostream& out) {
     out << "architecture_hash,training,format,bits,parameters,weight_bytes,accuracy,loss,"
            "seconds\n";
     for (const auto& p : points)
@@ -102,18 +102,15 @@ void PrecisionStrategy::summarize(StageContext& ctx, const std::vector<TrainResu
                          csv_quoted(p.result.format), p.result.bits, p.result.parameters,
                          p.result.weight_bytes, p.result.evaluation.accuracy,
                          p.result.evaluation.loss, p.result.seconds);
-    if (!out) throw Error(fmt::format("cannot write {}.precision.csv", base));
-  }
-  {
-    std::ofstream out(base + ".fronts.csv");
+  }, "CSV file");
+  write_output_file(base + ".fronts.csv", [&](std::ostream& out) {
     out << "front,architecture_hash,format,bits,weight_bytes,accuracy\n";
     for (const auto& f : fronts)
       for (std::size_t i : f.points)
         out << fmt::format("{},{},{},{},{},{}\n", csv_quoted(f.name), hash_of.at(points[i].model),
                            csv_quoted(points[i].result.format), points[i].result.bits,
                            points[i].result.weight_bytes, points[i].result.evaluation.accuracy);
-    if (!out) throw Error(fmt::format("cannot write {}.fronts.csv", base));
-  }
+  }, "CSV file");
 
   // Accuracy within memory budgets (powers of two over the range of the models), per front:
   // how far reduced precision moves the front.

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
+#include <ostream>
 #include <limits>
 #include <map>
 
@@ -15,6 +15,7 @@
 #include "narrow/errors.hpp"
 #include "narrow/hash.hpp"
 #include "narrow/metrics.hpp"
+#include "narrow/output_file.hpp"
 #include "narrow/parallel.hpp"
 #include "narrow/progress.hpp"
 #include "narrow/sampler.hpp"
@@ -206,7 +207,8 @@ void StatisticsStrategy::run(StageContext& ctx) {
   const auto hist_path = (fs::path(ctx.output_dir()) / (ctx.stage() + "-histogram.csv")).string();
   const auto corr_path = (fs::path(ctx.output_dir()) / (ctx.stage() + "-correlation.csv")).string();
   {
-    std::ofstream out(hist_path);
+    OutputFile file(hist_path, "CSV file");
+    std::ostream& out = file.stream();
     out << "space,law," << metric_ << "_from," << metric_ << "_to,count\n";
     for (const auto& r : results)
       for (const auto& [b, n] : r.bins) {
@@ -214,11 +216,12 @@ void StatisticsStrategy::run(StageContext& ctx) {
         const double hi = b < 0 ? 1 : std::pow(10.0, double(b + 1) / double(bins_per_decade_));
         out << fmt::format("{},{},{:.6g},{:.6g},{}\n", r.space, r.law, lo, hi, n);
       }
-    if (!out) throw Error(fmt::format("cannot write '{}'", hist_path));
+    file.commit();
   }
   nlohmann::json correlations = nlohmann::json::array();
   {
-    std::ofstream out(corr_path);
+    OutputFile file(corr_path, "CSV file");
+    std::ostream& out = file.stream();
     out << "scope,metric_a,metric_b,pearson_log10,count\n";
     auto write = [&](const std::string& scope, const Sums& s) {
       std::size_t p = 0;
@@ -247,7 +250,7 @@ void StatisticsStrategy::run(StageContext& ctx) {
       for (const auto& sp : order) write(sp, per_space[sp]);
       write("all", all);
     }
-    if (!out) throw Error(fmt::format("cannot write '{}'", corr_path));
+    file.commit();
   }
 
   nlohmann::json laws = nlohmann::json::array();

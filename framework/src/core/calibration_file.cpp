@@ -2,17 +2,16 @@
 #include <cmath>
 #include <cstdint>
 #include <exception>
-#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
 #include <string>
-#include <system_error>
 
 #include <fmt/format.h>
 
 #include "narrow/errors.hpp"
 #include "narrow/latency_model.hpp"
+#include "narrow/output_file.hpp"
 
 namespace narrow {
 
@@ -163,18 +162,7 @@ Calibration Calibration::from_json(const json& j, const std::string& source) {
 }
 
 void Calibration::save(const std::string& path) const {
-  // Written next to its final name and renamed: an interrupted write leaves no broken file.
-  const std::string partial = path + ".partial";
-  {
-    std::ofstream out(partial);
-    if (!out) throw InputError(fmt::format("cannot write calibration file '{}'", path));
-    out << to_json().dump(2) << "\n";
-    if (!out) throw Error(fmt::format("writing calibration file '{}' failed", path));
-  }
-  std::error_code ec;
-  std::filesystem::rename(partial, path, ec);
-  if (ec)
-    throw Error(fmt::format("cannot rename '{}' to '{}': {}", partial, path, ec.message()));
+  write_output_file(path, to_json().dump(2) + "\n", "calibration file");
 }
 
 Calibration Calibration::load(const std::string& path) {

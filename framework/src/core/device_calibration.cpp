@@ -3,13 +3,14 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
+#include <ostream>
 #include <set>
 
 #include <fmt/format.h>
 
 #include "narrow/errors.hpp"
 #include "narrow/hash.hpp"
+#include "narrow/output_file.hpp"
 #include "narrow/progress.hpp"
 #include "narrow/random.hpp"
 
@@ -201,8 +202,8 @@ void fit(CalibrationOutcome& out, const CalibrationOptions& o,
 
 /// Every measured architecture as CSV: the data behind Scheidegger et al.'s Figure 2.
 void write_csv(const std::string& path, const std::vector<CalibrationSample>& samples) {
-  std::ofstream out(path);
-  if (!out) throw InputError(fmt::format("cannot write CSV file '{}'", path));
+  OutputFile file(path, "CSV file");
+  std::ostream& out = file.stream();
   out << "space,law,hash,params,macs,flops,layers,activation_peak_bytes,latency_mean_s,"
          "latency_median_s,latency_cv,repeats,held_out,predicted_s\n";
   for (const auto& s : samples) {
@@ -212,7 +213,7 @@ void write_csv(const std::string& path, const std::vector<CalibrationSample>& sa
                        m.activation_peak_bytes, s.latency.mean, s.latency.median, s.latency.cv,
                        s.latency.repeats, s.held_out ? 1 : 0, s.predicted);
   }
-  if (!out) throw Error(fmt::format("writing CSV file '{}' failed", path));
+  file.commit();
 }
 
 }  // namespace

@@ -1,12 +1,14 @@
 // The measurements file of a calibration (narrow calibrate --save-measurements, read back with
 // --measurements): one JSON object a line.
 #include <fstream>
+#include <ostream>
 #include <set>
 
 #include <fmt/format.h>
 
 #include "core/device_calibration.hpp"
 #include "narrow/errors.hpp"
+#include "narrow/output_file.hpp"
 
 namespace narrow {
 
@@ -14,8 +16,8 @@ using nlohmann::json;
 
 void save_measurements(const std::string& path, const std::vector<CalibrationSample>& samples,
                        const json& device, const LatencyOptions& options) {
-  std::ofstream out(path);
-  if (!out) throw InputError(fmt::format("cannot write measurements file '{}'", path));
+  OutputFile file(path, "measurements file");
+  std::ostream& out = file.stream();
   out << json{{"narrow_measurements", 1}, {"device", device}, {"options", options.to_json()}}.dump()
       << "\n";
   for (const auto& s : samples)
@@ -25,7 +27,7 @@ void save_measurements(const std::string& path, const std::vector<CalibrationSam
                 {"latency", s.latency.to_json()}}
                .dump()
         << "\n";
-  if (!out) throw Error(fmt::format("writing measurements file '{}' failed", path));
+  file.commit();
 }
 
 std::vector<CalibrationSample> load_measurements(const std::string& path,

@@ -1,11 +1,16 @@
 #include "run/runner.hpp"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <memory>
-#include <filesystem>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -14,9 +19,11 @@
 #include "narrow/config.hpp"
 #include "narrow/format.hpp"
 #include "narrow/hash.hpp"
+#include "narrow/output_file.hpp"
 #include "narrow/registry.hpp"
 #include "narrow/store.hpp"
 #include "narrow/training.hpp"
+#include "run/store_lock.hpp"
 #include "run/torch_engine.hpp"
 
 namespace fs = std::filesystem;
@@ -98,6 +105,51 @@ class Context final : public StageContext {
   std::string summary_ = "{}";
 };
 
+// Test-only: with NARROW_TEST_KILL_AT=POINT in the environment, the process kills itself with
+// SIGKILL (no destructor runs, nothing is cleaned up: a crash or kill -9) on reaching POINT,
+// so that tests can check what a crash there leaves (tests/integration/store_lock_test.cpp).
+// Points: "store-created" (a new store's file exists, its experiment not yet recorded).
+void test_kill_point(std::string_view point) {
+  const char* at = std::getenv("NARROW_TEST_KILL_AT");
+  if (at && point == at) ::kill(::getpid(), SIGKILL);
+}
+
+// The facts of the run that resume compares and reports show.
+void record_experiment(Store& store, const Experiment& x) {
+  store.set_meta("experiment", x.resolved);
+  store.set_meta("experiment_file", fs::absolute(x.file).string());
+  store.set_meta("experiment_name", x.name);
+  store.set_meta("seed", std::to_string(x.seed));
+  store.set_meta("narrow_version", NARROW_VERSION);
+  store.set_meta("started_at", utc_iso());
+}
+
+// A new store appears under its name only with its schema and the experiment's record in it:
+// it is made under a temporary name beside it and renamed once complete (and closed, so that
+// SQLite's log is folded into the file). A run killed before that leaves no results.db, and
+// starts again from nothing.
+void create_store(const std::string& db, const Experiment& x) {
+  write_output_file_by_name(
+      db,
+      [&](const std::string& temporary) {
+        auto store = Store::open(temporary);
+        test_kill_point("store-created");
+        record_experiment(*store, x);
+      },
+      "results store");
+}
+
+// What a run killed while creating its store left: results.db.<pid>-<n>.partial and SQLite's
+// -wal, -shm and -journal files of it. Called under the store's lock, when nobody writes them.
+void remove_partial_stores(const fs::path& dir) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with("results.db.") && name.find(".partial") != std::string::npos)
+      fs::remove(entry.path(), ec);
+  }
+}
+
 }  // namespace
 
 std::uint64_t dataset_split_seed(std::uint64_t seed) {
@@ -110,18 +162,28 @@ RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptio
   const fs::path dir(report.out);
   const fs::path db = dir / "results.db";
   report.store = db.string();
-  if (options.resume) {
-    if (!fs::exists(db))
-      throw InputError(fmt::format("nothing to resume in '{}' (no results.db there)", report.out));
-  } else if (fs::exists(db)) {
-    throw InputError(fmt::format(
-        "'{}' already holds a run (results.db); continue it with --resume or choose another --out",
-        report.out));
-  }
+  auto nothing_to_resume = [&] {
+    return InputError(fmt::format("nothing to resume in '{}' (no results.db there)", report.out));
+  };
+  if (options.resume && !fs::exists(db)) throw nothing_to_resume();
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec)
     throw InputError(fmt::format("cannot create run folder '{}': {}", report.out, ec.message()));
+
+  // The run owns its store until it returns: another run or resume of it is refused at once.
+  // Everything below is decided under the lock.
+  const StoreLock lock(db.string(), options.resume ? "narrow run --resume" : "narrow run");
+  if (!lock.previous_owner().empty())
+    fmt::print(stderr, "{} was held by {}, which ended without letting go; taking it over\n",
+               db.string(), lock.previous_owner());
+  if (options.resume && !fs::exists(db)) throw nothing_to_resume();
+  if (!options.resume && fs::exists(db))
+    throw InputError(fmt::format(
+        "'{}' already holds a run (results.db); continue it with --resume or choose another --out",
+        report.out));
+  remove_partial_stores(dir);
+  if (!options.resume) create_store(db.string(), x);
 
   auto store = Store::open(db.string());
   fmt::print(stderr, "run {}: {} stage{}, {} {}\n", x.name, x.stages.size(),
@@ -134,19 +196,25 @@ RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptio
                x.name, fmt::join(x.ablation, ", "));
   if (options.resume) {
     const auto stored = store->meta("experiment");
-    if (!stored) throw InputError(fmt::format("'{}' holds no experiment to resume", db.string()));
-    if (*stored != x.resolved)
+    if (!stored) {
+      // Made by a narrow that created the store in place and was killed before recording the
+      // experiment, which it did before any stage ran: the store holds no work, and the
+      // resume records the experiment and starts it. Work without an experiment is not ours.
+      if (store->count_architectures() > 0 || !store->trainings().empty() ||
+          !store->latencies().empty())
+        throw InputError(fmt::format(
+            "'{}' holds results but no experiment; it was not made by narrow run", db.string()));
+      fmt::print(stderr,
+                 "{} holds no experiment (its run was killed while creating it); starting "
+                 "this one in it\n",
+                 db.string());
+      record_experiment(*store, x);
+    } else if (*stored != x.resolved) {
       throw InputError(
           fmt::format("the experiment differs from the one stored in '{}' ({}); start a new run "
                       "with another --out",
                       db.string(), first_difference(*stored, x.resolved)));
-  } else {
-    store->set_meta("experiment", x.resolved);
-    store->set_meta("experiment_file", fs::absolute(x.file).string());
-    store->set_meta("experiment_name", x.name);
-    store->set_meta("seed", std::to_string(x.seed));
-    store->set_meta("narrow_version", NARROW_VERSION);
-    store->set_meta("started_at", utc_iso());
+    }
   }
   // Every plugin the experiment uses, with its version and library.
   std::vector<PluginRecord> plugins;
