@@ -7,6 +7,9 @@
 // - that accuracy is the trained model's own test accuracy to within one image (folding batch
 //   norm changes the rounding of sums, nothing else);
 // - ieee(8,23), which is float32 itself, gives the float32 accuracy exactly.
+// Then int8 with static ranges (its calibration on 512 training images included) against
+// int8(dynamic) (each image's own ranges), rounds interleaved; static results must be the
+// same in every round.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -34,8 +37,8 @@ constexpr const char* kProgram = "narrow_bench_precision";
 }
 
 int main(int argc, char** argv) {
-  int threads = 1, epochs = 1;
-  std::string reference = "lenet5", plugin_dir;
+  int threads = 1, epochs = 1, int8_rounds = 5;
+  std::string reference = "lenet5", plugin_dir, grid_spec = "ieee(1..8,1..23)";
   po::options_description opts(
       "narrow_bench_precision: a trained model evaluated in the 184 types ieee(1..8,1..23)\n"
       "against as many float32 evaluations, interleaved");
@@ -44,10 +47,14 @@ int main(int argc, char** argv) {
       "epochs", po::value(&epochs)->default_value(epochs), "training epochs before the analysis")(
       "reference", po::value(&reference)->default_value(reference),
       "reference model of the sequential space")(
-      "plugins", po::value(&plugin_dir), "plugin folder (default: the build's)");
+      "plugins", po::value(&plugin_dir), "plugin folder (default: the build's)")(
+      "grid", po::value(&grid_spec)->default_value(grid_spec),
+      "the formats evaluated against float32 (ranges allowed)")(
+      "int8-rounds", po::value(&int8_rounds)->default_value(int8_rounds),
+      "rounds of static int8 against int8(dynamic)");
   if (const auto code = bench::read_options(kProgram, argc, argv, opts, [&] {
-        if (threads < 1 || epochs < 1)
-          throw InputError("--threads and --epochs must be at least 1");
+        if (threads < 1 || epochs < 1 || int8_rounds < 1)
+          throw InputError("--threads, --epochs and --int8-rounds must be at least 1");
       }))
     return *code;
 
@@ -69,7 +76,7 @@ int main(int argc, char** argv) {
     at::set_num_threads(threads);
     const QuantizedModel model(arch, module);
     std::vector<std::unique_ptr<NumberFormat>> formats;
-    for (const auto& f : expand_format_spec("ieee(1..8,1..23)"))
+    for (const auto& f : expand_format_spec(grid_spec))
       formats.push_back(create_format(reg, f));
     const auto images = static_cast<long long>(data->test.size());
     std::printf("precision: sequential/%s (%lld parameters after folding, test accuracy %.4f "
@@ -114,6 +121,40 @@ int main(int argc, char** argv) {
     std::printf("check: float32 accuracy %.4f in every float32 evaluation and in ieee(8,23), "
                 "within one image of the trained model's: %s\n",
                 reference_accuracy, failures ? "FAILED" : "ok");
-    return failures ? 1 : 0;
+
+    // int8: static ranges (calibrated each round, as the analysis does once per model) against
+    // per-image ranges.
+    const auto int8_static = create_format(reg, "int8");
+    const auto int8_dynamic = create_format(reg, "int8(dynamic)");
+    double t_static = 0, t_dynamic = 0, a_static = -1, a_dynamic = 0;
+    int int8_failures = 0;
+    for (int r = 0; r < int8_rounds; ++r) {
+      auto t0 = clock::now();
+      const QuantizedModel::Ranges ranges =
+          model.calibrate(data->train, int8_static->calibration_images());
+      const double a = model.evaluate(data->test, data->classes, int8_static.get(), {}, 500,
+                                      &ranges).accuracy;
+      auto t1 = clock::now();
+      a_dynamic = model.evaluate(data->test, data->classes, int8_dynamic.get()).accuracy;
+      auto t2 = clock::now();
+      t_static += std::chrono::duration<double>(t1 - t0).count();
+      t_dynamic += std::chrono::duration<double>(t2 - t1).count();
+      if (a_static >= 0 && a != a_static && int8_failures++ < 3)
+        std::fprintf(stderr, "%s: static int8 gave %.6f in round %d, %.6f before\n", kProgram,
+                     a, r + 1, a_static);
+      a_static = a;
+    }
+    std::printf("int8, static (calibration included): %8.2f s (%.1f ms each), accuracy %.4f, "
+                "%lld bytes\n",
+                t_static, 1000 * t_static / int8_rounds, a_static,
+                static_cast<long long>(model.stored_bytes(int8_static.get())));
+    std::printf("int8(dynamic):                        %8.2f s (%.1f ms each), accuracy %.4f, "
+                "%lld bytes\n",
+                t_dynamic, 1000 * t_dynamic / int8_rounds, a_dynamic,
+                static_cast<long long>(model.stored_bytes(int8_dynamic.get())));
+    std::printf("ratio static / dynamic:  %8.2f\n", t_static / t_dynamic);
+    std::printf("check: static int8 gives the same accuracy in all %d rounds: %s\n", int8_rounds,
+                int8_failures ? "FAILED" : "ok");
+    return failures || int8_failures ? 1 : 0;
   });
 }
