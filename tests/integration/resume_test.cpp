@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "support/run.hpp"
+#include "support/sampling_run.hpp"
 #include "support/sqlite.hpp"
 
 namespace fs = std::filesystem;
@@ -21,34 +22,8 @@ using narrow::test::sql;
 
 namespace {
 
-const char* experiment = R"(name: resume_check
-seed: 11
-spaces:
-  - name: seq
-    plugin: sequential
-    parameters: {max_conv_layers: 4, max_fc_layers: 1}
-    laws:
-      small: {conv_layers: [1, 3], conv1.filters: [2, 24], conv2.filters: [2, 24], conv3.filters: [2, 24]}
-      wide: {conv_layers: [2, 4], conv1.filters: [8, 64], conv2.filters: [8, 64]}
-constraints:
-  weight_bytes: 48KiB
-stages:
-  - name: sample
-    strategy: random
-    parameters: {per_law: 2500, batch: 50, max_rejections: 100000}
-)";
+const std::string experiment = narrow::test::sampling_experiment("resume_check", 11, 2500);
 
-// Everything a run stores, except timestamps.
-std::string contents(const std::string& db) {
-  return sql(db,
-             "SELECT stage, space, law, draw, status, hash, reason, assignment, unit FROM draws "
-             "ORDER BY stage, space, law, draw;") +
-         sql(db, "SELECT * FROM architectures ORDER BY hash;") +
-         sql(db, "SELECT key, kind, stage, result FROM units ORDER BY key;") +
-         sql(db,
-             "SELECT key, value FROM meta WHERE key NOT IN ('started_at', 'finished_at') ORDER BY "
-             "key;");
-}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(killed_run_resumes_to_the_same_store) {
@@ -119,7 +94,7 @@ BOOST_AUTO_TEST_CASE(killed_run_resumes_to_the_same_store) {
   }
   BOOST_TEST(missing.empty(), "units redone on resume: " << missing);
 
-  BOOST_TEST(contents(killed_db) == contents(full_db));
+  BOOST_TEST(narrow::test::store_contents(killed_db) == narrow::test::store_contents(full_db));
   BOOST_TEST(sql(killed_db, "SELECT COUNT(*) FROM sessions WHERE resumed=1;") == "1\n");
   BOOST_TEST(sql(killed_db, "SELECT value FROM meta WHERE key='status';") == "finished\n");
 }
@@ -136,8 +111,8 @@ BOOST_AUTO_TEST_CASE(same_seed_same_store_whatever_the_threads) {
                          "stages.0.parameters.per_law=300"});
   BOOST_REQUIRE_MESSAGE(one.exit_code == 0, one.err);
   BOOST_REQUIRE_MESSAGE(two.exit_code == 0, two.err);
-  BOOST_TEST(contents((work / "one/results.db").string()) ==
-             contents((work / "two/results.db").string()));
+  BOOST_TEST(narrow::test::store_contents((work / "one/results.db").string()) ==
+             narrow::test::store_contents((work / "two/results.db").string()));
   auto n = sql((work / "one/results.db").string(),
                "SELECT COUNT(*) FROM draws WHERE status='accepted';");
   BOOST_TEST(n == "600\n");

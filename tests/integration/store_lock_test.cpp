@@ -17,6 +17,7 @@
 
 #include "support/files.hpp"
 #include "support/run.hpp"
+#include "support/sampling_run.hpp"
 #include "support/sqlite.hpp"
 
 namespace fs = std::filesystem;
@@ -26,34 +27,7 @@ using narrow::test::sql;
 
 namespace {
 
-const char* experiment = R"(name: lock_check
-seed: 3
-spaces:
-  - name: seq
-    plugin: sequential
-    parameters: {max_conv_layers: 4, max_fc_layers: 1}
-    laws:
-      small: {conv_layers: [1, 3], conv1.filters: [2, 24], conv2.filters: [2, 24], conv3.filters: [2, 24]}
-      wide: {conv_layers: [2, 4], conv1.filters: [8, 64], conv2.filters: [8, 64]}
-constraints:
-  weight_bytes: 48KiB
-stages:
-  - name: sample
-    strategy: random
-    parameters: {per_law: 4000, batch: 50, max_rejections: 100000}
-)";
-
-// Everything a run stores, except timestamps.
-std::string contents(const std::string& db) {
-  return sql(db,
-             "SELECT stage, space, law, draw, status, hash, reason, assignment, unit FROM draws "
-             "ORDER BY stage, space, law, draw;") +
-         sql(db, "SELECT * FROM architectures ORDER BY hash;") +
-         sql(db, "SELECT key, kind, stage, result FROM units ORDER BY key;") +
-         sql(db,
-             "SELECT key, value FROM meta WHERE key NOT IN ('started_at', 'finished_at') ORDER BY "
-             "key;");
-}
+const std::string experiment = narrow::test::sampling_experiment("lock_check", 3, 4000);
 
 bool has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
@@ -128,7 +102,7 @@ BOOST_AUTO_TEST_CASE(a_store_in_use_is_refused_and_a_dead_owner_is_taken_over) {
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   BOOST_TEST(has(r.err, "was held by process " + pid), r.err);
   BOOST_TEST(has(r.err, "taking it over"), r.err);
-  BOOST_TEST(contents(db) == contents(full + "/results.db"));
+  BOOST_TEST(narrow::test::store_contents(db) == narrow::test::store_contents(full + "/results.db"));
   BOOST_TEST(sql(db, "SELECT value FROM meta WHERE key='status';") == "finished\n");
   BOOST_TEST(!fs::exists(db + ".lock"));
 }
