@@ -10,7 +10,7 @@ packages=(
   libboost-filesystem-dev libboost-dev
   libyaml-cpp-dev libtbb-dev libsqlite3-dev sqlite3
   libspdlog-dev libfmt-dev nlohmann-json3-dev libmpfr-dev libgmp-dev
-  libbenchmark-dev libxxhash-dev libpcg-cpp-dev zlib1g-dev
+  libbenchmark-dev libxxhash-dev libpcg-cpp-dev zlib1g-dev libeigen3-dev
   dataset-fashion-mnist
 )
 
