@@ -76,11 +76,7 @@ int cmd_laws(const std::vector<std::string>& args) {
   if (group == groups.end())
     throw InputError(fmt::format("--space '{}': no learned laws of that space (spaces: {})", chosen,
                                  fmt::join(names, ", ")));
-  const std::string header = fmt::format(
-      "{} laws of space '{}' learned by {} (run {}).\n"
-      "Use them with `laws: FILE` under a space of the same plugin and parameters.",
-      group->second.size(), chosen, stage.empty() ? "the run" : "stage '" + stage + "'", run);
-  const std::string text = law_file_text(group->second, header);
+  const std::string text = learned_law_file(group->second, stage);
   if (out.empty()) {
     std::cout << text;
   } else {

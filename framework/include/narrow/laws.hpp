@@ -67,4 +67,10 @@ NARROW_API std::vector<std::pair<std::string, std::vector<LearnedLaw>>> laws_by_
 NARROW_API std::string law_file_text(const std::vector<LearnedLaw>& laws,
                                      const std::string& header);
 
+/// The law file of one space's laws learned by `stage` (by the run's stages when empty), as
+/// `narrow laws` and the strategies that learn laws write it: law_file_text with a header that
+/// names the space and the stage and says how to use the file.
+NARROW_API std::string learned_law_file(const std::vector<LearnedLaw>& laws,
+                                        const std::string& stage);
+
 }  // namespace narrow

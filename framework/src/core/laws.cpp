@@ -126,4 +126,14 @@ std::string law_file_text(const std::vector<LearnedLaw>& laws, const std::string
   return text.str();
 }
 
+std::string learned_law_file(const std::vector<LearnedLaw>& laws, const std::string& stage) {
+  if (laws.empty()) throw Error("a law file needs at least one law");
+  return law_file_text(
+      laws, fmt::format("{} sampling law{} of space '{}' learned by {}.\n"
+                        "An experiment reads them with `laws: FILE` under a space of the same "
+                        "plugin and parameters.",
+                        laws.size(), laws.size() == 1 ? "" : "s", laws.front().space,
+                        stage.empty() ? "the run's stages" : "stage '" + stage + "'"));
+}
+
 }  // namespace narrow
