@@ -9,6 +9,7 @@
 // program prints the difference and exits with 1.
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <iostream>
 #include <memory>
@@ -67,6 +68,7 @@ int main(int argc, char** argv) {
   std::uint64_t seed = 1;
   int threads = 2, rounds = 3, first = 3, last = 7;
   bool no_windows = false;
+  gl::Settings settings;  // the paper's: 100 + 900 laws of 10 architectures
   po::options_description desc(
       "narrow_bench_law_search: one genetic law search (n_init 100, n_steps 900, n_eval 10) on\n"
       "`sequential` next to plain sampling of as many architectures, rounds interleaved, one\n"
@@ -77,11 +79,22 @@ int main(int argc, char** argv) {
       "first", po::value(&first)->default_value(first), "first decade of the windows")(
       "last", po::value(&last)->default_value(last), "last decade of the windows")(
       "seed", po::value(&seed)->default_value(seed), "seed of the searches and the sampler")(
+      "tournament", po::value(&settings.tournament)->default_value(settings.tournament),
+      "laws drawn for a tournament")(
+      "mutation-rate", po::value(&settings.mutation_rate)->default_value(settings.mutation_rate),
+      "probability that a variable's range moves")(
+      "mutation-step", po::value(&settings.mutation_step)->default_value(settings.mutation_step),
+      "largest integer move, as a fraction of the range")(
       "no-windows", po::bool_switch(&no_windows), "time the single search only")(
       "plugins", po::value(&plugin_dir), "plugin folder (default: the build's)");
   if (const auto code = narrow::bench::read_options(kProgram, argc, argv, desc, [&] {
         if (threads < 1 || rounds < 1)
           throw narrow::InputError("--threads and --rounds must be positive");
+        if (settings.tournament < 2 || settings.tournament > settings.n_init ||
+            !(settings.mutation_rate >= 0 && settings.mutation_rate <= 1) ||
+            !(settings.mutation_step >= 0 && settings.mutation_step <= 1))
+          throw narrow::InputError(
+              "--tournament must be 2..100, --mutation-rate and --mutation-step 0..1");
         gl::window_grid(first, last);
       }))
     return *code;
@@ -91,7 +104,6 @@ int main(int argc, char** argv) {
     narrow::PluginLoader loader(registry);
     narrow::bench::load_plugins(loader, plugin_dir);
     const narrow::Constraints none;
-    const gl::Settings settings;  // the paper's: 100 + 900 laws of 10 architectures
     const std::uint64_t count =
         std::uint64_t((settings.n_init + settings.n_steps) * settings.n_eval);
 
@@ -175,18 +187,25 @@ int main(int argc, char** argv) {
     std::cout << fmt::format("{} windows x {} spaces, {} thread{}, one search per thread:\n",
                              windows.size(), spaces.size(), threads, threads == 1 ? "" : "s");
     for (std::size_t s = 0; s < spaces.size(); ++s) {
-      double seconds = 0, worst = 0;
+      double seconds = 0, worst = 0, sum = 0;
+      int finite = 0;
       std::int64_t drawn = 0, accepted = 0;
       for (const auto& job : jobs)
         if (job.space == s) {
           seconds += job.result.seconds;
           drawn += job.result.drawn;
           accepted += job.result.accepted;
-          worst = std::max(worst, job.result.population[job.result.best].cost);
+          const double cost = job.result.population[job.result.best].cost;
+          worst = std::max(worst, cost);
+          if (std::isfinite(cost)) {
+            sum += cost;
+            ++finite;
+          }
         }
       std::cout << fmt::format(
-          "  {:<11} {:7.2f} s of searches  {:>8} accepted of {:>8} drawn  worst best cost {:.3f}\n",
-          spaces[s].name, seconds, accepted, drawn, worst);
+          "  {:<11} {:6.2f} s of searches, {:>7} accepted of {:>7} drawn, best cost: mean {:.3f} "
+          "({} windows), worst {:.3f}\n",
+          spaces[s].name, seconds, accepted, drawn, finite ? sum / finite : 0.0, finite, worst);
     }
     std::cout << fmt::format("  total {:.2f} s wall clock\n", total);
 

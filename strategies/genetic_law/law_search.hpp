@@ -26,9 +26,9 @@ struct Settings {
   std::int64_t n_init = 100;     // laws of the initial population
   std::int64_t n_steps = 900;    // steps: one child law each
   std::int64_t n_eval = 10;      // accepted architectures that estimate a law's statistic
-  std::int64_t tournament = 5;   // laws drawn for a tournament (2 .. n_init)
-  double mutation_rate = 0.05;   // probability that a variable's range moves in a child
-  double mutation_step = 0.25;   // largest move of an integer bound, as a fraction of its range
+  std::int64_t tournament = 10;  // laws drawn for a tournament (2 .. n_init)
+  double mutation_rate = 0.1;    // probability that a variable's range moves in a child
+  double mutation_step = 0.5;    // largest move of an integer bound, as a fraction of its range
   std::int64_t draw_budget = 3;  // an evaluation draws at most draw_budget * n_eval assignments
   double refused_penalty = 1.0;  // cost added per refused fraction of an evaluation's draws
 };

@@ -33,8 +33,8 @@ std::vector<Window> window_grid(int first, int last) {
   grid.push_back({std::pow(10.0, last), grid_value_name(1, last)});
   std::vector<Window> windows;
   for (std::size_t i = 0; i + 1 < grid.size(); ++i)
-    windows.push_back(
-        {grid[i].value, grid[i + 1].value, fmt::format("{}-{}", grid[i].name, grid[i + 1].name)});
+    windows.push_back({grid[i].value, grid[i + 1].value, grid[i].name, grid[i + 1].name,
+                       fmt::format("{}-{}", grid[i].name, grid[i + 1].name)});
   return windows;
 }
 

@@ -14,7 +14,8 @@ const std::vector<std::string>& target_metrics();
 /// One target interval (tau1, tau2) of a metric, in the metric's own unit (not log10).
 struct Window {
   double low = 0, high = 0;
-  std::string name;  // "1e3-2e3": letters, digits, '-' and '.', usable in law names
+  std::string low_name, high_name;  // "1e3", "2e3"
+  std::string name;                 // "1e3-2e3": letters, digits and '-', usable in law names
 };
 
 /// The grid value m x 10^k (m one of 1, 2, 5) as a name: "1e3", "5e-4".

@@ -47,6 +47,8 @@ BOOST_AUTO_TEST_CASE(the_grid_of_the_paper_has_twelve_windows) {
   const auto w = window_grid(3, 7);
   BOOST_REQUIRE_EQUAL(w.size(), 12u);
   BOOST_TEST(w[0].name == "1e3-2e3");
+  BOOST_TEST(w[0].low_name == "1e3");
+  BOOST_TEST(w[0].high_name == "2e3");
   BOOST_TEST(w[1].name == "2e3-5e3");
   BOOST_TEST(w[2].name == "5e3-1e4");
   BOOST_TEST(w[11].name == "5e6-1e7");
