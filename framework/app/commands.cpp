@@ -16,6 +16,7 @@ const std::vector<Command>& commands() {
       {"precision", "accuracy of trained models in reduced-precision number formats",
        &cmd_precision},
       {"calibrate", "measure latency on a device and fit a latency model", &cmd_calibrate},
+      {"laws", "write the sampling laws a run learned as a law file", &cmd_laws},
   };
   return list;
 }

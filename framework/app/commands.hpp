@@ -29,5 +29,7 @@ int cmd_round(const std::vector<std::string>& args);
 int cmd_precision(const std::vector<std::string>& args);
 /// Measures architectures on a device and fits a latency model on analytical features.
 int cmd_calibrate(const std::vector<std::string>& args);
+/// Writes the laws a run learned as a law file.
+int cmd_laws(const std::vector<std::string>& args);
 
 }  // namespace narrow::cli

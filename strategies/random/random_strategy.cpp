@@ -20,13 +20,21 @@ ParamSchema RandomStrategy::schema() {
                          "rejected or invalid draws in a row after which a law stops"),
       ParamSpec::integer("batch", 1000, 1, 1000000,
                          "draws per stored unit of work (what a resume redoes at most)"),
+      ParamSpec::string("laws", "",
+                        "an earlier stage whose learned laws to draw from, in place of the "
+                        "experiment's (empty: the experiment's laws)"),
   };
 }
 
 RandomStrategy::RandomStrategy(const Parameters& p)
     : per_law_(p.integer("per_law")),
       max_rejections_(p.integer("max_rejections")),
-      batch_(p.integer("batch")) {}
+      batch_(p.integer("batch")),
+      laws_(p.string("laws")) {}
+
+void RandomStrategy::check(const StagePlan& plan) const {
+  if (!laws_.empty()) plan.require_earlier("laws", laws_);
+}
 
 void RandomStrategy::run(StageContext& ctx) {
   Store& store = ctx.store();
@@ -40,7 +48,8 @@ void RandomStrategy::run(StageContext& ctx) {
   std::int64_t total = 0;
   std::vector<std::string> stopped;
 
-  for (const SpaceEntry& entry : ctx.spaces()) {
+  const std::vector<SpaceEntry> spaces = laws_.empty() ? ctx.spaces() : ctx.learned_spaces(laws_);
+  for (const SpaceEntry& entry : spaces) {
     for (const SamplingLaw& law : entry.laws) {
       const std::string law_key = entry.law_key(law);
       const Sampler sampler(*entry.space, law,

@@ -14,9 +14,11 @@ class RandomStrategy final : public Strategy {
   explicit RandomStrategy(const Parameters& p);
   static ParamSchema schema();
   void run(StageContext& context) override;
+  void check(const StagePlan& plan) const override;
 
  private:
   std::int64_t per_law_, max_rejections_, batch_;
+  std::string laws_;
 };
 
 }  // namespace narrow::strategies

@@ -1,5 +1,6 @@
 #include "statistics_strategy.hpp"
 #include "correlation_sums.hpp"
+#include "coverage.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -14,6 +15,7 @@
 
 #include "narrow/errors.hpp"
 #include "narrow/hash.hpp"
+#include "narrow/laws.hpp"
 #include "narrow/metrics.hpp"
 #include "narrow/output_file.hpp"
 #include "narrow/parallel.hpp"
@@ -47,17 +49,19 @@ void check_metric(const std::string& m, const char* parameter) {
                     parameter, m, fmt::join(metric_names, ", ")));
 }
 
+}  // namespace
+
 using Sums = CorrelationSums;
 
+// What one law (or, pooled, one space) came to.
 struct LawResult {
   std::string space, law;
   std::int64_t count = 0, rejected = 0, min = 0, max = 0;
+  double log_sum = 0, log_sum2 = 0;           // of log10 of the metric (values of 0 as 1)
   std::map<std::int64_t, std::int64_t> bins;  // bin index -> count
   std::vector<std::int64_t> below;            // per threshold
   Sums sums;
 };
-
-}  // namespace
 
 ParamSchema StatisticsStrategy::schema() {
   return {
@@ -72,6 +76,14 @@ ParamSchema StatisticsStrategy::schema() {
                         "metrics whose log10 values are correlated (Pearson), comma-separated"),
       ParamSpec::string("spaces", "",
                         "spaces of the experiment to use, comma-separated (empty: all)"),
+      ParamSpec::string("laws", "",
+                        "an earlier stage whose learned laws to draw from, in place of the "
+                        "experiment's (empty: the experiment's laws)"),
+      ParamSpec::boolean("pool", false,
+                         "also a histogram and coverage of all the laws of each space together"),
+      ParamSpec::integers("range", {}, -30, 30,
+                          "decades [A, B]: the fullest over the emptiest decade of the metric "
+                          "from 10^A to 10^B (empty: none)"),
   };
 }
 
@@ -81,38 +93,138 @@ StatisticsStrategy::StatisticsStrategy(const Parameters& p)
       metric_(p.string("metric")),
       below_(p.integers("below")),
       correlate_(split(p.string("correlate"))),
-      spaces_(split(p.string("spaces"))) {
+      spaces_(split(p.string("spaces"))),
+      laws_(p.string("laws")),
+      pool_(p.boolean("pool")),
+      range_(p.integers("range")) {
+  if (!range_.empty() && (range_.size() != 2 || range_[0] >= range_[1]))
+    throw ParameterError("range", fmt::format("[{}] must be two decades [A, B] with A < B, e.g. "
+                                              "[3, 7] for 10^3 to 10^7",
+                                              fmt::join(range_, ", ")));
   for (const auto& m : correlate_) check_metric(m, "correlate");
   if (correlate_.size() == 1)
     throw InputError(
         "parameter 'correlate' of strategy 'statistics' needs at least 2 metrics (or none)");
 }
 
-void StatisticsStrategy::run(StageContext& ctx) {
-  for (const auto& name : spaces_) {
-    bool found = false;
-    std::vector<std::string> names;
-    for (const auto& e : ctx.spaces()) {
-      found = found || e.name == name;
-      names.push_back(e.name);
+namespace {
+
+// Mean and standard deviation (n - 1) of log10 of the metric; sigma 0 for fewer than 2 draws.
+std::pair<double, double> log_mean_sigma(const LawResult& r) {
+  if (r.count == 0) return {0, 0};
+  const double n = double(r.count), mean = r.log_sum / n;
+  if (r.count < 2) return {mean, 0};
+  return {mean, std::sqrt(std::max(0.0, (r.log_sum2 - n * mean * mean) / (n - 1)))};
+}
+
+}  // namespace
+
+// STAGE-coverage.csv: per law (and per space, pooled) the decades holding at least 1 % of the
+// draws and, with `range`, the fullest over the emptiest decade of the range.
+nlohmann::json StatisticsStrategy::write_coverage(StageContext& ctx,
+                                                  const std::vector<const LawResult*>& rows) const {
+  namespace fs = std::filesystem;
+  const auto path = (fs::path(ctx.output_dir()) / (ctx.stage() + "-coverage.csv")).string();
+  nlohmann::json out = nlohmann::json::array();
+  OutputFile file(path, "CSV file");
+  file.stream() << "space,law,count,decades_1pct,range_from,range_to,fullest_decade,"
+                   "emptiest_decade,fullest_over_emptiest\n";
+  for (const LawResult* r : rows) {
+    const auto decades = decade_counts(r->bins, bins_per_decade_);
+    const std::int64_t held = decades_holding(decades, 0.01);
+    nlohmann::json j{{"space", r->space}, {"law", r->law}, {"count", r->count},
+                     {"decades_1pct", held}};
+    std::string spread = ",,,,";
+    std::string line = fmt::format("{} {}/{}: {} of {} in at least 1 % of the draws in {} decades",
+                                   ctx.stage(), r->space, r->law, metric_, r->count, held);
+    if (!range_.empty()) {
+      const DecadeSpread d = decade_spread(decades, range_[0], range_[1]);
+      const auto ratio = d.ratio();
+      spread = fmt::format("{},{},{},{},{}", range_[0], range_[1], d.fullest, d.emptiest,
+                           ratio ? fmt::format("{:.4g}", *ratio) : "inf");
+      j["range"] = range_;
+      j["fullest_decade"] = d.fullest;
+      j["emptiest_decade"] = d.emptiest;
+      j["fullest_over_emptiest"] = ratio ? nlohmann::json(*ratio) : nlohmann::json(nullptr);
+      line += fmt::format("; fullest over emptiest decade of 10^{}..10^{}: {}", range_[0],
+                          range_[1], ratio ? fmt::format("{:.3g}", *ratio) : "unbounded (an empty decade)");
     }
-    if (!found)
-      throw InputError(
-          fmt::format("stage '{}': parameter 'spaces' names '{}', which is not a space of the "
-                      "experiment (spaces: {})",
-                      ctx.stage(), name, fmt::join(names, ", ")));
+    file.stream() << fmt::format("{},{},{},{},{}\n", r->space, r->law, r->count, held, spread);
+    if (pool_ ? r->law == "(all)" : true) ctx.info(line);
+    out.push_back(std::move(j));
   }
+  file.commit();
+  return out;
+}
+
+// STAGE-windows.csv, for learned laws aimed at a window of this metric: whether the mean ± one
+// standard deviation of log10 of the metric of the draws lies within the window.
+nlohmann::json StatisticsStrategy::write_windows(
+    StageContext& ctx, const std::vector<LawResult>& results,
+    const std::map<std::pair<std::string, std::string>, LawTarget>& targets) const {
+  nlohmann::json out = nlohmann::json::object();
+  std::vector<std::string> lines;
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> per_space;  // within, laws
+  std::vector<std::string> order;
+  for (const auto& r : results) {
+    const auto t = targets.find({r.space, r.law});
+    if (t == targets.end() || t->second.metric != metric_) continue;
+    const auto [mean, sigma] = log_mean_sigma(r);
+    const bool within = r.count > 0 && mean - sigma >= std::log10(t->second.low) &&
+                        mean + sigma <= std::log10(t->second.high);
+    lines.push_back(fmt::format("{},{},{},{:.6g},{:.6g},{:.6f},{:.6f},{}", r.space, r.law,
+                                metric_, t->second.low, t->second.high, mean, sigma,
+                                within ? 1 : 0));
+    if (!per_space.count(r.space)) order.push_back(r.space);
+    auto& [in, all] = per_space[r.space];
+    in += within;
+    ++all;
+  }
+  if (lines.empty()) return out;
+  namespace fs = std::filesystem;
+  const auto path = (fs::path(ctx.output_dir()) / (ctx.stage() + "-windows.csv")).string();
+  OutputFile file(path, "CSV file");
+  file.stream() << "space,law,metric,window_from,window_to,mean_log10,sigma_log10,within\n";
+  for (const auto& l : lines) file.stream() << l << '\n';
+  file.commit();
+  for (const auto& space : order) {
+    const auto [in, all] = per_space[space];
+    out[space] = {{"laws", all}, {"within", in}, {"fraction", double(in) / double(all)}};
+    ctx.info(fmt::format("{} {}: mean ± sigma of log10 {} within the law's window for {} of {} "
+                         "laws ({:.0f} %)",
+                         ctx.stage(), space, metric_, in, all, 100.0 * double(in) / double(all)));
+  }
+  return out;
+}
+
+void StatisticsStrategy::check(const StagePlan& plan) const {
+  for (const auto& name : spaces_)
+    if (std::find(plan.spaces.begin(), plan.spaces.end(), name) == plan.spaces.end())
+      throw ParameterError("spaces", fmt::format("'{}' is not a space of the experiment (spaces: "
+                                                 "{})",
+                                                 name, fmt::join(plan.spaces, ", ")));
+  if (!laws_.empty()) plan.require_earlier("laws", laws_);
+}
+
+void StatisticsStrategy::run(StageContext& ctx) {
   const std::size_t k = correlate_.size();
   // Version 2: the law key is SpaceEntry::law_key (variables named), for keys and streams.
-  const UnitKey config = ctx.unit_key(2)
+  // Version 3: results hold the sums of log10 of the metric.
+  const UnitKey config = ctx.unit_key(3)
                              .add("per_law", per_law_)
                              .add("metric", metric_)
                              .add("bpd", bins_per_decade_)
                              .add("below", fmt::format("{}", fmt::join(below_, ",")))
                              .add("correlate", fmt::format("{}", fmt::join(correlate_, ",")));
   std::vector<LawResult> results;
+  const std::vector<SpaceEntry> spaces = laws_.empty() ? ctx.spaces() : ctx.learned_spaces(laws_);
+  // The windows learned laws were aimed at, by space and law name.
+  std::map<std::pair<std::string, std::string>, LawTarget> targets;
+  if (!laws_.empty())
+    for (const LearnedLaw& l : stored_laws(ctx.store(), laws_))
+      if (l.target) targets[{l.space, l.law.name}] = *l.target;
 
-  for (const SpaceEntry& entry : ctx.spaces()) {
+  for (const SpaceEntry& entry : spaces) {
     if (!spaces_.empty() && std::find(spaces_.begin(), spaces_.end(), entry.name) == spaces_.end())
       continue;
     for (const SamplingLaw& law : entry.laws) {
@@ -152,6 +264,9 @@ void StatisticsStrategy::run(StageContext& ctx) {
                         : -1;
               ++part.bins[bin];
               for (std::size_t t = 0; t < below_.size(); ++t) part.below[t] += v < below_[t];
+              const double lv = std::log10(std::max<double>(1, double(v)));
+              part.log_sum += lv;
+              part.log_sum2 += lv * lv;
               for (std::size_t m = 0; m < k; ++m)
                 x[m] = std::log10(std::max<double>(1, double(s.metrics.get(correlate_[m]))));
               if (k) part.sums.add(x);
@@ -169,6 +284,8 @@ void StatisticsStrategy::run(StageContext& ctx) {
           total.rejected += part.rejected;
           total.min = std::min(total.min, part.min);
           total.max = std::max(total.max, part.max);
+          total.log_sum += part.log_sum;
+          total.log_sum2 += part.log_sum2;
           for (const auto& [b, n] : part.bins) total.bins[b] += n;
           for (std::size_t t = 0; t < below_.size(); ++t) total.below[t] += part.below[t];
           if (k) total.sums.merge(part.sums);
@@ -181,6 +298,8 @@ void StatisticsStrategy::run(StageContext& ctx) {
                                                        {"rejected", total.rejected},
                                                        {"min", total.min},
                                                        {"max", total.max},
+                                                       {"log_sum", total.log_sum},
+                                                       {"log_sum2", total.log_sum2},
                                                        {"bins", bins},
                                                        {"below", below_},
                                                        {"below_counts", total.below},
@@ -194,6 +313,8 @@ void StatisticsStrategy::run(StageContext& ctx) {
       r.rejected = j.at("rejected");
       r.min = j.at("min");
       r.max = j.at("max");
+      r.log_sum = j.at("log_sum");
+      r.log_sum2 = j.at("log_sum2");
       for (const auto& b : j.at("bins"))
         r.bins[b.at(0).get<std::int64_t>()] = b.at(1).get<std::int64_t>();
       r.below = j.at("below_counts").get<std::vector<std::int64_t>>();
@@ -201,6 +322,30 @@ void StatisticsStrategy::run(StageContext& ctx) {
       results.push_back(std::move(r));
     }
   }
+
+  // All the laws of each space together, when asked.
+  std::vector<LawResult> pooled;
+  if (pool_)
+    for (const auto& r : results) {
+      if (pooled.empty() || pooled.back().space != r.space) {
+        pooled.emplace_back();
+        pooled.back().space = r.space;
+        pooled.back().law = "(all)";
+        pooled.back().min = r.min;
+        pooled.back().max = r.max;
+      }
+      LawResult& p = pooled.back();
+      p.count += r.count;
+      p.rejected += r.rejected;
+      p.min = std::min(p.min, r.min);
+      p.max = std::max(p.max, r.max);
+      p.log_sum += r.log_sum;
+      p.log_sum2 += r.log_sum2;
+      for (const auto& [b, n] : r.bins) p.bins[b] += n;
+    }
+  std::vector<const LawResult*> rows;
+  for (const auto& r : results) rows.push_back(&r);
+  for (const auto& r : pooled) rows.push_back(&r);
 
   // Tables next to the store.
   namespace fs = std::filesystem;
@@ -210,14 +355,16 @@ void StatisticsStrategy::run(StageContext& ctx) {
     OutputFile file(hist_path, "CSV file");
     std::ostream& out = file.stream();
     out << "space,law," << metric_ << "_from," << metric_ << "_to,count\n";
-    for (const auto& r : results)
-      for (const auto& [b, n] : r.bins) {
+    for (const LawResult* r : rows)
+      for (const auto& [b, n] : r->bins) {
         const double lo = b < 0 ? 0 : std::pow(10.0, double(b) / double(bins_per_decade_));
         const double hi = b < 0 ? 1 : std::pow(10.0, double(b + 1) / double(bins_per_decade_));
-        out << fmt::format("{},{},{:.6g},{:.6g},{}\n", r.space, r.law, lo, hi, n);
+        out << fmt::format("{},{},{:.6g},{:.6g},{}\n", r->space, r->law, lo, hi, n);
       }
     file.commit();
   }
+  const nlohmann::json coverage = write_coverage(ctx, rows);
+  const nlohmann::json windows = write_windows(ctx, results, targets);
   nlohmann::json correlations = nlohmann::json::array();
   {
     OutputFile file(corr_path, "CSV file");
@@ -274,6 +421,8 @@ void StatisticsStrategy::run(StageContext& ctx) {
       {"metric", metric_},
       {"laws", laws},
       {"correlations", correlations},
+      {"coverage", coverage},
+      {"windows", windows},
       {"histogram_csv", hist_path},
       {"correlation_csv",
        corr_path}}.dump());

@@ -1,11 +1,19 @@
 #pragma once
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "narrow/laws.hpp"
 
 #include "narrow/parameters.hpp"
 #include "narrow/strategy.hpp"
 
 namespace narrow::strategies {
+
+struct LawResult;
 
 /// Statistics of a space under its laws, without training and without storing every draw:
 /// for each law, `per_law` valid architectures are drawn and analysed, and the stage keeps a
@@ -19,12 +27,21 @@ class StatisticsStrategy final : public Strategy {
   explicit StatisticsStrategy(const Parameters& p);
   static ParamSchema schema();
   void run(StageContext& context) override;
+  void check(const StagePlan& plan) const override;
 
  private:
+  nlohmann::json write_coverage(StageContext& ctx, const std::vector<const LawResult*>& rows) const;
+  nlohmann::json write_windows(
+      StageContext& ctx, const std::vector<LawResult>& results,
+      const std::map<std::pair<std::string, std::string>, LawTarget>& targets) const;
+
   std::int64_t per_law_, bins_per_decade_;
   std::string metric_;
   std::vector<std::int64_t> below_;
   std::vector<std::string> correlate_, spaces_;
+  std::string laws_;
+  bool pool_;
+  std::vector<std::int64_t> range_;
 };
 
 }  // namespace narrow::strategies

@@ -115,7 +115,11 @@ BOOST_AUTO_TEST_CASE(bad_statistics_parameters_are_input_errors) {
                                    "  - strategy: statistics\n    parameters: {spaces: nope}\n";
   auto f = run_narrow({"run", (dir / "f.yaml").string(), "--out", (dir / "out").string()});
   BOOST_TEST(f.exit_code == 2);
-  BOOST_TEST(
-      f.err.find("names 'nope', which is not a space of the experiment") != std::string::npos,
-      f.err);
+  // Refused when the experiment is validated, at the value, before a run folder exists.
+  BOOST_TEST(f.err.find((dir / "f.yaml").string() +
+                        ":7:26: error: stage 'statistics' (strategy 'statistics'): parameter "
+                        "'spaces': 'nope' is not a space of the experiment (spaces: "
+                        "sequential)") == 0u,
+             f.err);
+  BOOST_TEST(!fs::exists(dir / "out"));
 }

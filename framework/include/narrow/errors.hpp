@@ -39,6 +39,19 @@ class NARROW_API InputError : public Error {
   SourceLocation where_;
 };
 
+/// A bad value of one named plugin parameter, found by a check beyond its schema (a
+/// constructor, Strategy::check): the experiment loader reports it at the value's
+/// FILE:LINE:COLUMN. `message()` says what is wrong and what is allowed.
+class NARROW_API ParameterError : public InputError {
+ public:
+  ParameterError(std::string parameter, const std::string& message);
+  ~ParameterError() override;
+  const std::string& parameter() const noexcept { return parameter_; }
+
+ private:
+  std::string parameter_;
+};
+
 /// An architecture that is not a valid network (shapes that do not fit, a cycle, an unknown
 /// input). Thrown by shape inference; a sampler counts these as rejected draws.
 class NARROW_API InvalidArchitecture : public InputError {

@@ -92,6 +92,44 @@ class NARROW_API StageContext {
   /// returns the result. `stored_before`, when given, tells which of the two happened.
   std::string once(const UnitKey& key, const std::string& kind,
                    const std::function<UnitOutput()>& work, bool* stored_before = nullptr);
+
+  /// One unit of work for once_each.
+  struct Unit {
+    UnitKey key;
+    std::string kind;  // "<strategy>.<what>"
+    std::function<UnitOutput()> work;
+  };
+  /// Does independent units on threads() threads: a unit the store holds is not redone (its
+  /// stored result is returned); every other unit's work runs on one thread and is stored as
+  /// soon as it ends (one commit at a time), so a killed stage loses only the units that were
+  /// running. Returns the results in the order of `units`. `done`, when given, is called from
+  /// one thread at a time with the number of units finished (stored ones included). The first
+  /// exception of a work is rethrown once the running units end; units that ended before it
+  /// are stored.
+  std::vector<std::string> once_each(const std::vector<Unit>& units,
+                                     const std::function<void(std::size_t)>& done = {});
+
+  /// The experiment's spaces, each with the laws that the earlier stage `stage` learned
+  /// (records of kind learned_law_kind, narrow/laws.hpp) in place of its own; a space for
+  /// which that stage learned none has no laws. Throws Error when the stage stored no laws, or
+  /// when a stored law belongs to a space that is not the experiment's any more.
+  std::vector<SpaceEntry> learned_spaces(const std::string& stage);
+};
+
+/// The experiment around a stage, for the checks a strategy makes before any work.
+struct NARROW_API StagePlan {
+  std::string stage;                // this stage's name
+  std::vector<std::string> spaces;  // the experiment's space names, in order
+  struct Earlier {
+    std::string name, strategy;
+  };
+  std::vector<Earlier> earlier;  // the stages before this one, in order
+  bool device = false;           // the experiment names a device
+  bool device_predicts = false;  // ... and it predicts latency
+  /// Throws ParameterError(parameter) unless `name` is a stage before this one and, when
+  /// `strategy` is given, one of that strategy; the message lists the stages that would do.
+  void require_earlier(const std::string& parameter, const std::string& name,
+                       const std::string& strategy = "") const;
 };
 
 /// One stage of an experiment. Strategies keep every unit of work in the store keyed by what
@@ -100,6 +138,10 @@ class NARROW_API Strategy : public Component {
  public:
   ~Strategy() override;
   virtual void run(StageContext& context) = 0;
+  /// Checks the parameters against the rest of the experiment (the spaces they name, the
+  /// earlier stages whose results they read) when the experiment is validated, before any
+  /// work; throws ParameterError naming the parameter at fault. Default: nothing to check.
+  virtual void check(const StagePlan& plan) const;
 };
 
 }  // namespace narrow

@@ -25,6 +25,11 @@ InputError::InputError(const std::string& message, SourceLocation where)
     : Error(located(message, where)), message_(message), where_(std::move(where)) {}
 InputError::~InputError() = default;
 
+ParameterError::ParameterError(std::string parameter, const std::string& message)
+    : InputError(fmt::format("parameter '{}': {}", parameter, message)),
+      parameter_(std::move(parameter)) {}
+ParameterError::~ParameterError() = default;
+
 InvalidArchitecture::InvalidArchitecture(const std::string& message) : InputError(message) {}
 InvalidArchitecture::~InvalidArchitecture() = default;
 

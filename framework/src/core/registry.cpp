@@ -185,6 +185,8 @@ std::unique_ptr<Component> Registry::create(Kind kind, const std::string& name,
   std::unique_ptr<Component> made;
   try {
     made = r.factory(resolved, *this);
+  } catch (const ParameterError&) {
+    throw;  // the experiment loader locates it at the parameter's value
   } catch (const InputError& e) {
     // Bad input stays bad input, with its own location, or else the place that named the object.
     if (!e.where().empty() || where.empty()) throw;

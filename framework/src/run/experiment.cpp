@@ -316,10 +316,27 @@ Experiment Experiment::load(const std::string& file, const std::vector<std::stri
 
   x.constraints = resolve_bounds(d.bounds, x.device_object.get());
 
+  StagePlan plan;
+  for (const auto& s : x.spaces) plan.spaces.push_back(s.name);
+  plan.device = x.device_object != nullptr;
+  plan.device_predicts = plan.device && x.device_object->predicts();
   for (const auto& s : d.stages) {
     ExperimentStage st{s.name, resolve_use(s.strategy, Kind::strategy, registry)};
-    // Built once now, so that a strategy's own checks run before any work.
-    (void)registry.make<Strategy>(st.strategy.name, st.strategy.parameters, st.strategy.where);
+    plan.stage = s.name;
+    // Built once now, and checked against the rest of the experiment, so that a strategy's
+    // own checks run before any work. A bad parameter is reported where its value is written.
+    try {
+      const auto strategy =
+          registry.make<Strategy>(st.strategy.name, st.strategy.parameters, st.strategy.where);
+      strategy->check(plan);
+    } catch (const ParameterError& e) {
+      SourceLocation at = s.strategy.where;
+      for (const auto& p : s.strategy.parameters)
+        if (p.name == e.parameter()) at = p.empty ? p.name_at : p.value_at;
+      fail(at, fmt::format("stage '{}' (strategy '{}'): {}", s.name, st.strategy.name,
+                           e.message()));
+    }
+    plan.earlier.push_back({s.name, st.strategy.name});
     x.stages.push_back(std::move(st));
   }
 

@@ -11,6 +11,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "core/names.hpp"
+
 namespace fs = std::filesystem;
 
 namespace narrow::experiment_yaml {
@@ -190,15 +192,6 @@ std::string scalar_at(const YAML::Node& map, const std::string& key, const Locat
     fail(loc.value_at(map, key), fmt::format("'{}' must be a single value", key));
   return n.Scalar();
 }
-
-namespace {
-bool valid_name(const std::string& s) {
-  return !s.empty() && s.size() <= 64 && std::all_of(s.begin(), s.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
-  });
-}
-
-}  // namespace
 
 std::string name_of(const YAML::Node& n, const Locator& loc, const std::string& what) {
   auto s = scalar(n, loc, what);
