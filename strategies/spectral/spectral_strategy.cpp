@@ -215,13 +215,7 @@ void SpectralStrategy::run(StageContext& ctx) {
     const std::string path =
         (std::filesystem::path(ctx.output_dir()) / fmt::format("{}-laws-{}.yaml", ctx.stage(), space))
             .string();
-    const std::string header = fmt::format(
-        "Laws of space '{}' learned by stage '{}': spectral clustering (k = {}) of the final\n"
-        "populations of stage '{}', the best law of each cluster.\n"
-        "An experiment reads them under a space of the same plugin and parameters:\n"
-        "  laws: {}",
-        space, ctx.stage(), k_, search, std::filesystem::path(path).filename().string());
-    write_output_file(path, law_file_text(laws, header), "law file");
+    write_output_file(path, learned_law_file(laws, ctx.stage()), "law file");
     ctx.info(fmt::format("{}: {} laws of space '{}' written to {}", ctx.stage(), laws.size(), space,
                          path));
     files.push_back({{"space", space}, {"laws", laws.size()}, {"file", path}});
