@@ -5,8 +5,8 @@
 #include <map>
 #include <utility>
 
-#include <Eigen/Eigenvalues>
 #include <fmt/format.h>
+#include <Eigen/Eigenvalues>
 
 #include "narrow/errors.hpp"
 #include "narrow/random.hpp"
@@ -18,7 +18,9 @@ namespace {
 /// Lloyd iterations of one k-means run at most; they usually settle within a few dozen.
 constexpr int max_iterations = 300;
 
-double uniform01(Rng& rng) { return double(rng() >> 11) * 0x1.0p-53; }
+double uniform01(Rng& rng) {
+  return double(rng() >> 11) * 0x1.0p-53;
+}
 
 /// Index of the centre nearest to `point` (the first on a tie) and its squared distance.
 std::pair<int, double> nearest(const Eigen::MatrixXd& centres, const Eigen::RowVectorXd& point) {
@@ -249,8 +251,7 @@ Clustering cluster_laws(const std::vector<LawPoint>& laws, const std::vector<Bou
                              out.distinct, out.distinct == 1 ? "" : "s", out.distinct,
                              out.distinct == 1 ? "" : "s", options.k);
   } else {
-    out.bandwidth =
-        options.bandwidth > 0 ? options.bandwidth : median_pairwise_distance(features);
+    out.bandwidth = options.bandwidth > 0 ? options.bandwidth : median_pairwise_distance(features);
     const Eigen::MatrixXd w = gaussian_affinity(features, out.bandwidth);
     for (Eigen::Index i = 0; i < w.rows(); ++i)
       if (w.row(i).sum() <= 0) ++out.isolated;
@@ -278,12 +279,14 @@ Clustering cluster_laws(const std::vector<LawPoint>& laws, const std::vector<Bou
       out.clusters.push_back(std::move(c));
   }
   if (empty > 0)
-    out.note = fmt::format("k-means left {} of {} clusters empty (laws that coincide in the "
-                           "spectral embedding): {} clusters",
-                           empty, clusters, out.clusters.size());
-  std::stable_sort(out.clusters.begin(), out.clusters.end(), [](const Cluster& a, const Cluster& b) {
-    return a.best_cost < b.best_cost || (a.best_cost == b.best_cost && a.best < b.best);
-  });
+    out.note = fmt::format(
+        "k-means left {} of {} clusters empty (laws that coincide in the "
+        "spectral embedding): {} clusters",
+        empty, clusters, out.clusters.size());
+  std::stable_sort(
+      out.clusters.begin(), out.clusters.end(), [](const Cluster& a, const Cluster& b) {
+        return a.best_cost < b.best_cost || (a.best_cost == b.best_cost && a.best < b.best);
+      });
   for (std::size_t c = 0; c < out.clusters.size(); ++c)
     for (std::size_t i : out.clusters[c].members) out.cluster_of[i] = int(c);
   return out;

@@ -71,10 +71,10 @@ struct KMeans {
 KMeans kmeans(const Eigen::MatrixXd& points, int k, int restarts, std::uint64_t seed);
 
 struct Options {
-  int k = 10;               // clusters wanted, >= 1
-  double bandwidth = 0;     // kernel width in feature units; 0: median pairwise distance
-  int restarts = 10;        // k-means restarts, >= 1
-  std::uint64_t seed = 0;   // k-means++ starts
+  int k = 10;              // clusters wanted, >= 1
+  double bandwidth = 0;    // kernel width in feature units; 0: median pairwise distance
+  int restarts = 10;       // k-means restarts, >= 1
+  std::uint64_t seed = 0;  // k-means++ starts
 };
 
 /// One cluster: its laws (indices into the input), the best of them and its cost.

@@ -51,6 +51,47 @@ std::string cluster_note(const spectral::Population& p, const spectral::Cluster&
       best.sigma);
 }
 
+/// The unit of one population: its clusters' best laws as learned laws, `order` from
+/// `position` so that the laws of all units sort by space, window and cluster.
+StageContext::UnitOutput cluster_population(const Job& job, const spectral::Options& options,
+                                            std::size_t position) {
+  const spectral::Population& p = job.population;
+  std::vector<spectral::Bounds> bounds;
+  for (const Variable& v : job.entry->space->variables()) bounds.push_back({v.min, v.max});
+  std::vector<spectral::LawPoint> points;
+  for (const auto& l : p.laws) points.push_back(l.law);
+  const spectral::Clustering c = spectral::cluster_laws(points, bounds, options);
+  StageContext::UnitOutput out;
+  nlohmann::json names = nlohmann::json::array();
+  for (std::size_t i = 0; i < c.clusters.size(); ++i) {
+    const spectral::Cluster& cl = c.clusters[i];
+    LearnedLaw law;
+    law.law.name = fmt::format("{}.{}.c{}", p.space, p.window_name, i);
+    law.law.low = p.laws[cl.best].law.low;
+    law.law.high = p.laws[cl.best].law.high;
+    law.target = LawTarget{p.metric, p.low, p.high};
+    law.note = cluster_note(p, cl, i, c.clusters.size());
+    law.order = std::int64_t(position) * options.k + std::int64_t(i);
+    out.records.push_back(learned_law_record(*job.entry, law));
+    names.push_back(law.law.name);
+  }
+  nlohmann::json eigenvalues = nlohmann::json::array();
+  for (Eigen::Index i = 0; i < c.eigenvalues.size(); ++i) eigenvalues.push_back(c.eigenvalues(i));
+  const nlohmann::json result{{"space", p.space},
+                              {"window", p.window_name},
+                              {"population", p.laws.size()},
+                              {"usable", c.usable},
+                              {"distinct", c.distinct},
+                              {"clusters", c.clusters.size()},
+                              {"bandwidth", c.bandwidth},
+                              {"isolated", c.isolated},
+                              {"eigenvalues", eigenvalues},
+                              {"note", c.note},
+                              {"laws", names}};
+  out.result = result.dump();
+  return out;
+}
+
 }  // namespace
 
 ParamSchema SpectralStrategy::schema() {
@@ -102,7 +143,8 @@ void SpectralStrategy::run(StageContext& ctx) {
       throw Error(fmt::format(
           "stage '{}': {} stages stored populations of law searches ({}); name the one to "
           "cluster with the parameter `search`",
-          ctx.stage(), stages.size(), stages.empty() ? "none" : fmt::format("{}", fmt::join(stages, ", "))));
+          ctx.stage(), stages.size(),
+          stages.empty() ? "none" : fmt::format("{}", fmt::join(stages, ", "))));
     search = stages.front();
   }
   const std::vector<Record> records = store.records(spectral::population_kind, search);
@@ -143,46 +185,11 @@ void SpectralStrategy::run(StageContext& ctx) {
                       .add("population", job.record->unit)
                       .add("position", std::uint64_t(position))
                       .add("seed", ctx.seed());
-    const spectral::Options options{k, bandwidth_, int(restarts_),
-                                    content_seed(fmt::format("{}|{}", ctx.seed(), job.record->unit))};
-    units.push_back({std::move(key), "spectral.clustering", [&job, options, position, k] {
-                       const spectral::Population& p = job.population;
-                       std::vector<spectral::Bounds> bounds;
-                       for (const Variable& v : job.entry->space->variables())
-                         bounds.push_back({v.min, v.max});
-                       std::vector<spectral::LawPoint> points;
-                       for (const auto& l : p.laws) points.push_back(l.law);
-                       const spectral::Clustering c = spectral::cluster_laws(points, bounds, options);
-                       StageContext::UnitOutput out;
-                       nlohmann::json names = nlohmann::json::array();
-                       for (std::size_t i = 0; i < c.clusters.size(); ++i) {
-                         const spectral::Cluster& cl = c.clusters[i];
-                         LearnedLaw law;
-                         law.law.name = fmt::format("{}.{}.c{}", p.space, p.window_name, i);
-                         law.law.low = p.laws[cl.best].law.low;
-                         law.law.high = p.laws[cl.best].law.high;
-                         law.target = LawTarget{p.metric, p.low, p.high};
-                         law.note = cluster_note(p, cl, i, c.clusters.size());
-                         law.order = std::int64_t(position) * k + std::int64_t(i);
-                         out.records.push_back(learned_law_record(*job.entry, law));
-                         names.push_back(law.law.name);
-                       }
-                       nlohmann::json eigenvalues = nlohmann::json::array();
-                       for (Eigen::Index i = 0; i < c.eigenvalues.size(); ++i)
-                         eigenvalues.push_back(c.eigenvalues(i));
-                       out.result = nlohmann::json{{"space", p.space},
-                                                   {"window", p.window_name},
-                                                   {"population", p.laws.size()},
-                                                   {"usable", c.usable},
-                                                   {"distinct", c.distinct},
-                                                   {"clusters", c.clusters.size()},
-                                                   {"bandwidth", c.bandwidth},
-                                                   {"isolated", c.isolated},
-                                                   {"eigenvalues", eigenvalues},
-                                                   {"note", c.note},
-                                                   {"laws", names}}
-                                        .dump();
-                       return out;
+    const spectral::Options options{
+        k, bandwidth_, int(restarts_),
+        content_seed(fmt::format("{}|{}", ctx.seed(), job.record->unit))};
+    units.push_back({std::move(key), "spectral.clustering", [&job, options, position] {
+                       return cluster_population(job, options, position);
                      }});
   }
   Progress progress(fmt::format("{} clustering", ctx.stage()), units.size(), "populations");
@@ -195,38 +202,39 @@ void SpectralStrategy::run(StageContext& ctx) {
     const auto r = nlohmann::json::parse(text);
     const std::string note = r.at("note");
     if (r.at("clusters").get<std::size_t>() < std::size_t(k)) ++fewer;
-    ctx.info(fmt::format("{} {} {}: {} laws ({} usable, {} distinct), {} clusters{}{}",
-                         ctx.stage(), r.at("space").get<std::string>(),
-                         r.at("window").get<std::string>(), r.at("population").get<std::size_t>(),
-                         r.at("usable").get<std::size_t>(), r.at("distinct").get<std::size_t>(),
-                         r.at("clusters").get<std::size_t>(), note.empty() ? "" : ": ", note));
+    ctx.info(fmt::format("{} {} {}: {} laws ({} usable, {} distinct), {} clusters{}{}", ctx.stage(),
+                         r.at("space").get<std::string>(), r.at("window").get<std::string>(),
+                         r.at("population").get<std::size_t>(), r.at("usable").get<std::size_t>(),
+                         r.at("distinct").get<std::size_t>(), r.at("clusters").get<std::size_t>(),
+                         note.empty() ? "" : ": ", note));
     if (r.at("isolated").get<std::size_t>() > 0)
-      ctx.info(fmt::format("{} {} {}: {} laws have no neighbour under kernel width {:.3g}; a wider "
-                           "`bandwidth` (0: the median distance) joins them",
-                           ctx.stage(), r.at("space").get<std::string>(),
-                           r.at("window").get<std::string>(), r.at("isolated").get<std::size_t>(),
-                           r.at("bandwidth").get<double>()));
+      ctx.info(fmt::format(
+          "{} {} {}: {} laws have no neighbour under kernel width {:.3g}; a wider "
+          "`bandwidth` (0: the median distance) joins them",
+          ctx.stage(), r.at("space").get<std::string>(), r.at("window").get<std::string>(),
+          r.at("isolated").get<std::size_t>(), r.at("bandwidth").get<double>()));
   }
 
   // One law file per space, in the syntax of an experiment's `laws: FILE`.
   nlohmann::json files = nlohmann::json::array();
   std::size_t total = 0;
   for (const auto& [space, laws] : laws_by_space(stored_laws(store, ctx.stage()))) {
-    const std::string path =
-        (std::filesystem::path(ctx.output_dir()) / fmt::format("{}-laws-{}.yaml", ctx.stage(), space))
-            .string();
+    const std::string path = (std::filesystem::path(ctx.output_dir()) /
+                              fmt::format("{}-laws-{}.yaml", ctx.stage(), space))
+                                 .string();
     write_output_file(path, learned_law_file(laws, ctx.stage()), "law file");
     ctx.info(fmt::format("{}: {} laws of space '{}' written to {}", ctx.stage(), laws.size(), space,
                          path));
     files.push_back({{"space", space}, {"laws", laws.size()}, {"file", path}});
     total += laws.size();
   }
-  ctx.set_summary(nlohmann::json{{"search", search},
-                                 {"populations", results.size()},
-                                 {"fewer_than_k", fewer},
-                                 {"laws", total},
-                                 {"files", files}}
-                      .dump());
+  ctx.set_summary(nlohmann::json{
+      {"search", search},
+      {"populations", results.size()},
+      {"fewer_than_k", fewer},
+      {"laws", total},
+      {"files",
+       files}}.dump());
 }
 
 }  // namespace narrow::strategies

@@ -12,8 +12,8 @@
 #include <sstream>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
+#include <nlohmann/json.hpp>
 
 #include "narrow/laws.hpp"
 #include "narrow/store.hpp"
@@ -57,7 +57,9 @@ std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
-void write(const fs::path& p, const std::string& text) { std::ofstream(p) << text; }
+void write(const fs::path& p, const std::string& text) {
+  std::ofstream(p) << text;
+}
 
 /// Runs `narrow validate` on `text` and checks that it is refused with one line
 /// FILE:LINE:COL: error: ... holding `fragment`, and exit code 2.
@@ -94,8 +96,8 @@ BOOST_AUTO_TEST_CASE(learned_laws_leave_the_run_as_a_law_file_another_experiment
   BOOST_TEST(text == slurp(dir / "two" / "cluster-laws-sequential.yaml"),
              "the law file depends on the thread count");
   // `narrow laws` writes the same file from the store.
-  const auto from_store = run_narrow({"laws", (dir / "one").string(), "--stage", "cluster",
-                                      "--space", "sequential"});
+  const auto from_store =
+      run_narrow({"laws", (dir / "one").string(), "--stage", "cluster", "--space", "sequential"});
   BOOST_TEST(from_store.exit_code == 0, from_store.err);
   BOOST_TEST(from_store.out == text);
 
@@ -125,11 +127,11 @@ BOOST_AUTO_TEST_CASE(learned_laws_leave_the_run_as_a_law_file_another_experiment
   const std::string db = (dir / "two" / "results.db").string();
   const std::string units = "SELECT COUNT(*) FROM units WHERE kind = 'spectral.clustering';";
   BOOST_TEST(sql(db, units) == "3\n");
-  const std::string lost = sql(db,
-      "SELECT key FROM units WHERE kind = 'spectral.clustering' ORDER BY key LIMIT 1;");
+  const std::string lost =
+      sql(db, "SELECT key FROM units WHERE kind = 'spectral.clustering' ORDER BY key LIMIT 1;");
   const std::string key = lost.substr(0, lost.size() - 1);
-  sql(db, "DELETE FROM records WHERE unit = '" + key + "'; DELETE FROM units WHERE key = '" +
-              key + "';");
+  sql(db, "DELETE FROM records WHERE unit = '" + key + "'; DELETE FROM units WHERE key = '" + key +
+              "';");
   BOOST_TEST(sql(db, units) == "2\n");
   fs::remove(dir / "two" / "cluster-laws-sequential.yaml");
   const auto resumed = run_narrow({"run", (dir / "e.yaml").string(), "--out",
@@ -159,7 +161,8 @@ BOOST_AUTO_TEST_CASE(learned_laws_leave_the_run_as_a_law_file_another_experiment
     std::map<std::string, std::pair<std::string, std::string>> restricted;
     for (const auto& r : law.ranges) restricted[r.variable] = {r.low, r.high};
     std::size_t restricted_seen = 0;
-    for (const auto& var : it->second) {
+    const YAML::Node variables = it->second;
+    for (const auto& var : variables) {
       const std::string v_name = var.first.as<std::string>();
       std::pair<std::string, std::string> want{any[v_name][0].as<std::string>(),
                                                any[v_name][1].as<std::string>()};
@@ -182,15 +185,16 @@ BOOST_AUTO_TEST_CASE(learned_laws_leave_the_run_as_a_law_file_another_experiment
   bad.insert(brace + 1, "depth: [1, 2], ");
   const fs::path bad_file = dir / "bad-laws.yaml";
   write(bad_file, bad);
-  write(reader, std::string("name: reader\nseed: 1\nspaces:\n") + space + "    laws: " +
-                    bad_file.string() +
+  write(reader, std::string("name: reader\nseed: 1\nspaces:\n") + space +
+                    "    laws: " + bad_file.string() +
                     "\nstages:\n  - {name: sample, strategy: random, parameters: {per_law: 1}}\n");
   const int line = int(std::count(bad.begin(), bad.begin() + std::ptrdiff_t(first_law), '\n')) + 2;
   const int column = int(brace - first_law);  // first_law is the newline before the line
   const auto r = run_narrow({"validate", reader.string()});
   BOOST_TEST(r.exit_code == 2, r.err);
-  BOOST_TEST(r.err.rfind(fmt::format("{}:{}:{}: error: ", bad_file.string(), line, column + 1), 0) == 0,
-             r.err);
+  BOOST_TEST(
+      r.err.rfind(fmt::format("{}:{}:{}: error: ", bad_file.string(), line, column + 1), 0) == 0,
+      r.err);
   BOOST_TEST(r.err.find("depth") != std::string::npos, r.err);
 }
 
@@ -203,9 +207,8 @@ BOOST_AUTO_TEST_CASE(bad_parameters_are_refused_at_their_place) {
   };
   const std::string search =
       "  - {name: search, strategy: genetic_law, parameters: {decades: [3, 4], n_init: 16}}\n";
-  refused(experiment("k_one", search +
-                                  "  - name: cluster\n    strategy: spectral\n"
-                                  "    parameters: {k: 1}\n"),
+  refused(experiment("k_one", search + "  - name: cluster\n    strategy: spectral\n"
+                                       "    parameters: {k: 1}\n"),
           11, 21, "parameter 'k' of strategy 'spectral': 1 is out of range");
   refused(experiment("not_a_search",
                      search +
@@ -214,10 +217,11 @@ BOOST_AUTO_TEST_CASE(bad_parameters_are_refused_at_their_place) {
           10, 62,
           "stage 'cluster' (strategy 'spectral'): parameter 'search': 'sample' is not a "
           "'genetic_law' stage before 'cluster' (such stages before it: search)");
-  refused(experiment("later_search",
-                     "  - {name: cluster, strategy: spectral, parameters: {search: search}}\n" +
-                         search),
-          8, 62, "'search' is not a 'genetic_law' stage before 'cluster' (such stages before it: none)");
+  refused(experiment(
+              "later_search",
+              "  - {name: cluster, strategy: spectral, parameters: {search: search}}\n" + search),
+          8, 62,
+          "'search' is not a 'genetic_law' stage before 'cluster' (such stages before it: none)");
   refused(experiment("no_search",
                      "  - {name: sample, strategy: random, parameters: {per_law: 1}}\n"
                      "  - {name: cluster, strategy: spectral}\n"),

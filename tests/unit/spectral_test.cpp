@@ -9,9 +9,9 @@
 #include <set>
 
 #include "clustering.hpp"
-#include "population.hpp"
 #include "narrow/errors.hpp"
 #include "narrow/random.hpp"
+#include "population.hpp"
 
 using namespace narrow::spectral;
 
@@ -60,8 +60,8 @@ void expect_groups(const Clustering& c, const std::vector<std::size_t>& sizes) {
     BOOST_TEST(label >= 0);
     BOOST_TEST(used.insert(label).second, "two groups share cluster " << label);
     for (std::size_t i = start; i < start + size; ++i)
-      BOOST_TEST(c.cluster_of[i] == label, "law " << i << " is in cluster " << c.cluster_of[i]
-                                                  << ", its group in " << label);
+      BOOST_TEST(c.cluster_of[i] == label,
+                 "law " << i << " is in cluster " << c.cluster_of[i] << ", its group in " << label);
     start += size;
   }
 }
@@ -204,7 +204,8 @@ BOOST_AUTO_TEST_CASE(the_same_seed_gives_the_same_clusters) {
   const Clustering b = cluster_laws(laws, bounds, o);
   BOOST_TEST(a.cluster_of == b.cluster_of, boost::test_tools::per_element());
   BOOST_REQUIRE_EQUAL(a.clusters.size(), b.clusters.size());
-  for (std::size_t k = 0; k < a.clusters.size(); ++k) BOOST_TEST(a.clusters[k].best == b.clusters[k].best);
+  for (std::size_t k = 0; k < a.clusters.size(); ++k)
+    BOOST_TEST(a.clusters[k].best == b.clusters[k].best);
   BOOST_TEST(a.clusters.size() == 6u);
   expect_best(laws, a);
 }
@@ -215,7 +216,13 @@ BOOST_AUTO_TEST_CASE(fewer_distinct_laws_than_k) {
   const double inf = std::numeric_limits<double>::infinity();
   const LawPoint a{{1, 1, 0, 3}, {4, 2, 1, 3}, 0.3}, b{{20, 4, 2, 3}, {30, 6, 3, 3}, 0.2},
       c{{50, 9, 4, 3}, {64, 10, 4, 3}, 0.9};
-  std::vector<LawPoint> laws{a, b, c, a, b, a, LawPoint{a.low, a.high, inf},
+  std::vector<LawPoint> laws{a,
+                             b,
+                             c,
+                             a,
+                             b,
+                             a,
+                             LawPoint{a.low, a.high, inf},
                              LawPoint{{1, 1, 1, 3}, {2, 2, 2, 3}, std::nan("")}};
   laws[3].cost = 0.1;
   const Clustering r = cluster_laws(laws, bounds, Options{10, 0, 10, 0});
@@ -233,8 +240,7 @@ BOOST_AUTO_TEST_CASE(fewer_distinct_laws_than_k) {
 
 BOOST_AUTO_TEST_CASE(no_usable_law_gives_no_cluster) {
   const double inf = std::numeric_limits<double>::infinity();
-  const Clustering r =
-      cluster_laws({LawPoint{{1, 1, 0, 3}, {2, 2, 0, 3}, inf}}, bounds, Options{});
+  const Clustering r = cluster_laws({LawPoint{{1, 1, 0, 3}, {2, 2, 0, 3}, inf}}, bounds, Options{});
   BOOST_TEST(r.clusters.empty());
   BOOST_TEST(r.cluster_of == std::vector<int>{-1}, boost::test_tools::per_element());
   BOOST_TEST(r.note == "no usable law (every cost is infinite)");
