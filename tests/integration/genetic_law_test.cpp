@@ -110,6 +110,29 @@ BOOST_AUTO_TEST_CASE(searches_store_populations_and_laws_the_same_on_1_and_2_thr
   BOOST_TEST(one.err.find("laws seq params 1e4-2e4: best cost") != std::string::npos, one.err);
 }
 
+BOOST_AUTO_TEST_CASE(latency_windows_are_seconds_the_device_predicts) {
+  const narrow::test::TempDir work("genetic_law_latency");
+  const auto file = work.file("e.yaml");
+  std::string text = experiment("[-4, -3]", "metric: latency, " + tiny);
+  text.insert(text.find("stages:"), "device:\n  name: analytic\n");
+  std::ofstream(file) << text;
+  auto r = run_narrow({"run", file, "--out", work.file("out"), "--threads", "2"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  const auto db = work.file("out/results.db");
+  BOOST_TEST(sql(db, "SELECT json_extract(data, '$.window_name') FROM records WHERE "
+                     "kind='genetic_law.population' ORDER BY 1;") ==
+             "1e-4-2e-4\n2e-4-5e-4\n5e-4-1e-3\n");
+  BOOST_TEST(sql(db, "SELECT DISTINCT json_extract(data, '$.metric') FROM records WHERE "
+                     "kind='genetic_law.population';") == "latency\n");
+  // Means are log10 of seconds: negative.
+  const auto means = lines_of(sql(db, "SELECT json_extract(value, '$.mean') FROM records, "
+                                      "json_each(json_extract(data, '$.population')) WHERE "
+                                      "kind='genetic_law.population' AND json_extract(value, "
+                                      "'$.mean') IS NOT NULL;"));
+  BOOST_REQUIRE(!means.empty());
+  for (const auto& m : means) BOOST_TEST(std::stod(m) < 0, m);
+}
+
 BOOST_AUTO_TEST_CASE(a_run_killed_during_its_searches_resumes_to_the_same_laws) {
   BOOST_REQUIRE_MESSAGE(std::system("command -v sqlite3 >/dev/null") == 0,
                         "the sqlite3 shell is needed (scripts/setup.sh installs it)");
