@@ -110,6 +110,29 @@ BOOST_AUTO_TEST_CASE(searches_store_populations_and_laws_the_same_on_1_and_2_thr
   BOOST_TEST(one.err.find("laws seq params 1e4-2e4: best cost") != std::string::npos, one.err);
 }
 
+BOOST_AUTO_TEST_CASE(latency_windows_are_seconds_the_device_predicts) {
+  const narrow::test::TempDir work("genetic_law_latency");
+  const auto file = work.file("e.yaml");
+  std::string text = experiment("[-4, -3]", "metric: latency, " + tiny);
+  text.insert(text.find("stages:"), "device:\n  name: analytic\n");
+  std::ofstream(file) << text;
+  auto r = run_narrow({"run", file, "--out", work.file("out"), "--threads", "2"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  const auto db = work.file("out/results.db");
+  BOOST_TEST(sql(db, "SELECT json_extract(data, '$.window_name') FROM records WHERE "
+                     "kind='genetic_law.population' ORDER BY 1;") ==
+             "1e-4-2e-4\n2e-4-5e-4\n5e-4-1e-3\n");
+  BOOST_TEST(sql(db, "SELECT DISTINCT json_extract(data, '$.metric') FROM records WHERE "
+                     "kind='genetic_law.population';") == "latency\n");
+  // Means are log10 of seconds: negative.
+  const auto means = lines_of(sql(db, "SELECT json_extract(value, '$.mean') FROM records, "
+                                      "json_each(json_extract(data, '$.population')) WHERE "
+                                      "kind='genetic_law.population' AND json_extract(value, "
+                                      "'$.mean') IS NOT NULL;"));
+  BOOST_REQUIRE(!means.empty());
+  for (const auto& m : means) BOOST_TEST(std::stod(m) < 0, m);
+}
+
 BOOST_AUTO_TEST_CASE(a_run_killed_during_its_searches_resumes_to_the_same_laws) {
   BOOST_REQUIRE_MESSAGE(std::system("command -v sqlite3 >/dev/null") == 0,
                         "the sqlite3 shell is needed (scripts/setup.sh installs it)");
@@ -158,12 +181,12 @@ BOOST_AUTO_TEST_CASE(bad_parameters_are_refused_where_they_are_written) {
     const char* fragment;
   };
   const Bad bad[] = {
-      {"unknown_metric.yaml", 9, 0, "'accuracy'"},
-      {"decades_reversed.yaml", 9, 0, "parameter 'decades': [7, 3] must be two decades [A, B] with A < B"},
-      {"unknown_space.yaml", 11, 0, "parameter 'spaces': 'resnet' is not a space of the experiment (spaces: seq)"},
-      {"latency_without_device.yaml", 9, 0, "parameter 'metric': 'latency' needs a device that predicts latency; the experiment names no device"},
-      {"latency_measuring_device.yaml", 11, 0, "parameter 'metric': 'latency' needs a device that predicts latency; the experiment's device measures it"},
-      {"tournament_above_population.yaml", 9, 0, "parameter 'tournament': 5 is more than the 4 laws of the population (n_init): allowed 2..4"},
+      {"unknown_metric.yaml", 9, 26, "'accuracy'"},
+      {"decades_reversed.yaml", 9, 27, "parameter 'decades': [7, 3] must be two decades [A, B] with A < B"},
+      {"unknown_space.yaml", 11, 15, "parameter 'spaces': 'resnet' is not a space of the experiment (spaces: seq)"},
+      {"latency_without_device.yaml", 9, 26, "parameter 'metric': 'latency' needs a device that predicts latency; the experiment names no device"},
+      {"latency_measuring_device.yaml", 11, 26, "parameter 'metric': 'latency' needs a device that predicts latency; the experiment's device measures it"},
+      {"tournament_above_population.yaml", 9, 41, "parameter 'tournament': 5 is more than the 4 laws of the population (n_init): allowed 2..4"},
   };
   const fs::path folder =
       fs::path(narrow::test::source_dir()) / "tests" / "fixtures" / "bad_experiments" / "genetic_law";
@@ -184,7 +207,7 @@ BOOST_AUTO_TEST_CASE(bad_parameters_are_refused_where_they_are_written) {
                             "'" << ls.front() << "' is not FILE:LINE:COLUMN: error: MESSAGE");
       BOOST_TEST(m[1].str() == file);
       BOOST_TEST(std::stoi(m[2].str()) == b.line, ls.front());
-      if (b.column) BOOST_TEST(std::stoi(m[3].str()) == b.column, ls.front());
+      BOOST_TEST(std::stoi(m[3].str()) == b.column, ls.front());
       BOOST_TEST(m[4].str().find(b.fragment) != std::string::npos,
                  "'" << m[4].str() << "' lacks '" << b.fragment << "'");
     }
