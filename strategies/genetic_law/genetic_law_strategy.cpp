@@ -68,6 +68,9 @@ ParamSchema GeneticLawStrategy::schema() {
       ParamSpec::real("refused_penalty", d.refused_penalty, 0, 1000,
                       "cost added per refused fraction of an evaluation's draws (invalid or "
                       "breaking a constraint)"),
+      ParamSpec::real("margin", 0, 0, 0.45,
+                      "aim at the window shrunk by this fraction of its width (log10) on each "
+                      "side, so that fresh draws stay inside it (0: the window, as the paper)"),
       ParamSpec::string("spaces", "",
                         "spaces of the experiment to search, comma-separated (empty: all)"),
   };
@@ -85,6 +88,7 @@ GeneticLawStrategy::GeneticLawStrategy(const Parameters& p)
   settings_.mutation_step = p.real("mutation_step");
   settings_.draw_budget = p.integer("draw_budget");
   settings_.refused_penalty = p.real("refused_penalty");
+  margin_ = p.real("margin");
   if (decades_.size() != 2 || decades_[0] >= decades_[1])
     throw ParameterError(
         "decades", fmt::format("[{}] must be two decades [A, B] with A < B, e.g. [3, 7] for "
@@ -125,6 +129,7 @@ void GeneticLawStrategy::run(StageContext& ctx) {
                      .add("mutation_step", fmt::format("{}", settings_.mutation_step))
                      .add("draw_budget", settings_.draw_budget)
                      .add("refused_penalty", fmt::format("{}", settings_.refused_penalty))
+                     .add("margin", fmt::format("{}", margin_))
                      .add("constraints", ctx.constraints().key());
   if (device) base.add("device", device->description().dump());
 
@@ -147,10 +152,11 @@ void GeneticLawStrategy::run(StageContext& ctx) {
       const Constraints& constraints = ctx.constraints();
       const std::string metric = metric_;
       const gl::Settings settings = settings_;
-      auto work = [&entry, &constraints, device, window, seed, order, metric, settings] {
+      const gl::Aim aim = gl::aim_inside(window, margin_);
+      auto work = [&entry, &constraints, device, window, aim, seed, order, metric, settings] {
         const gl::LawEvaluator evaluator(*entry.space, constraints, metric, device);
         const gl::SearchResult r = gl::search(evaluator, entry.space->variables(),
-                                              {metric, window.low, window.high}, settings, seed);
+                                              gl::Target{metric, aim.low, aim.high}, settings, seed);
         nlohmann::json population = nlohmann::json::array();
         for (const auto& law : r.population) population.push_back(gl::scored_law_json(law));
         const nlohmann::json pop{{"space", entry.name},

@@ -25,6 +25,7 @@ class GeneticLawStrategy final : public Strategy {
   std::string metric_;
   std::vector<std::int64_t> decades_;
   genetic_law::Settings settings_;
+  double margin_ = 0;
   std::vector<std::string> spaces_;
 };
 

@@ -8,6 +8,13 @@
 
 namespace narrow::genetic_law {
 
+Aim aim_inside(const Window& window, double margin) {
+  if (margin == 0) return {window.low, window.high};
+  const double lo = std::log10(window.low), hi = std::log10(window.high);
+  const double shift = margin * (hi - lo);
+  return {std::pow(10.0, lo + shift), std::pow(10.0, hi - shift)};
+}
+
 const std::vector<std::string>& target_metrics() {
   static const std::vector<std::string> names{"params",           "macs",
                                               "weight_bytes",     "activation_peak_bytes",

@@ -18,6 +18,13 @@ struct Window {
   std::string name;                 // "1e3-2e3": letters, digits and '-', usable in law names
 };
 
+/// What a search aims at for `window`: the window shrunk on each side by `margin` (a fraction,
+/// below 0.5) of its width in log10, in the metric's unit; the window itself for margin 0.
+struct Aim {
+  double low = 0, high = 0;
+};
+Aim aim_inside(const Window& window, double margin);
+
 /// The grid value m x 10^k (m one of 1, 2, 5) as a name: "1e3", "5e-4".
 std::string grid_value_name(int mantissa, int exponent);
 

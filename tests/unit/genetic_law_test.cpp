@@ -66,6 +66,19 @@ BOOST_AUTO_TEST_CASE(the_grid_of_the_paper_has_twelve_windows) {
   BOOST_CHECK_THROW(window_grid(7, 3), InputError);
 }
 
+BOOST_AUTO_TEST_CASE(a_margin_aims_inside_the_window_in_log10) {
+  const Window w = window_grid(3, 4)[1];  // 2e3 .. 5e3: log10 width 0.39794
+  const auto same = aim_inside(w, 0);
+  BOOST_TEST(same.low == 2000.0);
+  BOOST_TEST(same.high == 5000.0);
+  // A quarter of the width on each side: log10 3.30103 + 0.099485 and 3.69897 - 0.099485.
+  const auto in = aim_inside(w, 0.25);
+  BOOST_TEST(std::abs(std::log10(in.low) - 3.400515) < 1e-6);
+  BOOST_TEST(std::abs(std::log10(in.high) - 3.599485) < 1e-6);
+  // The middle of the window stays where it is: sqrt(2000 * 5000).
+  BOOST_TEST(std::abs(std::sqrt(in.low * in.high) - std::sqrt(1e7)) < 1e-6);
+}
+
 BOOST_AUTO_TEST_CASE(costs_of_a_hand_made_population) {
   // log10 values 3, 4, 5: mean 4, sample standard deviation 1.
   const LawStats a = summarize({3.0, 4.0, 5.0}, 1);
