@@ -23,15 +23,6 @@ namespace {
 
 constexpr const char* search_strategy = "genetic_law";
 
-/// The stages, other than `self`, that stored populations, in the order they first did.
-std::vector<std::string> population_stages(const Store& store, const std::string& self) {
-  std::vector<std::string> stages;
-  for (const Record& r : store.records(spectral::population_kind))
-    if (r.stage != self && std::find(stages.begin(), stages.end(), r.stage) == stages.end())
-      stages.push_back(r.stage);
-  return stages;
-}
-
 /// One population to cluster, with its space.
 struct Job {
   const Record* record = nullptr;
@@ -98,7 +89,7 @@ ParamSchema SpectralStrategy::schema() {
   return {
       ParamSpec::string("search", "",
                         "the genetic_law stage whose final populations to cluster (empty: the "
-                        "genetic_law stage before this one)"),
+                        "nearest genetic_law stage before this one)"),
       ParamSpec::integer("k", 10, 2, 1000, "clusters of each population: laws kept per window"),
       ParamSpec::real("bandwidth", 0, 0, 1000,
                       "width of the Gaussian kernel on laws' normalised limits (0: the median "
@@ -114,39 +105,24 @@ SpectralStrategy::SpectralStrategy(const Parameters& p)
       restarts_(p.integer("restarts")),
       bandwidth_(p.real("bandwidth")) {}
 
-void SpectralStrategy::check(const StagePlan& plan) const {
+// The genetic_law stage to cluster: `search`, or the nearest one before this stage.
+std::string SpectralStrategy::search_stage(const StagePlan& plan) const {
   if (!search_.empty()) {
     plan.require_earlier("search", search_, search_strategy);
-    return;
+    return search_;
   }
-  std::vector<std::string> searches;
-  for (const auto& e : plan.earlier)
-    if (e.strategy == search_strategy) searches.push_back(e.name);
-  if (searches.empty())
-    throw ParameterError("search", fmt::format("stage '{}' clusters the populations of a '{}' "
-                                               "stage, and no stage before it is one",
-                                               plan.stage, search_strategy));
-  if (searches.size() > 1)
-    throw ParameterError(
-        "search", fmt::format("several '{}' stages come before '{}' ({}): name one with `search`",
-                              search_strategy, plan.stage, fmt::join(searches, ", ")));
+  for (auto e = plan.earlier.rbegin(); e != plan.earlier.rend(); ++e)
+    if (e->strategy == search_strategy) return e->name;
+  throw ParameterError("search", fmt::format("stage '{}' clusters the populations of a '{}' "
+                                             "stage, and no stage before it is one",
+                                             plan.stage, search_strategy));
 }
+
+void SpectralStrategy::check(const StagePlan& plan) const { (void)search_stage(plan); }
 
 void SpectralStrategy::run(StageContext& ctx) {
   Store& store = ctx.store();
-  // check() has made sure that `search`, or the only genetic_law stage before this one, names
-  // an earlier stage; without `search`, that is the one stage that stored populations.
-  std::string search = search_;
-  if (search.empty()) {
-    const auto stages = population_stages(store, ctx.stage());
-    if (stages.size() != 1)
-      throw Error(fmt::format(
-          "stage '{}': {} stages stored populations of law searches ({}); name the one to "
-          "cluster with the parameter `search`",
-          ctx.stage(), stages.size(),
-          stages.empty() ? "none" : fmt::format("{}", fmt::join(stages, ", "))));
-    search = stages.front();
-  }
+  const std::string search = search_stage(ctx.plan());
   const std::vector<Record> records = store.records(spectral::population_kind, search);
   if (records.empty())
     throw Error(fmt::format("stage '{}': stage '{}' stored no population (records of kind '{}')",

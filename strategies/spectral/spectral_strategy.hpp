@@ -21,6 +21,7 @@ class SpectralStrategy final : public Strategy {
   void run(StageContext& context) override;
 
  private:
+  std::string search_stage(const StagePlan& plan) const;
   std::string search_;
   std::int64_t k_, restarts_;
   double bandwidth_;

@@ -77,6 +77,25 @@ BOOST_AUTO_TEST_CASE(later_stages_draw_from_the_learned_laws) {
   BOOST_TEST(sampled.err.find("stage 'sample' of") != std::string::npos, sampled.err);
 }
 
+BOOST_AUTO_TEST_CASE(spectral_clusters_the_nearest_search_before_it_by_default) {
+  const fs::path dir = narrow::test::work_dir("learned_laws_nearest");
+  std::ofstream(dir / "x.yaml")
+      << "name: nearest\nseed: 1\nspaces:\n  - {name: seq, plugin: sequential}\n"
+         "stages:\n"
+         "  - {name: low, strategy: genetic_law,\n"
+         "     parameters: {decades: [2, 3], n_init: 8, n_steps: 8, n_eval: 3, tournament: 4}}\n"
+         "  - {name: high, strategy: genetic_law,\n"
+         "     parameters: {decades: [4, 5], n_init: 8, n_steps: 8, n_eval: 3, tournament: 4}}\n"
+         "  - {name: cluster, strategy: spectral, parameters: {k: 2}}\n";
+  const auto r = run_narrow({"run", (dir / "x.yaml").string(), "--out", (dir / "run").string()});
+  BOOST_TEST_REQUIRE(r.exit_code == 0, r.err);
+  const std::string db = (dir / "run" / "results.db").string();
+  // Every law of `cluster` is of a window of `high` (1e4..1e5), none of `low` (1e2..1e3).
+  BOOST_TEST(std::stoi(sql(db, "SELECT COUNT(*) FROM records WHERE kind='law' AND stage='cluster';")) > 0);
+  BOOST_TEST(sql(db, "SELECT COUNT(*) FROM records WHERE kind='law' AND stage='cluster' AND "
+                     "json_extract(data, '$.name') NOT LIKE 'seq.%e4-%';") == "0\n");
+}
+
 BOOST_AUTO_TEST_CASE(narrow_laws_refuses_what_it_cannot_write) {
   const fs::path dir = narrow::test::work_dir("learned_laws_bad");
   const auto none = run_narrow({"laws", (dir / "nothing").string()});

@@ -42,6 +42,23 @@ struct NARROW_API FormatEntry {
   FormatText text;   // its registered name and parameters: what builds it again (jobs)
 };
 
+/// The experiment around a stage: for the checks a strategy makes before any work, and for
+/// its run (StageContext::plan).
+struct NARROW_API StagePlan {
+  std::string stage;                // this stage's name
+  std::vector<std::string> spaces;  // the experiment's space names, in order
+  struct Earlier {
+    std::string name, strategy;
+  };
+  std::vector<Earlier> earlier;  // the stages before this one, in order
+  bool device = false;           // the experiment names a device
+  bool device_predicts = false;  // ... and it predicts latency
+  /// Throws ParameterError(parameter) unless `name` is a stage before this one and, when
+  /// `strategy` is given, one of that strategy; the message lists the stages that would do.
+  void require_earlier(const std::string& parameter, const std::string& name,
+                       const std::string& strategy = "") const;
+};
+
 /// What a strategy sees of the run: the spaces with their laws, the constraints, the store, a
 /// seed for the stage, threads, and progress reporting.
 class NARROW_API StageContext {
@@ -75,6 +92,8 @@ class NARROW_API StageContext {
   virtual Device* device() = 0;
   /// The registered name of the stage's strategy ("random").
   virtual const std::string& strategy() const = 0;
+  /// The experiment around this stage, as Strategy::check saw it.
+  virtual const StagePlan& plan() const = 0;
 
   // The unit-of-work kit: every strategy keys, finds and stores its units the same way.
 
@@ -114,22 +133,6 @@ class NARROW_API StageContext {
   /// which that stage learned none has no laws. Throws Error when the stage stored no laws, or
   /// when a stored law belongs to a space that is not the experiment's any more.
   std::vector<SpaceEntry> learned_spaces(const std::string& stage);
-};
-
-/// The experiment around a stage, for the checks a strategy makes before any work.
-struct NARROW_API StagePlan {
-  std::string stage;                // this stage's name
-  std::vector<std::string> spaces;  // the experiment's space names, in order
-  struct Earlier {
-    std::string name, strategy;
-  };
-  std::vector<Earlier> earlier;  // the stages before this one, in order
-  bool device = false;           // the experiment names a device
-  bool device_predicts = false;  // ... and it predicts latency
-  /// Throws ParameterError(parameter) unless `name` is a stage before this one and, when
-  /// `strategy` is given, one of that strategy; the message lists the stages that would do.
-  void require_earlier(const std::string& parameter, const std::string& name,
-                       const std::string& strategy = "") const;
 };
 
 /// One stage of an experiment. Strategies keep every unit of work in the store keyed by what

@@ -260,6 +260,17 @@ Constraints resolve_bounds(const std::vector<BoundText>& bounds, Device* device)
 
 }  // namespace
 
+StagePlan stage_plan(const Experiment& x, std::size_t index) {
+  StagePlan plan;
+  plan.stage = x.stages.at(index).name;
+  for (const auto& s : x.spaces) plan.spaces.push_back(s.name);
+  plan.device = x.device_object != nullptr;
+  plan.device_predicts = plan.device && x.device_object->predicts();
+  for (std::size_t i = 0; i < index; ++i)
+    plan.earlier.push_back({x.stages[i].name, x.stages[i].strategy.name});
+  return plan;
+}
+
 Experiment Experiment::load(const std::string& file, const std::vector<std::string>& sets,
                             Registry& registry, PluginLoader& loader) {
   const ExperimentDocument d = parse_experiment(file, sets);
@@ -316,28 +327,22 @@ Experiment Experiment::load(const std::string& file, const std::vector<std::stri
 
   x.constraints = resolve_bounds(d.bounds, x.device_object.get());
 
-  StagePlan plan;
-  for (const auto& s : x.spaces) plan.spaces.push_back(s.name);
-  plan.device = x.device_object != nullptr;
-  plan.device_predicts = plan.device && x.device_object->predicts();
-  for (const auto& s : d.stages) {
-    ExperimentStage st{s.name, resolve_use(s.strategy, Kind::strategy, registry)};
-    plan.stage = s.name;
+  for (const auto& s : d.stages)
+    x.stages.push_back(ExperimentStage{s.name, resolve_use(s.strategy, Kind::strategy, registry)});
+  for (std::size_t i = 0; i < d.stages.size(); ++i) {
+    const StageText& s = d.stages[i];
+    const PluginUse& use = x.stages[i].strategy;
     // Built once now, and checked against the rest of the experiment, so that a strategy's
     // own checks run before any work. A bad parameter is reported where its value is written.
     try {
-      const auto strategy =
-          registry.make<Strategy>(st.strategy.name, st.strategy.parameters, st.strategy.where);
-      strategy->check(plan);
+      const auto strategy = registry.make<Strategy>(use.name, use.parameters, use.where);
+      strategy->check(stage_plan(x, i));
     } catch (const ParameterError& e) {
       SourceLocation at = s.strategy.where;
       for (const auto& p : s.strategy.parameters)
         if (p.name == e.parameter()) at = p.empty ? p.name_at : p.value_at;
-      fail(at, fmt::format("stage '{}' (strategy '{}'): {}", s.name, st.strategy.name,
-                           e.message()));
+      fail(at, fmt::format("stage '{}' (strategy '{}'): {}", s.name, use.name, e.message()));
     }
-    plan.earlier.push_back({s.name, st.strategy.name});
-    x.stages.push_back(std::move(st));
   }
 
   x.resolved = emit_resolved(x, registry);

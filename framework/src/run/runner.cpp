@@ -58,7 +58,7 @@ class Context final : public StageContext {
           const Constraints& constraints, Store& store, std::string output_dir,
           const Registry& registry, const DatasetSpec& dataset,
           const std::vector<FormatEntry>& formats, std::function<TrainingService&()> training,
-          Device* device)
+          Device* device, StagePlan plan)
       : stage_(std::move(stage)),
         strategy_(std::move(strategy)),
         seed_(seed),
@@ -71,7 +71,8 @@ class Context final : public StageContext {
         dataset_(dataset),
         formats_(formats),
         training_(std::move(training)),
-        device_(device) {}
+        device_(device),
+        plan_(std::move(plan)) {}
   const Registry& registry() const override { return registry_; }
   const DatasetSpec& dataset() const override { return dataset_; }
   const std::vector<FormatEntry>& formats() const override { return formats_; }
@@ -88,6 +89,7 @@ class Context final : public StageContext {
   void set_summary(const std::string& json) override { summary_ = json; }
   const std::string& summary() const { return summary_; }
   Device* device() override { return device_; }
+  const StagePlan& plan() const override { return plan_; }
 
  private:
   std::string stage_, strategy_;
@@ -102,6 +104,7 @@ class Context final : public StageContext {
   const std::vector<FormatEntry>& formats_;
   std::function<TrainingService&()> training_;
   Device* device_;
+  StagePlan plan_;
   std::string summary_ = "{}";
 };
 
@@ -262,13 +265,14 @@ RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptio
   for (const auto& s : x.spaces)
     spaces.push_back(SpaceEntry{s.name, s.plugin.name, s.space.get(), s.laws, s.key});
   try {
-    for (const auto& stage : x.stages) {
+    for (std::size_t index = 0; index < x.stages.size(); ++index) {
+      const ExperimentStage& stage = x.stages[index];
       const auto strategy = registry.make<Strategy>(stage.strategy.name,
                                                     stage.strategy.parameters,
                                                     stage.strategy.where);
       Context ctx(stage.name, stage.strategy.name, content_seed(fmt::format("{}|stage|{}", x.seed, stage.name)),
                   options.threads, spaces, x.constraints, *store, report.out, registry, dataset,
-                  formats, training_service, x.device_object.get());
+                  formats, training_service, x.device_object.get(), stage_plan(x, index));
       const auto t0 = std::chrono::steady_clock::now();
       StageReport sr{stage.name, stage.strategy.name, "{}", 0};
       try {
