@@ -11,6 +11,7 @@
 #include "narrow/errors.hpp"
 #include "narrow/hash.hpp"
 #include "narrow/laws.hpp"
+#include "narrow/name_lists.hpp"
 #include "narrow/progress.hpp"
 #include "windows.hpp"
 
@@ -19,22 +20,6 @@ namespace narrow::strategies {
 namespace gl = genetic_law;
 
 namespace {
-
-// The names of a comma-separated list, spaces around them removed.
-std::vector<std::string> names_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t b = 0;
-  while (b <= text.size()) {
-    std::size_t e = text.find(',', b);
-    if (e == std::string::npos) e = text.size();
-    std::string item = text.substr(b, e - b);
-    item.erase(0, item.find_first_not_of(' '));
-    item.erase(item.find_last_not_of(' ') + 1);
-    if (!item.empty()) out.push_back(item);
-    b = e + 1;
-  }
-  return out;
-}
 
 // A number of a note or an info line: "0.041", "inf".
 std::string brief(double x) {
@@ -79,7 +64,7 @@ ParamSchema GeneticLawStrategy::schema() {
 GeneticLawStrategy::GeneticLawStrategy(const Parameters& p)
     : metric_(p.string("metric")),
       decades_(p.integers("decades")),
-      spaces_(names_of(p.string("spaces"))) {
+      spaces_(comma_list(p.string("spaces"))) {
   settings_.n_init = p.integer("n_init");
   settings_.n_steps = p.integer("n_steps");
   settings_.n_eval = p.integer("n_eval");
@@ -102,11 +87,7 @@ GeneticLawStrategy::GeneticLawStrategy(const Parameters& p)
 }
 
 void GeneticLawStrategy::check(const StagePlan& plan) const {
-  for (const auto& name : spaces_)
-    if (std::find(plan.spaces.begin(), plan.spaces.end(), name) == plan.spaces.end())
-      throw ParameterError("spaces", fmt::format("'{}' is not a space of the experiment "
-                                                 "(spaces: {})",
-                                                 name, fmt::join(plan.spaces, ", ")));
+  require_spaces(plan, "spaces", spaces_);
   if (metric_ == "latency" && !plan.device_predicts)
     throw ParameterError("metric", plan.device ? "'latency' needs a device that predicts "
                                                  "latency; the experiment's device measures it"

@@ -16,6 +16,7 @@
 #include "narrow/errors.hpp"
 #include "narrow/hash.hpp"
 #include "narrow/laws.hpp"
+#include "narrow/name_lists.hpp"
 #include "narrow/metrics.hpp"
 #include "narrow/output_file.hpp"
 #include "narrow/parallel.hpp"
@@ -26,21 +27,6 @@
 namespace narrow::strategies {
 
 namespace {
-
-std::vector<std::string> split(const std::string& text) {
-  std::vector<std::string> out;
-  std::size_t b = 0;
-  while (b <= text.size()) {
-    auto e = text.find(',', b);
-    if (e == std::string::npos) e = text.size();
-    auto item = text.substr(b, e - b);
-    item.erase(0, item.find_first_not_of(' '));
-    item.erase(item.find_last_not_of(' ') + 1);
-    if (!item.empty()) out.push_back(item);
-    b = e + 1;
-  }
-  return out;
-}
 
 void check_metric(const std::string& m, const char* parameter) {
   if (std::find(metric_names.begin(), metric_names.end(), m) == metric_names.end())
@@ -92,8 +78,8 @@ StatisticsStrategy::StatisticsStrategy(const Parameters& p)
       bins_per_decade_(p.integer("bins_per_decade")),
       metric_(p.string("metric")),
       below_(p.integers("below")),
-      correlate_(split(p.string("correlate"))),
-      spaces_(split(p.string("spaces"))),
+      correlate_(comma_list(p.string("correlate"))),
+      spaces_(comma_list(p.string("spaces"))),
       laws_(p.string("laws")),
       pool_(p.boolean("pool")),
       range_(p.integers("range")) {
@@ -198,11 +184,7 @@ nlohmann::json StatisticsStrategy::write_windows(
 }
 
 void StatisticsStrategy::check(const StagePlan& plan) const {
-  for (const auto& name : spaces_)
-    if (std::find(plan.spaces.begin(), plan.spaces.end(), name) == plan.spaces.end())
-      throw ParameterError("spaces", fmt::format("'{}' is not a space of the experiment (spaces: "
-                                                 "{})",
-                                                 name, fmt::join(plan.spaces, ", ")));
+  require_spaces(plan, "spaces", spaces_);
   if (!laws_.empty()) plan.require_earlier("laws", laws_);
 }
 
