@@ -47,6 +47,18 @@ struct LawResult {
   std::map<std::int64_t, std::int64_t> bins;  // bin index -> count
   std::vector<std::int64_t> below;            // per threshold
   Sums sums;
+
+  // Adds the draws of `other` to the counts, range, log sums and histogram (not to `below`
+  // and `sums`, which only the chunks of one law share).
+  void merge(const LawResult& other) {
+    count += other.count;
+    rejected += other.rejected;
+    min = std::min(min, other.min);
+    max = std::max(max, other.max);
+    log_sum += other.log_sum;
+    log_sum2 += other.log_sum2;
+    for (const auto& [b, n] : other.bins) bins[b] += n;
+  }
 };
 
 ParamSchema StatisticsStrategy::schema() {
@@ -262,13 +274,7 @@ void StatisticsStrategy::run(StageContext& ctx) {
         total.below.assign(below_.size(), 0);
         total.min = std::numeric_limits<std::int64_t>::max();
         for (const auto& part : parts) {
-          total.count += part.count;
-          total.rejected += part.rejected;
-          total.min = std::min(total.min, part.min);
-          total.max = std::max(total.max, part.max);
-          total.log_sum += part.log_sum;
-          total.log_sum2 += part.log_sum2;
-          for (const auto& [b, n] : part.bins) total.bins[b] += n;
+          total.merge(part);
           for (std::size_t t = 0; t < below_.size(); ++t) total.below[t] += part.below[t];
           if (k) total.sums.merge(part.sums);
         }
@@ -313,17 +319,9 @@ void StatisticsStrategy::run(StageContext& ctx) {
         pooled.emplace_back();
         pooled.back().space = r.space;
         pooled.back().law = "(all)";
-        pooled.back().min = r.min;
-        pooled.back().max = r.max;
+        pooled.back().min = std::numeric_limits<std::int64_t>::max();
       }
-      LawResult& p = pooled.back();
-      p.count += r.count;
-      p.rejected += r.rejected;
-      p.min = std::min(p.min, r.min);
-      p.max = std::max(p.max, r.max);
-      p.log_sum += r.log_sum;
-      p.log_sum2 += r.log_sum2;
-      for (const auto& [b, n] : r.bins) p.bins[b] += n;
+      pooled.back().merge(r);
     }
   std::vector<const LawResult*> rows;
   for (const auto& r : results) rows.push_back(&r);

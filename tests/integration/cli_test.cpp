@@ -9,7 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "support/run.hpp"
+#include "support/text.hpp"
 
+using narrow::test::read_text;
 using narrow::test::run_narrow;
 using nlohmann::json;
 
@@ -78,13 +80,7 @@ BOOST_AUTO_TEST_CASE(sample_json_and_csv_are_reproducible) {
     for (const char* s : {"min", "median", "mean", "max"}) BOOST_TEST(ja["metrics"][m].contains(s));
   BOOST_TEST(ja["metrics"] == jb["metrics"]);
   BOOST_TEST(ja["rejected"] == jb["rejected"]);
-  auto slurp = [](const std::string& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  };
-  auto t1 = slurp(csv1), t2 = slurp(csv2);
+  auto t1 = read_text(csv1), t2 = read_text(csv2);
   BOOST_TEST(t1 == t2);
   BOOST_TEST(has(
       t1, "hash,params,macs,flops,weight_bytes,memory_eq6_bytes,activation_peak_bytes,layers\n"));

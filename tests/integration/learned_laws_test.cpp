@@ -13,7 +13,10 @@
 
 #include "support/files.hpp"
 #include "support/run.hpp"
+#include "support/text.hpp"
 #include "support/sqlite.hpp"
+
+using narrow::test::read_text;
 
 namespace fs = std::filesystem;
 using narrow::test::run_narrow;
@@ -31,13 +34,6 @@ const char* const pipeline =
     "  - {name: sample, strategy: random, parameters: {laws: cluster, per_law: 5}}\n"
     "  - {name: stats, strategy: statistics,\n"
     "     parameters: {laws: cluster, per_law: 50, pool: true, range: [3, 5], correlate: \"\"}}\n";
-
-std::string read(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 }  // namespace
 
@@ -62,9 +58,9 @@ BOOST_AUTO_TEST_CASE(later_stages_draw_from_the_learned_laws) {
              std::to_string(5 * learned) + "\n");
   BOOST_TEST(sql(db, "SELECT COUNT(*) FROM draws WHERE stage='sample' AND law NOT LIKE 'seq.%.c%';") == "0\n");
   // statistics checked every learned law against its window and wrote the coverage.
-  const std::string windows = read(dir / "run" / "stats-windows.csv");
+  const std::string windows = read_text(dir / "run" / "stats-windows.csv");
   BOOST_TEST(std::count(windows.begin(), windows.end(), '\n') == learned + 1);
-  BOOST_TEST(read(dir / "run" / "stats-coverage.csv").find("seq,(all),") != std::string::npos);
+  BOOST_TEST(read_text(dir / "run" / "stats-coverage.csv").find("seq,(all),") != std::string::npos);
 
   // --space naming a space without learned laws, and a stage that learned none.
   const auto other = run_narrow({"laws", (dir / "run").string(), "--space", "resnet"});

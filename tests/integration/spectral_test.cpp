@@ -18,7 +18,10 @@
 #include "narrow/laws.hpp"
 #include "narrow/store.hpp"
 #include "support/run.hpp"
+#include "support/text.hpp"
 #include "support/sqlite.hpp"
+
+using narrow::test::read_text;
 
 namespace fs = std::filesystem;
 using narrow::test::run_narrow;
@@ -48,13 +51,6 @@ fs::path test_dir(const std::string& name) {
   fs::remove_all(dir);
   fs::create_directories(dir);
   return dir;
-}
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 void write(const fs::path& p, const std::string& text) {
@@ -92,8 +88,8 @@ BOOST_AUTO_TEST_CASE(learned_laws_leave_the_run_as_a_law_file_another_experiment
   BOOST_REQUIRE(summary["files"].size() == 1u);
   const fs::path file = dir / "one" / "cluster-laws-sequential.yaml";
   BOOST_TEST(summary["files"][0]["file"] == file.string());
-  const std::string text = slurp(file);
-  BOOST_TEST(text == slurp(dir / "two" / "cluster-laws-sequential.yaml"),
+  const std::string text = read_text(file);
+  BOOST_TEST(text == read_text(dir / "two" / "cluster-laws-sequential.yaml"),
              "the law file depends on the thread count");
   // `narrow laws` writes the same file from the store.
   const auto from_store =
@@ -138,7 +134,7 @@ BOOST_AUTO_TEST_CASE(learned_laws_leave_the_run_as_a_law_file_another_experiment
                                    (dir / "two").string(), "--resume", "--threads", "2"});
   BOOST_REQUIRE_MESSAGE(resumed.exit_code == 0, resumed.err);
   BOOST_TEST(sql(db, units) == "3\n");
-  BOOST_TEST(slurp(dir / "two" / "cluster-laws-sequential.yaml") == text);
+  BOOST_TEST(read_text(dir / "two" / "cluster-laws-sequential.yaml") == text);
 
   // Another experiment reads the file under a space of the same plugin and parameters; the
   // space `full` with a law over the full bounds gives the label of every variable's bounds.

@@ -10,7 +10,10 @@
 #include <nlohmann/json.hpp>
 
 #include "support/run.hpp"
+#include "support/text.hpp"
 #include "support/sqlite.hpp"
+
+using narrow::test::read_text;
 
 namespace fs = std::filesystem;
 using narrow::test::run_narrow;
@@ -34,12 +37,6 @@ stages:
     strategy: statistics
     parameters: {spaces: a, per_law: 9000, below: [0, 5000, 1000000000000], correlate: "params,weight_bytes,macs"}
 )";
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(statistics_of_each_law) {
@@ -67,7 +64,7 @@ BOOST_AUTO_TEST_CASE(statistics_of_each_law) {
     if (c["a"] == "params" && c["b"] == "weight_bytes")
       BOOST_TEST(c["pearson"].get<double>() > 0.999999);
   // The histogram holds every draw, and its bins below 5000 hold the draws below 5000.
-  const auto hist = slurp(dir / "one" / "s-histogram.csv");
+  const auto hist = read_text(dir / "one" / "s-histogram.csv");
   std::istringstream lines(hist);
   std::string line;
   std::getline(lines, line);
@@ -88,8 +85,8 @@ BOOST_AUTO_TEST_CASE(statistics_of_each_law) {
     BOOST_TEST(under[name] <= law["below"]["5000"].get<long>());
   }
   // The same tables whatever the thread count.
-  BOOST_TEST(slurp(dir / "one" / "s-histogram.csv") == slurp(dir / "two" / "s-histogram.csv"));
-  BOOST_TEST(slurp(dir / "one" / "s-correlation.csv") == slurp(dir / "two" / "s-correlation.csv"));
+  BOOST_TEST(read_text(dir / "one" / "s-histogram.csv") == read_text(dir / "two" / "s-histogram.csv"));
+  BOOST_TEST(read_text(dir / "one" / "s-correlation.csv") == read_text(dir / "two" / "s-correlation.csv"));
   // A resume finds every unit stored and redoes none.
   const auto db = (dir / "one" / "results.db").string();
   const auto before = sql(db, "SELECT key || finished_at FROM units ORDER BY key;");

@@ -18,6 +18,9 @@
 #include <nlohmann/json.hpp>
 
 #include "support/run.hpp"
+#include "support/text.hpp"
+
+using narrow::test::read_text;
 
 namespace fs = std::filesystem;
 using narrow::test::build_dir;
@@ -38,13 +41,6 @@ std::string template_build() {
 }
 std::string template_plugins() {
   return template_build() + "/plugins";
-}
-
-std::string read_text(const fs::path& file) {
-  std::ifstream in(file);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 /// Runs a shell command with its output in a log file; on failure the log goes to the test
