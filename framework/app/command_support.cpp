@@ -12,6 +12,7 @@
 #include <fmt/ranges.h>
 
 #include "narrow/errors.hpp"
+#include "narrow/name_lists.hpp"
 #include "run/runner.hpp"
 
 namespace po = boost::program_options;
@@ -75,6 +76,23 @@ LoadedPlugins load_plugins(const std::vector<std::string>& extra) {
 
 Registry& load_registry(const std::vector<std::string>& extra) {
   return load_plugins(extra).registry;
+}
+
+void add_seeds_option(boost::program_options::options_description& opts, std::string& seeds) {
+  opts.add_options()("seeds", boost::program_options::value(&seeds),
+                     "repeat the experiment and every ablation variant under each of these "
+                     "seeds (comma list, e.g. 1,2,3; the file's 'seeds')");
+}
+
+void add_seeds_set(const std::string& seeds, std::vector<std::string>& sets) {
+  if (seeds.empty()) return;
+  const auto items = comma_list(seeds);
+  if (items.empty() || std::any_of(items.begin(), items.end(), [](const std::string& item) {
+        return item.find_first_not_of("0123456789") != std::string::npos;
+      }))
+    throw InputError(fmt::format(
+        "--seeds '{}': expected a comma list of integers 0..2^64-1, e.g. 1,2,3", seeds));
+  sets.push_back(fmt::format("seeds=[{}]", fmt::join(items, ",")));
 }
 
 Experiment load_experiment(Registry& registry, const std::string& file,

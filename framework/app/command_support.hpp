@@ -60,6 +60,11 @@ LoadedPlugins load_plugins(const std::vector<std::string>& extra);
 Registry& load_registry(const std::vector<std::string>& extra);
 
 /// Validates the experiment `file` with `sets` overrides (a new loader for its plugin paths).
+/// `--seeds 1,2,3`: the experiment's `seeds` from the command line, as one more --set
+/// ("seeds=[1,2,3]"); an empty text adds nothing. A malformed list is an InputError.
+void add_seeds_option(boost::program_options::options_description& opts, std::string& seeds);
+void add_seeds_set(const std::string& seeds, std::vector<std::string>& sets);
+
 Experiment load_experiment(Registry& registry, const std::string& file,
                            const std::vector<std::string>& sets);
 

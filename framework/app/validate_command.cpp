@@ -16,9 +16,11 @@ int cmd_validate(const std::vector<std::string>& args) {
   po::options_description opts("options");
   std::string file;
   std::vector<std::string> sets, paths;
+  std::string seeds;
   add_help_option(opts);
   opts.add_options()("file", po::value(&file), "experiment file")(
       "set", po::value(&sets)->composing(), "override a key: path.to.key=value (repeatable)");
+  add_seeds_option(opts, seeds);
   add_json_option(opts, "print the resolved experiment as JSON {\"name\", \"resolved\"}");
   add_plugins_option(opts, paths);
   po::positional_options_description pos;
@@ -35,6 +37,7 @@ int cmd_validate(const std::vector<std::string>& args) {
     return 0;
   if (file.empty())
     throw InputError("validate needs an experiment FILE (see narrow validate --help)");
+  add_seeds_set(seeds, sets);
   Registry& reg = load_registry(paths);
   auto x = load_experiment(reg, file, sets);
   if (vm.count("json")) {

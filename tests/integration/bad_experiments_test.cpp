@@ -41,7 +41,7 @@ struct Bad {
 // clang-format off
 const Bad bad_experiments[] = {
     {"yaml_syntax_error.yaml",              nullptr, 7, 48, "YAML syntax"},
-    {"unknown_top_level_key.yaml",          nullptr, 6, 1,  "unknown key 'budget' in the experiment (allowed: ablation, constraints, dataset, device, formats, name, plugins, seed, spaces, stages)"},
+    {"unknown_top_level_key.yaml",          nullptr, 6, 1,  "unknown key 'budget' in the experiment (allowed: ablation, constraints, dataset, device, formats, name, plugins, seed, seeds, spaces, stages)"},
     {"missing_name.yaml",                   nullptr, 1, 0,  "needs 'name'"},
     {"missing_seed.yaml",                   nullptr, 1, 0,  "needs 'seed'"},
     {"missing_spaces.yaml",                 nullptr, 1, 0,  "needs 'spaces'"},
@@ -99,7 +99,14 @@ const Bad bad_experiments[] = {
     {"statistics_bad_range.yaml",           nullptr, 9, 38, "parameter 'range': [7, 3] must be two decades [A, B] with A < B"},
     {"duplicate_key.yaml",                  nullptr, 6, 1,  "'seed'"},
     {"ablation_not_a_list.yaml",            nullptr, 9, 3,  "'ablation' must be a list"},
-    {"ablation_variant_without_name.yaml",  nullptr, 10, 5, "needs 'name'"},
+    {"ablation_variant_without_name.yaml",  nullptr, 11, 5, "needs 'name'"},
+    {"ablation_path_past_the_list.yaml",    nullptr, 11, 11, "ablation variant 'longer': '1' in 'stages.1.parameters.per_law': a list index 0..0 is needed here"},
+    {"ablation_unknown_strategy.yaml",      nullptr, 12, 26, "ablation variant 'other': unknown strategy 'nonesuch' (valid: "},
+    {"ablation_unknown_parameter.yaml",     nullptr, 11, 11, "ablation variant 'typo': unknown parameter 'per_lw' of strategy 'random' (valid: batch, laws, max_rejections, per_law)"},
+    {"ablation_sets_the_seed.yaml",         nullptr, 11, 11, "a variant cannot set 'seed'"},
+    {"ablation_changes_nothing.yaml",       nullptr, 10, 11, "ablation variant 'same' changes nothing: it is the same experiment as the experiment as written"},
+    {"ablation_named_base.yaml",            nullptr, 10, 11, "'base' names the experiment as written"},
+    {"seeds_repeated.yaml",                 nullptr, 3, 15, "seed 1 is listed twice"},
 };
 
 // Experiments in tests/fixtures/bad_experiments/datasets whose dataset is a folder of

@@ -101,45 +101,6 @@ BOOST_AUTO_TEST_CASE(run_stores_everything_drawn) {
   BOOST_TEST(resolved.find("max_rejections") != std::string::npos);   // defaults filled in
 }
 
-// Ablation variants are read and checked but not run: `narrow run` says so, once, and runs
-// the experiment as written.
-BOOST_AUTO_TEST_CASE(ablation_variants_are_announced_as_not_run) {
-  auto dir = fresh("run_ablation");
-  std::ofstream(dir / "e.yaml") << R"(name: ablated
-seed: 2
-spaces:
-  - plugin: sequential
-    parameters: {max_conv_layers: 2, max_fc_layers: 1}
-stages:
-  - name: draw
-    strategy: random
-    parameters: {per_law: 20, batch: 10}
-ablation:
-  - name: small
-    set: {spaces.0.parameters.max_conv_layers: 1}
-  - name: big
-    set: {spaces.0.parameters.max_conv_layers: 3}
-)";
-  const auto out = (dir / "out").string();
-  auto r = run_narrow({"run", (dir / "e.yaml").string(), "--out", out});
-  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
-  const std::string warning =
-      "warning: the ablation variants of 'ablated' (small, big) are read but not run yet";
-  const auto at = r.err.find(warning);
-  BOOST_TEST(at != std::string::npos, r.err);
-  BOOST_TEST(r.err.find(warning, at + 1) == std::string::npos, "warned twice: " << r.err);
-  BOOST_TEST(sql(out + "/results.db", "SELECT COUNT(*) FROM draws WHERE status='accepted';") ==
-             "20\n");
-  // Without variants there is no warning.
-  std::ifstream in(dir / "e.yaml");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::ofstream(dir / "plain.yaml") << text.substr(0, text.find("ablation:"));
-  auto plain =
-      run_narrow({"run", (dir / "plain.yaml").string(), "--out", (dir / "plain").string()});
-  BOOST_REQUIRE_MESSAGE(plain.exit_code == 0, plain.err);
-  BOOST_TEST(plain.err.find("ablation variants") == std::string::npos, plain.err);
-}
-
 BOOST_AUTO_TEST_CASE(constraints_nothing_satisfies_stop_the_run) {
   auto dir = fresh("run_impossible");
   std::ofstream(dir / "e.yaml") << R"(name: impossible

@@ -186,7 +186,7 @@ BOOST_AUTO_TEST_CASE(creates_the_schema_and_reopens) {
   const std::string bytes = read_bytes(db);
   BOOST_TEST(bytes.substr(0, 16) == std::string("SQLite format 3\0", 16));
   BOOST_TEST(header_u32(bytes, kApplicationIdOffset) == 0x4E525257u);
-  BOOST_TEST(header_u32(bytes, kUserVersionOffset) == 5u);
+  BOOST_TEST(header_u32(bytes, kUserVersionOffset) == 6u);
   BOOST_TEST(static_cast<int>(bytes[18]) == 2);  // WAL write version
   BOOST_TEST(static_cast<int>(bytes[19]) == 2);  // WAL read version
 
@@ -767,8 +767,8 @@ BOOST_AUTO_TEST_CASE(a_version_1_store_gains_the_trainings_and_precisions_tables
   }
   // What narrow's first schema looked like: no trainings table, user_version 1.
   sqlite_cli(tmp, db,
-             "DROP TABLE records; DROP TABLE latencies; DROP TABLE precisions; "
-             "DROP TABLE trainings; PRAGMA user_version = 1;",
+             "DROP TABLE uses; DROP TABLE runs; DROP TABLE records; DROP TABLE latencies; "
+             "DROP TABLE precisions; DROP TABLE trainings; PRAGMA user_version = 1;",
              nullptr, true);
   BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "1\n");
   {
@@ -776,22 +776,23 @@ BOOST_AUTO_TEST_CASE(a_version_1_store_gains_the_trainings_and_precisions_tables
     BOOST_TEST(*s->meta("seed") == "3");
     BOOST_TEST(s->trainings().empty());
   }
-  BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "5\n");
+  BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "6\n");
   BOOST_TEST(sqlite_cli(tmp, db, "SELECT count(*) FROM trainings;") == "0\n");
+  BOOST_TEST(sqlite_cli(tmp, db, "SELECT count(*) FROM uses;") == "0\n");
   BOOST_TEST(sqlite_cli(tmp, db, "SELECT count(*) FROM records;") == "0\n");
   BOOST_TEST(sqlite_cli(tmp, db, "SELECT count(*) FROM precisions;") == "0\n");
   BOOST_TEST(sqlite_cli(tmp, db, "SELECT count(*) FROM latencies;") == "0\n");
 }
 
-BOOST_AUTO_TEST_CASE(stores_of_versions_2_to_4_gain_the_tables_they_lack_and_keep_their_rows) {
+BOOST_AUTO_TEST_CASE(stores_of_versions_2_to_5_gain_the_tables_they_lack_and_keep_their_rows) {
   if (!have_sqlite_cli()) {
     BOOST_TEST_MESSAGE("sqlite3 shell missing: skipped");
     return;
   }
   const TrainJob a = training_job("ha", 1);
   // Version 2 had no precisions, latencies and records tables, version 3 no latencies and
-  // records tables, version 4 no records table.
-  for (const int version : {2, 3, 4}) {
+  // records tables, version 4 no records table, version 5 no runs and uses tables.
+  for (const int version : {2, 3, 4, 5}) {
     BOOST_TEST_CONTEXT("version " << version) {
       TempDir tmp;
       const std::string db = tmp.file("results.db");
@@ -805,8 +806,13 @@ BOOST_AUTO_TEST_CASE(stores_of_versions_2_to_4_gain_the_tables_they_lack_and_kee
                             "DROP TABLE records; DROP TABLE latencies; DROP TABLE precisions; "
                             "PRAGMA user_version = 2;",
                             "DROP TABLE records; DROP TABLE latencies; PRAGMA user_version = 3;",
-                            "DROP TABLE records; PRAGMA user_version = 4;"};
-      sqlite_cli(tmp, db, drop[version], nullptr, true);
+                            "DROP TABLE records; PRAGMA user_version = 4;",
+                            "PRAGMA user_version = 5;"};
+      sqlite_cli(tmp, db,
+                 std::string("DROP TABLE uses; DROP TABLE runs; ") + drop[version] +
+                     " INSERT INTO meta(key, value) VALUES('experiment', 'name: x'), "
+                     "('seed', '7');",
+                 nullptr, true);
       {
         auto s = Store::open(db);
         BOOST_TEST(s->trainings().size() == 1u);
@@ -817,8 +823,13 @@ BOOST_AUTO_TEST_CASE(stores_of_versions_2_to_4_gain_the_tables_they_lack_and_kee
         if (version < 4) s->commit_latency(latency_record("ha", 1e-3));
         s->commit_records("unit-r", "test.unit", "train", "{}", {{"test.kind", "", "", "[1]"}});
       }
-      BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "5\n");
+      BOOST_TEST(sqlite_cli(tmp, db, "PRAGMA user_version;") == "6\n");
       BOOST_TEST(sqlite_cli(tmp, db, "SELECT kind, data FROM records;") == "test.kind|[1]\n");
+      // The one run an older store holds, using every unit it held when it was upgraded.
+      BOOST_TEST(sqlite_cli(tmp, db, "SELECT id, variant, seed, experiment FROM runs;") ==
+                 "|base|7|name: x\n");
+      BOOST_TEST(sqlite_cli(tmp, db, "SELECT run, stage, unit FROM uses WHERE unit = '" +
+                                         a.key + "';") == "|train|" + a.key + "\n");
       BOOST_TEST(sqlite_cli(tmp, db, "SELECT format FROM precisions;") == "half\n");
       BOOST_TEST(sqlite_cli(tmp, db, "SELECT hash FROM latencies;") == "ha\n");
     }
@@ -863,12 +874,12 @@ BOOST_AUTO_TEST_CASE(refuses_files_that_are_not_narrow_stores) {
 
   // A narrow store of a newer schema version.
   std::string newer = good;
-  patch_u32(newer, kUserVersionOffset, 6);
+  patch_u32(newer, kUserVersionOffset, 7);
   const std::string newer_file = tmp.file("newer.db");
   write_bytes(newer_file, newer);
   message = input_error_of([&] { Store::open(newer_file); });
   BOOST_TEST(contains(message, newer_file), message);
-  BOOST_TEST(contains(message, "schema version 6"), message);
+  BOOST_TEST(contains(message, "schema version 7"), message);
 
   // A SQLite file made by someone else, with a table of its own.
   if (have_sqlite_cli()) {

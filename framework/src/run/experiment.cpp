@@ -271,14 +271,17 @@ StagePlan stage_plan(const Experiment& x, std::size_t index) {
   return plan;
 }
 
-Experiment Experiment::load(const std::string& file, const std::vector<std::string>& sets,
+namespace {
+
+// Everything of a document but its ablation, resolved through the registry (`resolved` left
+// empty).
+Experiment resolve_document(const std::string& file, const ExperimentDocument& d,
                             Registry& registry, PluginLoader& loader) {
-  const ExperimentDocument d = parse_experiment(file, sets);
   Experiment x;
   x.file = file;
   x.name = d.name;
   x.seed = d.seed;
-  x.ablation = d.ablation;
+  x.seeds = d.seeds.empty() ? std::vector<std::uint64_t>{d.seed} : d.seeds;
 
   // Plugins first: the names below may come from them.
   for (const auto& p : d.plugin_paths) {
@@ -345,6 +348,51 @@ Experiment Experiment::load(const std::string& file, const std::vector<std::stri
     }
   }
 
+  return x;
+}
+
+// The experiment of one ablation variant. An error is reported as the variant's: at the place
+// it names in the file, else (a key the variant's path created) at the path.
+std::shared_ptr<const Experiment> resolve_variant(const std::string& file,
+                                                  const std::vector<std::string>& sets,
+                                                  const VariantText& v, Registry& registry,
+                                                  PluginLoader& loader) {
+  try {
+    const ExperimentDocument d = parse_experiment(file, sets, &v);
+    auto x = std::make_shared<Experiment>(resolve_document(file, d, registry, loader));
+    x->resolved = emit_resolved(*x, registry);
+    return x;
+  } catch (const InputError& e) {
+    SourceLocation at = e.where();
+    if (at.file != file || at.line <= 0) at = v.sets.size() == 1 ? v.sets[0].path_at : v.name_at;
+    throw InputError(fmt::format("ablation variant '{}': {}", v.name, e.message()), at);
+  }
+}
+
+}  // namespace
+
+Experiment Experiment::load(const std::string& file, const std::vector<std::string>& sets,
+                            Registry& registry, PluginLoader& loader) {
+  const ExperimentDocument d = parse_experiment(file, sets);
+  Experiment x = resolve_document(file, d, registry, loader);
+  // The variants without the ablation and seeds of the whole file: a variant equal to the
+  // experiment, or to another variant, would only repeat its runs.
+  const std::string base = emit_resolved(x, registry);
+  std::map<std::string, std::string> seen{{base, "the experiment as written"}};
+  for (const VariantText& v : d.ablation) {
+    Variant variant{v.name, {}, resolve_variant(file, sets, v, registry, loader)};
+    for (const SetText& st : v.sets) {
+      YAML::Emitter e;
+      e << YAML::Flow << st.value;
+      variant.sets.emplace_back(st.path, e.c_str());
+    }
+    if (auto [it, fresh] = seen.emplace(variant.experiment->resolved, "variant '" + v.name + "'");
+        !fresh)
+      fail(v.name_at, fmt::format("ablation variant '{}' changes nothing: it is the same "
+                                  "experiment as {}",
+                                  v.name, it->second));
+    x.ablation.push_back(std::move(variant));
+  }
   x.resolved = emit_resolved(x, registry);
   return x;
 }

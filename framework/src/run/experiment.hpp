@@ -53,7 +53,16 @@ struct NARROW_API Experiment {
   std::vector<ExperimentSpace> spaces;
   Constraints constraints;
   std::vector<ExperimentStage> stages;
-  std::vector<std::string> ablation;  // variant names; runs arrive with the ablation issue
+  /// The seeds every run repeats under (`seeds:`, else the one `seed`).
+  std::vector<std::uint64_t> seeds;
+  /// One entry of `ablation:`: the experiment with the variant's settings applied, validated
+  /// like the experiment itself.
+  struct Variant {
+    std::string name;
+    std::vector<std::pair<std::string, std::string>> sets;  // key path, value as YAML text
+    std::shared_ptr<const Experiment> experiment;
+  };
+  std::vector<Variant> ablation;
   /// The resolved experiment as YAML: every default filled in, laws expanded over every
   /// variable, includes inlined, overrides applied. Same text, same run.
   std::string resolved;

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <yaml-cpp/yaml.h>
+
 #include "narrow/errors.hpp"
 
 namespace narrow {
@@ -75,6 +77,20 @@ struct PluginPathText {
   SourceLocation where;
 };
 
+/// One setting of an ablation variant: a key path as --set takes it, and the value as written.
+struct SetText {
+  std::string path;
+  SourceLocation path_at;
+  YAML::Node value;  // keeps its place in the file, so errors about it point there
+};
+
+/// One entry of `ablation:`.
+struct VariantText {
+  std::string name;
+  SourceLocation name_at;
+  std::vector<SetText> sets;
+};
+
 struct ExperimentDocument {
   std::string file;
   std::string name;
@@ -85,11 +101,15 @@ struct ExperimentDocument {
   std::vector<SpaceText> spaces;
   std::vector<BoundText> bounds;
   std::vector<StageText> stages;
-  std::vector<std::string> ablation;  // variant names
+  std::vector<std::uint64_t> seeds;  // `seeds:`; empty when not written
+  std::vector<VariantText> ablation;
 };
 
 /// Reads `file`, applies `sets` ("path.to.key=value") and checks the document's shape. Throws
 /// InputError "FILE:LINE:COLUMN: error: what (what is allowed)".
-ExperimentDocument parse_experiment(const std::string& file, const std::vector<std::string>& sets);
+/// With `variant`, its settings are applied after `sets`: the document of that ablation
+/// variant (its own `ablation` is then empty).
+ExperimentDocument parse_experiment(const std::string& file, const std::vector<std::string>& sets,
+                                    const VariantText* variant = nullptr);
 
 }  // namespace narrow

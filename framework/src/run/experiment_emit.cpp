@@ -75,7 +75,20 @@ std::string emit_resolved(const Experiment& x, const Registry& registry) {
     out << YAML::EndMap;
   }
   out << YAML::EndSeq;
-  out << YAML::Key << "ablation" << YAML::Value << YAML::Flow << x.ablation;
+  // The variants and seeds of the file (an experiment of a variant has neither). `seeds` is
+  // written only when the file lists them, so the resolved text of a one-seed file is the
+  // same as before seeds existed.
+  if (x.seeds.size() != 1 || x.seeds.front() != x.seed)
+    out << YAML::Key << "seeds" << YAML::Value << YAML::Flow << x.seeds;
+  out << YAML::Key << "ablation" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  for (const auto& v : x.ablation) {
+    out << YAML::BeginMap << YAML::Key << "name" << YAML::Value << v.name
+        << YAML::Key << "set" << YAML::Value << YAML::BeginMap;
+    for (const auto& [path, value] : v.sets)
+      out << YAML::Key << path << YAML::Value << YAML::Load(value);
+    out << YAML::EndMap << YAML::EndMap;
+  }
+  out << YAML::EndSeq;
   out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

@@ -191,27 +191,67 @@ std::vector<BoundText> bounds_text(const YAML::Node& c, const Locator& loc) {
   return out;
 }
 
-std::vector<std::string> ablation_text(const YAML::Node& a, const Locator& loc) {
+std::vector<VariantText> ablation_text(const YAML::Node& a, const Locator& loc) {
   if (!a.IsSequence())
     fail(loc.at(a), "'ablation' must be a list of variants, each {name, set: {path: value}}");
-  std::vector<std::string> out;
+  std::vector<VariantText> out;
   std::set<std::string> names;
   for (const auto& v : a) {
     require_map(v, loc, "an ablation variant");
     check_keys(v, {"name", "set"}, loc, "an ablation variant");
     if (!v["name"]) fail(loc.at(v), "an ablation variant needs 'name'");
-    auto n = name_of(v["name"], loc, "variant name");
-    if (!names.insert(n).second)
-      fail(loc.at(v["name"]), fmt::format("variant name '{}' is used twice", n));
-    if (v["set"] && !v["set"].IsMap()) fail(loc.at(v["set"]), "'set' must map key paths to values");
-    out.push_back(n);
+    VariantText vt;
+    vt.name = name_of(v["name"], loc, "variant name");
+    vt.name_at = loc.at(v["name"]);
+    if (vt.name == "base")
+      fail(vt.name_at, "'base' names the experiment as written; give the variant another name");
+    if (!names.insert(vt.name).second)
+      fail(vt.name_at, fmt::format("variant name '{}' is used twice", vt.name));
+    const auto set = v["set"];
+    if (!set || !set.IsMap() || set.size() == 0)
+      fail(set ? loc.at(set) : vt.name_at,
+           fmt::format("variant '{}' needs 'set', a mapping of key paths to values (e.g. set: "
+                       "{{stages.0.parameters.per_law: 100}})",
+                       vt.name));
+    check_unique(set, loc, fmt::format("the settings of variant '{}'", vt.name));
+    for (const auto& kv : set) {
+      SetText st;
+      st.path = scalar(kv.first, loc, "a key path");
+      st.path_at = loc.at(kv.first);
+      st.value = kv.second;
+      const std::string head = st.path.substr(0, st.path.find('.'));
+      if (head == "name" || head == "seed" || head == "seeds" || head == "ablation")
+        fail(st.path_at, fmt::format("a variant cannot set '{}' (variants run under the "
+                                     "experiment's name and seeds; list seeds in 'seeds')",
+                                     head));
+      vt.sets.push_back(std::move(st));
+    }
+    out.push_back(std::move(vt));
+  }
+  return out;
+}
+
+std::vector<std::uint64_t> seeds_text(const YAML::Node& n, const Locator& loc) {
+  if (!n.IsSequence() || n.size() == 0)
+    fail(loc.at(n), "'seeds' must be a non-empty list of integers 0..2^64-1, e.g. [1, 2, 3]");
+  std::vector<std::uint64_t> out;
+  for (const auto& item : n) {
+    const auto t = scalar(item, loc, "a seed");
+    std::uint64_t s = 0;
+    auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), s);
+    if (ec != std::errc() || p != t.data() + t.size())
+      fail(loc.at(item), fmt::format("a seed must be an integer 0..2^64-1, got '{}'", t));
+    if (std::find(out.begin(), out.end(), s) != out.end())
+      fail(loc.at(item), fmt::format("seed {} is listed twice", s));
+    out.push_back(s);
   }
   return out;
 }
 
 }  // namespace
 
-ExperimentDocument parse_experiment(const std::string& file, const std::vector<std::string>& sets) {
+ExperimentDocument parse_experiment(const std::string& file, const std::vector<std::string>& sets,
+                                    const VariantText* variant) {
   const SourceLocation file_where{file, 0, 0};
   if (!fs::exists(file)) fail(file_where, "no such experiment file");
   YAML::Node root = load_yaml_file(file, SourceLocation{});
@@ -219,19 +259,26 @@ ExperimentDocument parse_experiment(const std::string& file, const std::vector<s
   const Locator loc{file};
   require_map(root, loc, "an experiment");
   for (const auto& s : sets) apply_set(root, s);
+  if (variant)
+    for (const auto& s : variant->sets) set_path(root, s.path, s.value, s.path_at);
 
   check_keys(root,
-             {"name", "seed", "plugins", "dataset", "spaces", "device", "formats", "constraints",
-              "stages", "ablation"},
+             {"name", "seed", "seeds", "plugins", "dataset", "spaces", "device", "formats",
+              "constraints", "stages", "ablation"},
              loc, "the experiment");
-  for (const char* k : {"name", "seed", "spaces", "stages"})
+  for (const char* k : {"name", "spaces", "stages"})
     if (!root[k]) fail(SourceLocation{file, 1, 1}, fmt::format("the experiment needs '{}'", k));
+  if (!root["seed"] && !root["seeds"])
+    fail(SourceLocation{file, 1, 1}, "the experiment needs 'seed' (or 'seeds', a list)");
 
   ExperimentDocument d;
   d.file = file;
   (void)scalar_at(root, "name", loc);
   d.name = name_of(root["name"], loc, "'name'");
-  {
+  if (const auto n = root["seeds"]) d.seeds = seeds_text(n, loc);
+  if (!root["seed"]) {
+    d.seed = d.seeds.front();
+  } else {
     const auto t = scalar_at(root, "seed", loc);
     std::uint64_t s = 0;
     auto [p, ec] = std::from_chars(t.data(), t.data() + t.size(), s);
@@ -295,7 +342,7 @@ ExperimentDocument parse_experiment(const std::string& file, const std::vector<s
     d.stages.push_back(std::move(st));
   }
 
-  if (const auto a = root["ablation"]) d.ablation = ablation_text(a, loc);
+  if (const auto a = root["ablation"]; a && !variant) d.ablation = ablation_text(a, loc);
   return d;
 }
 

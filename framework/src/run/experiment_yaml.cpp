@@ -88,6 +88,11 @@ void apply_set(YAML::Node root, const std::string& text) {
   } catch (const YAML::ParserException& e) {
     fail(where, fmt::format("value of '{}' is not valid YAML: {}", path, e.msg));
   }
+  set_path(root, path, value, where);
+}
+
+void set_path(YAML::Node root, const std::string& path, const YAML::Node& value,
+              const SourceLocation& where) {
   std::vector<std::string> parts;
   for (std::size_t b = 0;;) {
     auto e = path.find('.', b);

@@ -28,6 +28,10 @@ YAML::Node load_yaml_file(const std::string& path, const SourceLocation& from);
 /// Applies one --set override "a.b.0.c=value". Keys may themselves contain dots (law variables
 /// such as conv1.filters): at each mapping the longest existing key that matches is taken.
 void apply_set(YAML::Node root, const std::string& text);
+/// Sets the value at a key path ("a.b.0.c", as apply_set reads it); errors in the path are
+/// reported at `where`.
+void set_path(YAML::Node root, const std::string& path, const YAML::Node& value,
+              const SourceLocation& where);
 
 /// Refuses a key written twice in one mapping (YAML readers differ on which one wins).
 void check_unique(const YAML::Node& map, const Locator& loc, const std::string& what);

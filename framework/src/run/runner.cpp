@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <sstream>
@@ -23,6 +24,8 @@
 #include "narrow/registry.hpp"
 #include "narrow/store.hpp"
 #include "narrow/training.hpp"
+#include "run/run_stages.hpp"
+#include "run/runs.hpp"
 #include "run/store_lock.hpp"
 #include "run/torch_engine.hpp"
 
@@ -50,71 +53,6 @@ std::string first_difference(const std::string& a, const std::string& b) {
       return fmt::format("line {} of the resolved experiment: stored '{}', now '{}'", line,
                          ea ? "" : la, eb ? "" : lb);
   }
-}
-
-class Context final : public StageContext {
- public:
-  Context(std::string stage, std::string strategy, std::uint64_t seed, int threads, const std::vector<SpaceEntry>& spaces,
-          const Constraints& constraints, Store& store, std::string output_dir,
-          const Registry& registry, const DatasetSpec& dataset,
-          const std::vector<FormatEntry>& formats, std::function<TrainingService&()> training,
-          Device* device, StagePlan plan)
-      : stage_(std::move(stage)),
-        strategy_(std::move(strategy)),
-        seed_(seed),
-        threads_(threads),
-        spaces_(spaces),
-        constraints_(constraints),
-        store_(store),
-        output_dir_(std::move(output_dir)),
-        registry_(registry),
-        dataset_(dataset),
-        formats_(formats),
-        training_(std::move(training)),
-        device_(device),
-        plan_(std::move(plan)) {}
-  const Registry& registry() const override { return registry_; }
-  const DatasetSpec& dataset() const override { return dataset_; }
-  const std::vector<FormatEntry>& formats() const override { return formats_; }
-  TrainingService& training() override { return training_(); }
-  const std::string& output_dir() const override { return output_dir_; }
-  const std::string& stage() const override { return stage_; }
-  const std::string& strategy() const override { return strategy_; }
-  std::uint64_t seed() const override { return seed_; }
-  int threads() const override { return threads_; }
-  const std::vector<SpaceEntry>& spaces() const override { return spaces_; }
-  const Constraints& constraints() const override { return constraints_; }
-  Store& store() override { return store_; }
-  void info(const std::string& line) override { fmt::print(stderr, "{}\n", line); }
-  void set_summary(const std::string& json) override { summary_ = json; }
-  const std::string& summary() const { return summary_; }
-  Device* device() override { return device_; }
-  const StagePlan& plan() const override { return plan_; }
-
- private:
-  std::string stage_, strategy_;
-  std::uint64_t seed_;
-  int threads_;
-  const std::vector<SpaceEntry>& spaces_;
-  const Constraints& constraints_;
-  Store& store_;
-  std::string output_dir_;
-  const Registry& registry_;
-  const DatasetSpec& dataset_;
-  const std::vector<FormatEntry>& formats_;
-  std::function<TrainingService&()> training_;
-  Device* device_;
-  StagePlan plan_;
-  std::string summary_ = "{}";
-};
-
-// Test-only: with NARROW_TEST_KILL_AT=POINT in the environment, the process kills itself with
-// SIGKILL (no destructor runs, nothing is cleaned up: a crash or kill -9) on reaching POINT,
-// so that tests can check what a crash there leaves (tests/integration/store_lock_test.cpp).
-// Points: "store-created" (a new store's file exists, its experiment not yet recorded).
-void test_kill_point(std::string_view point) {
-  const char* at = std::getenv("NARROW_TEST_KILL_AT");
-  if (at && point == at) ::kill(::getpid(), SIGKILL);
 }
 
 // The facts of the run that resume compares and reports show.
@@ -155,6 +93,11 @@ void remove_partial_stores(const fs::path& dir) {
 
 }  // namespace
 
+void test_kill_point(std::string_view point) {
+  const char* at = std::getenv("NARROW_TEST_KILL_AT");
+  if (at && point == at) ::kill(::getpid(), SIGKILL);
+}
+
 std::uint64_t dataset_split_seed(std::uint64_t seed) {
   return content_seed(fmt::format("{}|dataset", seed));
 }
@@ -192,11 +135,14 @@ RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptio
   fmt::print(stderr, "run {}: {} stage{}, {} {}\n", x.name, x.stages.size(),
              x.stages.size() == 1 ? "" : "s", options.resume ? "resuming" : "results in",
              db.string());
-  if (!x.ablation.empty())
-    fmt::print(stderr,
-               "warning: the ablation variants of '{}' ({}) are read but not run yet: only the "
-               "experiment as written runs\n",
-               x.name, fmt::join(x.ablation, ", "));
+  if (x.ablation.size() + x.seeds.size() > 1)
+    fmt::print(stderr, "{} run{}: {} seed{} × (the experiment{})\n",
+               x.seeds.size() * (1 + x.ablation.size()),
+               x.seeds.size() * (1 + x.ablation.size()) == 1 ? "" : "s", x.seeds.size(),
+               x.seeds.size() == 1 ? "" : "s",
+               x.ablation.empty() ? std::string()
+                                  : fmt::format(" and {} variant{}", x.ablation.size(),
+                                                x.ablation.size() == 1 ? "" : "s"));
   if (options.resume) {
     const auto stored = store->meta("experiment");
     if (!stored) {
@@ -219,7 +165,7 @@ RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptio
                       db.string(), first_difference(*stored, x.resolved)));
     }
   }
-  // Every plugin the experiment uses, with its version and library.
+  // Every plugin the experiment and its variants use, with its version and library.
   std::vector<PluginRecord> plugins;
   std::set<std::pair<int, std::string>> seen;
   auto note = [&](Kind kind, const std::string& name) {
@@ -228,21 +174,23 @@ RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptio
     plugins.push_back(
         PluginRecord{std::string(kind_name(kind)), name, r.plugin, r.plugin_version, r.library});
   };
-  for (const auto& s : x.spaces) note(Kind::space, s.plugin.name);
-  for (const auto& s : x.stages) note(Kind::strategy, s.strategy.name);
-  if (x.dataset) note(Kind::dataset, x.dataset->name);
-  if (x.device) note(Kind::device, x.device->name);
-  for (const auto& f : x.formats) note(Kind::format, f.name);
+  auto note_all = [&](const Experiment& e) {
+    for (const auto& s : e.spaces) note(Kind::space, s.plugin.name);
+    for (const auto& s : e.stages) note(Kind::strategy, s.strategy.name);
+    if (e.dataset) note(Kind::dataset, e.dataset->name);
+    if (e.device) note(Kind::device, e.device->name);
+    for (const auto& f : e.formats) note(Kind::format, f.name);
+  };
+  note_all(x);
+  for (const auto& v : x.ablation) note_all(*v.experiment);
   store->set_plugins(plugins);
 
-  // The dataset every training of the run uses; its split seed comes from the experiment's.
-  DatasetSpec dataset;
-  if (x.dataset) {
-    dataset.name = x.dataset->name;
-    dataset.parameters = x.dataset->parameters;
-  }
-  dataset.seed = dataset_split_seed(x.seed);
-  // The training service starts (and LibTorch loads) only when a stage asks for it.
+  // Stored runs of an earlier session must be the runs of this file.
+  std::map<std::string, std::string> stored;
+  for (const StoredRun& r : stored_runs(*store)) stored[r.id] = r.experiment;
+
+  // The training service starts (and LibTorch loads) only when a stage asks for it; every run
+  // shares it.
   std::unique_ptr<TrainingService> training;
   auto training_service = [&]() -> TrainingService& {
     if (!training)
@@ -250,49 +198,40 @@ RunReport run_experiment(const Experiment& x, Registry& registry, const RunOptio
     return *training;
   };
 
-  // The experiment's number formats, built once for every stage.
-  std::vector<std::unique_ptr<NumberFormat>> made_formats;
-  std::vector<FormatEntry> formats;
-  for (const auto& f : x.formats) {
-    made_formats.push_back(create_format(registry, f.name, f.parameters));
-    formats.push_back(FormatEntry{made_formats.back()->name(),
-                                  format_key(registry, f.name, f.parameters),
-                                  made_formats.back().get(), FormatText{f.name, f.parameters}});
+  // Every seed runs the experiment as written, then each variant.
+  std::vector<RunPlan> plan;
+  for (const std::uint64_t seed : x.seeds) {
+    plan.push_back(RunPlan{run_id("base", seed, x.seed), "base", seed, &x});
+    for (const auto& v : x.ablation)
+      plan.push_back(RunPlan{run_id(v.name, seed, x.seed), v.name, seed, v.experiment.get()});
   }
+  for (const RunPlan& p : plan)
+    if (auto it = stored.find(p.id); it != stored.end() && !it->second.empty() &&
+                                      it->second != p.experiment->resolved)
+      throw InputError(fmt::format(
+          "run '{}' in '{}' was made by another experiment ({}); start a new run with another "
+          "--out",
+          p.id, db.string(), first_difference(it->second, p.experiment->resolved)));
 
   const auto session = store->begin_session(options.resume);
-  std::vector<SpaceEntry> spaces;
-  for (const auto& s : x.spaces)
-    spaces.push_back(SpaceEntry{s.name, s.plugin.name, s.space.get(), s.laws, s.key});
   try {
-    for (std::size_t index = 0; index < x.stages.size(); ++index) {
-      const ExperimentStage& stage = x.stages[index];
-      const auto strategy = registry.make<Strategy>(stage.strategy.name,
-                                                    stage.strategy.parameters,
-                                                    stage.strategy.where);
-      Context ctx(stage.name, stage.strategy.name, content_seed(fmt::format("{}|stage|{}", x.seed, stage.name)),
-                  options.threads, spaces, x.constraints, *store, report.out, registry, dataset,
-                  formats, training_service, x.device_object.get(), stage_plan(x, index));
-      const auto t0 = std::chrono::steady_clock::now();
-      StageReport sr{stage.name, stage.strategy.name, "{}", 0};
-      try {
-        strategy->run(ctx);
-      } catch (...) {
-        sr.summary = ctx.summary();
-        sr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        report.stages.push_back(sr);
-        throw;
-      }
-      sr.summary = ctx.summary();
-      sr.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      report.stages.push_back(sr);
-      store->set_meta("stage." + stage.name, sr.summary);
+    for (std::size_t i = 0; i < plan.size(); ++i) {
+      if (plan.size() > 1)
+        fmt::print(stderr, "run {}/{}: {} at seed {}\n", i + 1, plan.size(),
+                   plan[i].variant == "base" ? std::string("the experiment")
+                                             : "variant " + plan[i].variant,
+                   plan[i].seed);
+      report.runs.push_back(run_stages(plan[i], *store, registry, report.out, options,
+                                       training_service));
     }
   } catch (...) {
     store->end_session(session, "failed");
     store->set_meta("status", "failed");
     throw;
   }
+  for (const auto& r : report.runs)
+    if (r.id.empty()) report.stages = r.stages;
+  if (report.stages.empty() && !report.runs.empty()) report.stages = report.runs.front().stages;
   store->end_session(session, "finished");
   store->set_meta("status", "finished");
   store->set_meta("finished_at", utc_iso());

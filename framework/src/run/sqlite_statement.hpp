@@ -97,6 +97,11 @@ class Query {
     return *this;
   }
   /// A real that may be NaN or infinite (a failed training's loss): NULL then.
+  /// Binds a copy of `v`, for a text that does not outlive the query (a temporary).
+  Query& bind_copy(int i, const std::string& v) {
+    check(sqlite3_bind_text64(stmt_, i, v.data(), v.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+    return *this;
+  }
   Query& bind_real_or_null(int i, double v) {
     return std::isfinite(v) ? bind(i, v) : bind_null(i);
   }
@@ -140,6 +145,7 @@ class Query {
 
   bool is_null(int col) const { return sqlite3_column_type(stmt_, col) == SQLITE_NULL; }
   std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+  double real(int col) const { return sqlite3_column_double(stmt_, col); }
   std::string text(int col) const {
     const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, col));
     if (!p) return {};

@@ -7,11 +7,13 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "narrow/store.hpp"
+#include "run/runs.hpp"
 #include "run/sqlite_statement.hpp"
 
 namespace narrow {
@@ -51,6 +53,21 @@ class SqliteStore final : public Store {
                       const std::vector<Record>& records) override;
   std::vector<Record> records(const std::string& kind, const std::string& stage) const override;
 
+  // Runs (schema version 6; run/runs.hpp is the interface the rest of the program uses).
+  /// The run and stage that the following calls work for. Rows a unit commits are stored under
+  /// the stage qualified by the run ("RUN/STAGE"; the stage alone for the base run ""), and
+  /// the unit is recorded as used by (run, stage). A stored unit found by unit_result() while
+  /// a stage is set is recorded as used by it too (it is being reused). Queries by stage return
+  /// the rows of the units that (run, stage) used, and queries of every stage (stage "") the
+  /// rows of the units of every stage of the run. Before set_scope, queries read every row.
+  void set_scope(std::string run, std::string stage);
+  void begin_run(const std::string& id, const std::string& variant, std::uint64_t seed,
+                 const std::string& experiment);
+  void end_run(const std::string& id, const std::string& status, double seconds,
+               const std::string& stages_json);
+  std::vector<StoredRun> runs() const;
+  std::set<std::string> run_units(const std::string& run) const;
+
  private:
   /// BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() succeeded.
   class Transaction {
@@ -80,12 +97,17 @@ class SqliteStore final : public Store {
   void insert_unit(const std::string& key, std::string_view kind, const std::string& stage,
                    const std::string& result, const std::string& what);
   void open_schema();
+  /// The stage column of rows committed now: the stage, qualified by the run.
+  std::string stored_stage(const std::string& stage) const;
+  void use_unit(const std::string& stage, const std::string& key) const;
   void prepare();
   void finalize();
 
   std::string path_;
   sqlite3* db_ = nullptr;
   bool opening_ = true;  // failures are reported as throw_open_error says until open succeeds
+  std::string run_, scope_stage_;  // set_scope
+  bool scoped_ = false;  // set_scope was called: queries of every stage mean the run's stages
 
   // Prepared statements, created once (declared after db_: destroyed before it is closed).
   std::unique_ptr<sqlite::Statement> set_meta_, get_meta_, begin_session_, end_session_, delete_plugins_,
@@ -94,7 +116,8 @@ class SqliteStore final : public Store {
       select_accepted_, select_stage_accepted_, insert_training_, select_trainings_,
       select_stage_trainings_, training_weights_, training_dataset_, insert_precision_,
       select_precisions_, select_stage_precisions_, insert_latency_, select_latencies_,
-      select_stage_latencies_, insert_record_, select_records_, select_stage_records_;
+      select_stage_latencies_, insert_record_, select_records_, select_stage_records_, insert_use_,
+      begin_run_, end_run_, select_runs_, select_run_units_;
 };
 
 }  // namespace narrow

@@ -195,7 +195,8 @@ void SqliteStore::finalize() {
         &select_accepted_, &select_stage_accepted_, &insert_training_, &select_trainings_,
         &select_stage_trainings_, &training_weights_, &training_dataset_, &insert_precision_,
         &select_precisions_, &select_stage_precisions_, &insert_latency_, &select_latencies_,
-        &select_stage_latencies_, &insert_record_, &select_records_, &select_stage_records_})
+        &select_stage_latencies_, &insert_record_, &select_records_, &select_stage_records_, &insert_use_, &begin_run_,
+        &end_run_, &select_runs_, &select_run_units_})
     s->reset();
 }
 
@@ -226,8 +227,14 @@ void SqliteStore::prepare() {
   const char* draw_columns =
       "SELECT stage, space, law, draw, status, hash, reason, assignment FROM draws";
   select_draws_ = make(fmt::format("{} ORDER BY stage, space, law, draw", draw_columns));
-  select_stage_draws_ =
-      make(fmt::format("{} WHERE stage = ?1 ORDER BY stage, space, law, draw", draw_columns));
+  // A stage's rows are those of the units the current run's stage used (the `uses` table): a
+  // unit another run did and this one reused counts as this run's.
+  // the stage's; with ?1 = '' every stage's of the run.
+  const char* used = "(SELECT unit FROM uses WHERE run = ?2 AND (?1 = '' OR stage = ?1))";
+  select_stage_draws_ = make(
+      "SELECT u.stage, d.space, d.law, d.draw, d.status, d.hash, d.reason, d.assignment "
+      "FROM draws d JOIN uses u ON u.unit = d.unit WHERE u.run = ?2 AND (?1 = '' OR u.stage = "
+      "?1) ORDER BY u.stage, d.space, d.law, d.draw");
   count_architectures_ = make("SELECT count(*) FROM architectures");
   architecture_json_ = make("SELECT json FROM architectures WHERE hash = ?1");
   std::string metric_columns;
@@ -237,14 +244,15 @@ void SqliteStore::prepare() {
       "WHERE status = 'accepted'",
       metric_columns);
   select_accepted_ = make(accepted + ") ORDER BY a.hash");
-  select_stage_accepted_ = make(accepted + " AND stage = ?1) ORDER BY a.hash");
+  select_stage_accepted_ = make(fmt::format("{} AND unit IN {}) ORDER BY a.hash", accepted, used));
   insert_training_ = make(
       "INSERT INTO trainings(key, stage, hash, dataset, config, seed, status, reason, epochs, "
       "iterations, val_accuracy, val_loss, test_accuracy, test_loss, seconds, images_per_second, "
       "threads, history, result, weights) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
       "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)");
   select_trainings_ = make("SELECT result FROM trainings ORDER BY key");
-  select_stage_trainings_ = make("SELECT result FROM trainings WHERE stage = ?1 ORDER BY key");
+  select_stage_trainings_ =
+      make(fmt::format("SELECT result FROM trainings WHERE key IN {} ORDER BY key", used));
   training_weights_ = make("SELECT weights FROM trainings WHERE key = ?1");
   training_dataset_ = make("SELECT dataset FROM trainings WHERE key = ?1");
   insert_precision_ = make(
@@ -255,19 +263,35 @@ void SqliteStore::prepare() {
       "SELECT key, stage, training, hash, format_key, split, rounding, result FROM precisions";
   select_precisions_ =
       make(fmt::format("{} ORDER BY hash, bits, format, key", precision_columns));
-  select_stage_precisions_ =
-      make(fmt::format("{} WHERE stage = ?1 ORDER BY hash, bits, format, key", precision_columns));
+  select_stage_precisions_ = make(fmt::format("{} WHERE key IN {} ORDER BY hash, bits, format, key",
+                                              precision_columns, used));
   insert_latency_ = make(
       "INSERT INTO latencies(key, stage, hash, device, mean, median, cv, threads, measurement) "
       "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
   const char* latency_columns = "SELECT key, stage, hash, device, measurement FROM latencies";
   select_latencies_ = make(fmt::format("{} ORDER BY hash, key", latency_columns));
   select_stage_latencies_ =
-      make(fmt::format("{} WHERE stage = ?1 ORDER BY hash, key", latency_columns));
+      make(fmt::format("{} WHERE key IN {} ORDER BY hash, key", latency_columns, used));
   insert_record_ = make("INSERT INTO records(kind, stage, unit, data) VALUES(?1, ?2, ?3, ?4)");
   select_records_ = make("SELECT kind, stage, unit, data FROM records WHERE kind = ?1 ORDER BY id");
   select_stage_records_ = make(
-      "SELECT kind, stage, unit, data FROM records WHERE kind = ?1 AND stage = ?2 ORDER BY id");
+      fmt::format("SELECT kind, stage, unit, data FROM records WHERE kind = ?3 AND unit IN {} "
+                  "ORDER BY id",
+                  used));
+  insert_use_ = make("INSERT OR IGNORE INTO uses(run, stage, unit) VALUES(?1, ?2, ?3)");
+  begin_run_ = make(fmt::format(
+      "INSERT INTO runs(id, variant, seed, experiment, status, started_at) "
+      "VALUES(?1, ?2, ?3, ?4, 'running', {}) ON CONFLICT(id) DO UPDATE SET status = 'running'",
+      kNow));
+  end_run_ = make(fmt::format(
+      "UPDATE runs SET status = ?2, finished_at = {}, seconds = seconds + ?3, stages = ?4 "
+      "WHERE id = ?1",
+      kNow));
+  select_runs_ = make(
+      "SELECT r.id, r.variant, r.seed, r.experiment, r.status, r.seconds, r.stages, "
+      "(SELECT count(DISTINCT t.key) FROM uses u JOIN trainings t ON t.key = u.unit "
+      "WHERE u.run = r.id) FROM runs r ORDER BY r.rowid");
+  select_run_units_ = make("SELECT DISTINCT unit FROM uses WHERE run = ?1 ORDER BY unit");
 }
 
 std::unique_ptr<Store> Store::open(const std::string& path) {

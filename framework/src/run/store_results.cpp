@@ -37,7 +37,7 @@ void SqliteStore::commit_training(const std::string& stage, const TrainJob& job,
     const std::string dataset = job.dataset.to_json().dump();
     const std::string history_text = result_json.at("history").dump();
     Query q(*insert_training_);
-    q.bind(1, job.key).bind(2, stage).bind(3, job.architecture_hash).bind(4, dataset);
+    q.bind(1, job.key).bind_copy(2, stored_stage(stage)).bind(3, job.architecture_hash).bind(4, dataset);
     q.bind(5, config).bind(6, seed).bind(7, r.status).bind(8, r.reason);
     q.bind(9, r.epochs).bind(10, r.iterations);
     q.bind(11, r.validation.accuracy).bind_real_or_null(12, r.validation.loss);
@@ -55,8 +55,9 @@ void SqliteStore::commit_training(const std::string& stage, const TrainJob& job,
 
 std::vector<TrainResult> SqliteStore::trainings(const std::string& stage) const {
   std::vector<TrainResult> out;
-  Query q(stage.empty() ? *select_trainings_ : *select_stage_trainings_);
-  if (!stage.empty()) q.bind(1, stage);
+  const bool all = stage.empty() && !scoped_;
+  Query q(all ? *select_trainings_ : *select_stage_trainings_);
+  if (!all) q.bind(1, stage).bind(2, run_);
   while (q.step("cannot read the trainings")) {
     try {
       out.push_back(TrainResult::from_json(nlohmann::json::parse(q.text(0))));
@@ -96,7 +97,7 @@ void SqliteStore::commit_precision(const PrecisionRecord& p) {
   insert_unit(p.key, "precision", p.stage, result, fmt::format("precision evaluation {}", p.key));
   {
     Query q(*insert_precision_);
-    q.bind(1, p.key).bind(2, p.stage).bind(3, p.training_key).bind(4, p.architecture_hash);
+    q.bind(1, p.key).bind_copy(2, stored_stage(p.stage)).bind(3, p.training_key).bind(4, p.architecture_hash);
     q.bind(5, p.result.format).bind(6, p.format_key).bind(7, std::int64_t{p.result.bits});
     q.bind(8, p.split).bind(9, p.rounding).bind(10, p.result.parameters);
     q.bind(11, p.result.weight_bytes).bind(12, p.result.evaluation.accuracy);
@@ -108,12 +109,13 @@ void SqliteStore::commit_precision(const PrecisionRecord& p) {
 
 std::vector<PrecisionRecord> SqliteStore::precisions(const std::string& stage) const {
   std::vector<PrecisionRecord> out;
-  Query q(stage.empty() ? *select_precisions_ : *select_stage_precisions_);
-  if (!stage.empty()) q.bind(1, stage);
+  const bool all = stage.empty() && !scoped_;
+  Query q(all ? *select_precisions_ : *select_stage_precisions_);
+  if (!all) q.bind(1, stage).bind(2, run_);
   while (q.step("cannot read the precision evaluations")) {
     PrecisionRecord p;
     p.key = q.text(0);
-    p.stage = q.text(1);
+    p.stage = stage.empty() ? q.text(1) : stage;
     p.training_key = q.text(2);
     p.architecture_hash = q.text(3);
     p.format_key = q.text(4);
@@ -138,7 +140,7 @@ void SqliteStore::commit_latency(const LatencyRecord& r) {
               fmt::format("latency measurement {}", r.key));
   {
     Query q(*insert_latency_);
-    q.bind(1, r.key).bind(2, r.stage).bind(3, r.architecture_hash).bind(4, r.device);
+    q.bind(1, r.key).bind_copy(2, stored_stage(r.stage)).bind(3, r.architecture_hash).bind(4, r.device);
     q.bind(5, r.measurement.mean).bind(6, r.measurement.median).bind(7, r.measurement.cv);
     q.bind(8, std::int64_t{r.measurement.threads}).bind(9, measurement);
     if (q.try_step() != SQLITE_DONE) q.fail(what);
@@ -148,12 +150,13 @@ void SqliteStore::commit_latency(const LatencyRecord& r) {
 
 std::vector<LatencyRecord> SqliteStore::latencies(const std::string& stage) const {
   std::vector<LatencyRecord> out;
-  Query q(stage.empty() ? *select_latencies_ : *select_stage_latencies_);
-  if (!stage.empty()) q.bind(1, stage);
+  const bool all = stage.empty() && !scoped_;
+  Query q(all ? *select_latencies_ : *select_stage_latencies_);
+  if (!all) q.bind(1, stage).bind(2, run_);
   while (q.step("cannot read the latency measurements")) {
     LatencyRecord r;
     r.key = q.text(0);
-    r.stage = q.text(1);
+    r.stage = stage.empty() ? q.text(1) : stage;
     r.architecture_hash = q.text(2);
     r.device = q.text(3);
     try {
@@ -175,7 +178,7 @@ void SqliteStore::commit_records(const std::string& key, const std::string& unit
   insert_unit(key, unit_kind, stage, result_json, fmt::format("unit {}", key));
   for (const Record& r : records) {
     Query q(*insert_record_);
-    q.bind(1, r.kind).bind(2, stage).bind(3, key).bind(4, r.data);
+    q.bind(1, r.kind).bind_copy(2, stored_stage(stage)).bind(3, key).bind(4, r.data);
     if (q.try_step() != SQLITE_DONE)
       q.fail(fmt::format("{}: record of kind '{}' (its data must be JSON, its kind not empty)",
                          what, r.kind));
@@ -185,11 +188,14 @@ void SqliteStore::commit_records(const std::string& key, const std::string& unit
 
 std::vector<Record> SqliteStore::records(const std::string& kind, const std::string& stage) const {
   std::vector<Record> out;
-  Query q(stage.empty() ? *select_records_ : *select_stage_records_);
-  q.bind(1, kind);
-  if (!stage.empty()) q.bind(2, stage);
+  const bool all = stage.empty() && !scoped_;
+  Query q(all ? *select_records_ : *select_stage_records_);
+  if (all)
+    q.bind(1, kind);
+  else
+    q.bind(1, stage).bind(2, run_).bind(3, kind);
   while (q.step(fmt::format("cannot read the records of kind '{}'", kind)))
-    out.push_back(Record{q.text(0), q.text(1), q.text(2), q.text(3)});
+    out.push_back(Record{q.text(0), stage.empty() ? q.text(1) : stage, q.text(2), q.text(3)});
   return out;
 }
 

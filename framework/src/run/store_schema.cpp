@@ -88,6 +88,42 @@ CREATE INDEX IF NOT EXISTS records_by_kind ON records(kind, stage);
 CREATE INDEX IF NOT EXISTS records_by_unit ON records(unit);)sql";
 }
 
+// Added in schema version 6: the runs of an experiment file in one store (the base experiment
+// and its ablation variants, each at each seed), and which units each run's stages used. A unit
+// done by one run and reused by another is stored once and used by both.
+constexpr const char* runs_sql() {
+  return R"sql(CREATE TABLE IF NOT EXISTS runs(
+  id TEXT PRIMARY KEY,
+  variant TEXT NOT NULL,
+  seed TEXT NOT NULL,
+  experiment TEXT NOT NULL,
+  status TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  finished_at TEXT,
+  seconds REAL NOT NULL DEFAULT 0,
+  stages TEXT NOT NULL DEFAULT '{}' CHECK(json_valid(stages)));
+CREATE TABLE IF NOT EXISTS uses(
+  run TEXT NOT NULL,
+  stage TEXT NOT NULL,
+  unit TEXT NOT NULL REFERENCES units(key),
+  PRIMARY KEY(run, stage, unit));
+CREATE INDEX IF NOT EXISTS uses_by_unit ON uses(unit);)sql";
+}
+
+// A store of version 5 or older holds one run: its base experiment at its seed. Its units are
+// that run's, each used by the stage that did it.
+constexpr const char* runs_upgrade_sql() {
+  return R"sql(INSERT OR IGNORE INTO runs(id, variant, seed, experiment, status, started_at,
+  finished_at)
+  SELECT '', 'base', coalesce((SELECT value FROM meta WHERE key = 'seed'), '0'),
+         coalesce((SELECT value FROM meta WHERE key = 'experiment'), ''),
+         coalesce((SELECT value FROM meta WHERE key = 'status'), 'unknown'),
+         coalesce((SELECT value FROM meta WHERE key = 'started_at'), ''),
+         (SELECT value FROM meta WHERE key = 'finished_at')
+  WHERE EXISTS (SELECT 1 FROM meta WHERE key = 'experiment');
+INSERT OR IGNORE INTO uses(run, stage, unit) SELECT '', stage, key FROM units;)sql";
+}
+
 }  // namespace
 
 std::string create_sql() {
@@ -139,18 +175,21 @@ CREATE INDEX draws_by_unit ON draws(unit);
 {}
 {}
 {}
+{}
 PRAGMA application_id = {};
 PRAGMA user_version = {};
 )sql",
                      metrics, trainings_sql(), precisions_sql(), latencies_sql(), records_sql(),
-                     kApplicationId, kSchemaVersion);
+                     runs_sql(), kApplicationId, kSchemaVersion);
 }
 
 std::string upgrade_sql() {
   // Version 2 added the trainings table, version 3 the precisions table, version 4 the
-  // latencies table, version 5 the records table; nothing else changed.
-  return fmt::format("{}\n{}\n{}\n{}\nPRAGMA user_version = {};", trainings_sql(),
-                     precisions_sql(), latencies_sql(), records_sql(), kSchemaVersion);
+  // latencies table, version 5 the records table, version 6 the runs and uses tables (filled
+  // with the one run an older store holds); nothing else changed.
+  return fmt::format("{}\n{}\n{}\n{}\n{}\n{}\nPRAGMA user_version = {};", trainings_sql(),
+                     precisions_sql(), latencies_sql(), records_sql(), runs_sql(),
+                     runs_upgrade_sql(), kSchemaVersion);
 }
 
 std::string insert_architecture_sql() {

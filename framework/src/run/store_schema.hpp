@@ -8,7 +8,7 @@ namespace narrow::store_schema {
 
 // "NRRW" in the file header's application id: marks a SQLite file as a narrow results store.
 inline constexpr std::int32_t kApplicationId = 0x4E525257;
-inline constexpr int kSchemaVersion = 5;
+inline constexpr int kSchemaVersion = 6;
 
 // The current time as ISO-8601 UTC with milliseconds, e.g. 2024-05-01T12:34:56.789Z.
 inline constexpr const char* kNow = "strftime('%Y-%m-%dT%H:%M:%fZ','now')";

@@ -71,21 +71,27 @@ std::vector<PluginRecord> SqliteStore::plugins() const {
 }
 
 std::optional<std::string> SqliteStore::unit_result(const std::string& key) const {
-  Query q(*unit_result_);
-  q.bind(1, key);
-  if (!q.step(fmt::format("cannot read unit {}", key))) return std::nullopt;
-  return q.text(0);
+  std::string result;
+  {
+    Query q(*unit_result_);
+    q.bind(1, key);
+    if (!q.step(fmt::format("cannot read unit {}", key))) return std::nullopt;
+    result = q.text(0);
+  }
+  if (!scope_stage_.empty()) use_unit(scope_stage_, key);  // the stage reuses it
+  return result;
 }
 
 void SqliteStore::insert_unit(const std::string& key, std::string_view kind,
                               const std::string& stage, const std::string& result,
                               const std::string& what) {
   Query q(*insert_unit_);
-  q.bind(1, key).bind(2, kind).bind(3, stage).bind(4, result);
+  q.bind(1, key).bind(2, kind).bind_copy(3, stored_stage(stage)).bind(4, result);
   const int rc = q.try_step();
   if (rc == SQLITE_CONSTRAINT_PRIMARYKEY)
     throw Error(fmt::format("results store {}: {} is already stored", path_, what));
   if (rc != SQLITE_DONE) q.fail(fmt::format("cannot commit {}", what));
+  use_unit(stage, key);
 }
 
 void SqliteStore::commit_unit(const std::string& key, const std::string& kind,
@@ -105,7 +111,7 @@ void SqliteStore::commit_unit(const std::string& key, const std::string& kind,
   }
   for (const DrawRecord& d : draws) {
     Query q(*insert_draw_);
-    q.bind(1, d.stage).bind(2, d.space).bind(3, d.law).bind(4, d.draw);
+    q.bind_copy(1, stored_stage(d.stage)).bind(2, d.space).bind(3, d.law).bind(4, d.draw);
     q.bind(5, draw_status_name(d.status));
     if (d.hash.empty())
       q.bind_null(6);
@@ -121,8 +127,9 @@ void SqliteStore::commit_unit(const std::string& key, const std::string& kind,
 
 std::vector<DrawRecord> SqliteStore::draws(const std::string& stage) const {
   std::vector<DrawRecord> out;
-  Query q(stage.empty() ? *select_draws_ : *select_stage_draws_);
-  if (!stage.empty()) q.bind(1, stage);
+  const bool all = stage.empty() && !scoped_;
+  Query q(all ? *select_draws_ : *select_stage_draws_);
+  if (!all) q.bind(1, stage).bind(2, run_);
   while (q.step("cannot read the draws")) {
     DrawRecord d;
     d.stage = q.text(0);
@@ -154,8 +161,9 @@ std::optional<std::string> SqliteStore::architecture_json(const std::string& has
 std::vector<ArchitectureRecord> SqliteStore::accepted_architectures(
     const std::string& stage) const {
   std::vector<ArchitectureRecord> out;
-  Query q(stage.empty() ? *select_accepted_ : *select_stage_accepted_);
-  if (!stage.empty()) q.bind(1, stage);
+  const bool all = stage.empty() && !scoped_;
+  Query q(all ? *select_accepted_ : *select_stage_accepted_);
+  if (!all) q.bind(1, stage).bind(2, run_);
   while (q.step("cannot read the accepted architectures")) {
     ArchitectureRecord a;
     a.hash = q.text(0);
