@@ -100,6 +100,7 @@ const Bad bad_experiments[] = {
     {"duplicate_key.yaml",                  nullptr, 6, 1,  "'seed'"},
     {"ablation_not_a_list.yaml",            nullptr, 9, 3,  "'ablation' must be a list"},
     {"ablation_variant_without_name.yaml",  nullptr, 10, 5, "needs 'name'"},
+    {"train_references_bad_budget.yaml",    nullptr, 8, 47, "stage 'train' (strategy 'train'): parameter 'budgets': unknown unit 'KiX' in '16KiX'"},
 };
 
 // Experiments in tests/fixtures/bad_experiments/datasets whose dataset is a folder of
