@@ -118,3 +118,39 @@ BOOST_AUTO_TEST_CASE(a_bad_budget_is_refused_where_it_is_written) {
   BOOST_TEST(space.exit_code == 2, space.err);
   BOOST_TEST(has(space.err, "'resnet' is not a space of the experiment"), space.err);
 }
+
+BOOST_AUTO_TEST_CASE(budgets_below_the_smallest_model_are_skipped_and_unknown_references_refused) {
+  const auto work = work_dir("references_skip");
+  auto write = [&](const std::string& name, const std::string& params) {
+    const auto path = (work / name).string();
+    std::ofstream(path) << "name: x\nseed: 1\ndataset: {name: idx, parameters: {train_size: 100, "
+                           "test_size: 50}}\nspaces:\n  - {name: seq, plugin: sequential}\n"
+                           "stages:\n  - name: refs\n    strategy: train\n    parameters: "
+                        << params << "\n";
+    return path;
+  };
+  auto r = run_narrow(Args{"run",
+                           write("skip.yaml", "{select: references, references: lenet5, budgets: "
+                                              "[16B, 4KiB], iterations: 1}"),
+                           "--out", (work / "skip").string(), "--jobs", "1", "--torch-threads",
+                           "1", "--json"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  BOOST_TEST(has(r.err, "refs: seq/lenet5@16B skipped: even every width 1 has weight_bytes "), r.err);
+  BOOST_TEST(has(r.err, "refs: seq/lenet5@4KiB: factor "), r.err);
+  BOOST_TEST(json::parse(r.out)["stages"][0]["summary"]["references"].size() == 1u);
+  // Nothing fits: the stage fails.
+  auto none = run_narrow(Args{"run", write("none.yaml", "{select: references, budgets: [16B], "
+                                                        "iterations: 1}"),
+                              "--out", (work / "none").string()});
+  BOOST_TEST(none.exit_code == 1, none.err);
+  BOOST_TEST(has(none.err, "no reference fits any of the budgets 16B"), none.err);
+  // A reference that no space has.
+  auto unknown = run_narrow(Args{"run", write("unknown.yaml", "{select: references, references: "
+                                                              "alexnet, budgets: [4KiB], "
+                                                              "iterations: 1}"),
+                                 "--out", (work / "unknown").string()});
+  BOOST_TEST(unknown.exit_code == 2, unknown.err);
+  BOOST_TEST(has(unknown.err, "'alexnet' is not a reference of the spaces it shrinks "
+                              "(references: fig1, lenet5, vgg_small)"),
+             unknown.err);
+}
