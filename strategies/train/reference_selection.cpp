@@ -19,13 +19,8 @@ namespace narrow::strategies {
 std::vector<Budget> parse_budgets(const std::string& text, const std::string& metric) {
   const bool bytes = metric.size() > 6 && metric.substr(metric.size() - 6) == "_bytes";
   const std::string example = bytes ? "[4KiB, 16KiB]" : "[1k, 5k]";
-  std::string_view list = text;
-  while (!list.empty() && list.front() == ' ') list.remove_prefix(1);
-  while (!list.empty() && list.back() == ' ') list.remove_suffix(1);
-  if (list.size() >= 2 && list.front() == '[' && list.back() == ']')
-    list = list.substr(1, list.size() - 2);
   std::vector<Budget> out;
-  for (const auto& item : comma_list(list)) {
+  for (const auto& item : comma_list(text)) {
     Quantity q;
     std::string error;
     if (!parse_quantity(item, q, error))
