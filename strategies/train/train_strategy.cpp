@@ -7,6 +7,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "narrow/architecture.hpp"
@@ -14,6 +15,7 @@
 #include "narrow/errors.hpp"
 #include "narrow/hash.hpp"
 #include "narrow/metrics.hpp"
+#include "narrow/name_lists.hpp"
 #include "narrow/progress.hpp"
 #include "narrow/units.hpp"
 
@@ -22,17 +24,30 @@ namespace narrow::strategies {
 using nlohmann::json;
 
 ParamSchema TrainStrategy::schema() {
-  std::vector<std::string> metrics(metric_names.begin(), metric_names.end());
+  std::vector<std::string> metrics{"auto"};
+  metrics.insert(metrics.end(), metric_names.begin(), metric_names.end());
   ParamSchema s{
-      ParamSpec::choice("select", "best", {"all", "best", "grid"},
-                        "which accepted architectures train: all, the 'count' best by 'metric', "
-                        "or 'count' that fill a log grid of 'metric' values"),
+      ParamSpec::choice("select", "best", {"all", "best", "grid", "references"},
+                        "which architectures train: all accepted, the 'count' best by 'metric', "
+                        "'count' that fill a log grid of 'metric' values, or the reference "
+                        "models shrunk to each of 'budgets'"),
       ParamSpec::integer("count", 10, 1, 1000000, "how many architectures train (best, grid)"),
-      ParamSpec::choice("metric", "params", metrics, "the metric that ranks (best) or spans (grid)"),
+      ParamSpec::choice("metric", "auto", metrics,
+                        "the metric that ranks (best), spans (grid) or bounds (references); "
+                        "auto: params, and weight_bytes for references"),
       ParamSpec::choice("order", "largest", {"largest", "smallest"},
                         "best: take the largest or the smallest values of 'metric'"),
       ParamSpec::string("from", "", "take the architectures of this stage only (default: all)"),
       ParamSpec::boolean("keep_weights", true, "store the trained weights with each result"),
+      ParamSpec::string("budgets", "",
+                        "references: the budgets of 'metric' each reference is shrunk to, a list "
+                        "like [4KiB, 16KiB]"),
+      ParamSpec::string("references", "",
+                        "references: which references, a comma list (default: every reference "
+                        "of every space)"),
+      ParamSpec::string("spaces", "",
+                        "references: the spaces whose references train, a comma list (default: "
+                        "all)"),
       ParamSpec::choice("measure_latency", "auto", {"auto", "off"},
                         "auto: with a latency bound and a device that measures, measure every "
                         "selected architecture first and train none whose measured latency is "
@@ -51,13 +66,32 @@ const Architecture& ParsedArchitectures::of(const ArchitectureRecord& record) {
 
 TrainStrategy::TrainStrategy(const Parameters& p)
     : select_(p.string("select")),
-      metric_(p.string("metric")),
+      metric_(p.string("metric") != "auto"              ? p.string("metric")
+              : p.string("select") == "references" ? "weight_bytes"
+                                                   : "params"),
       order_(p.string("order")),
       from_(p.string("from")),
       measure_latency_(p.string("measure_latency")),
       count_(p.integer("count")),
       keep_weights_(p.boolean("keep_weights")),
-      config_(TrainingConfig::from(p)) {}
+      config_(TrainingConfig::from(p)) {
+  if (select_ == "references") {
+    request_.budgets = parse_budgets(p.string("budgets"), metric_);
+    request_.metric = metric_;
+    request_.references = comma_list(p.string("references"));
+    request_.spaces = comma_list(p.string("spaces"));
+    return;
+  }
+  for (const char* name : {"budgets", "references", "spaces"})
+    if (!p.string(name).empty())
+      throw ParameterError(name, fmt::format("only 'select: references' uses '{}' (select is "
+                                             "'{}')",
+                                             name, select_));
+}
+
+void TrainStrategy::check(const StagePlan& plan) const {
+  require_spaces(plan, "spaces", request_.spaces);
+}
 
 std::vector<ArchitectureRecord> TrainStrategy::select(std::vector<ArchitectureRecord> c,
                                                        const std::string& rule,
@@ -187,24 +221,17 @@ std::vector<ArchitectureRecord> TrainStrategy::select_within_latency(
   return picked;
 }
 
-void TrainStrategy::run(StageContext& ctx) {
+std::map<std::string, std::string> TrainStrategy::train(
+    StageContext& ctx, const std::vector<ArchitectureRecord>& picked) {
   Store& store = ctx.store();
-  auto candidates = store.accepted_architectures(from_);
-  if (candidates.empty())
-    throw Error(fmt::format("stage '{}': no accepted architectures to train{}; put a sampling "
-                            "stage before it",
-                            ctx.stage(),
-                            from_.empty() ? std::string() : fmt::format(" in stage '{}'", from_)));
-  json summary = json::object();
   ParsedArchitectures graphs;
-  const auto picked = select_within_latency(ctx, std::move(candidates), graphs, summary);
-
   // Every selected model must fit the data before any training starts.
   const auto data = load_dataset(ctx.registry(), ctx.dataset());
   for (const auto& a : picked) check_fits(graphs.of(a), *data);
 
   std::vector<TrainJob> jobs;
   std::map<std::string, Metrics> metrics;  // by job key
+  std::map<std::string, std::string> keys;  // by architecture hash
   std::size_t done_before = 0;
   for (const auto& a : picked) {
     TrainJob job;
@@ -216,6 +243,7 @@ void TrainStrategy::run(StageContext& ctx) {
     job.keep_weights = keep_weights_;
     job.make_key(ctx.registry());
     metrics[job.key] = a.metrics;
+    keys[a.hash] = job.key;
     if (store.unit_result(job.key)) {
       ++done_before;  // trained before this resume
       continue;
@@ -225,34 +253,115 @@ void TrainStrategy::run(StageContext& ctx) {
   std::map<std::string, const TrainJob*> by_key;
   for (const auto& j : jobs) by_key[j.key] = &j;
 
-  ctx.info(fmt::format("{}: {} architectures selected ({} of {} by {}), {} to train{}",
-                       ctx.stage(), picked.size(), select_, count_, metric_, jobs.size(),
+  ctx.info(fmt::format("{}: {} architectures selected ({}{}), {} to train{}", ctx.stage(),
+                       picked.size(), select_,
+                       select_ == "references" ? fmt::format(" by {}", metric_)
+                                               : fmt::format(" of {} by {}", count_, metric_),
+                       jobs.size(),
                        done_before ? fmt::format(", {} trained before", done_before) : ""));
-  if (!jobs.empty()) {
-    TrainingService& service = ctx.training();
-    ctx.info(fmt::format("{}: {} jobs at once, {} LibTorch thread{} each", ctx.stage(),
-                         service.jobs(), service.threads_per_job(),
-                         service.threads_per_job() == 1 ? "" : "s"));
-    // A bar on a terminal; otherwise one line per finished training.
-    std::optional<Progress> bar;
-    if (Progress::interactive())
-      bar.emplace(fmt::format("{} training", ctx.stage()), jobs.size(), "models");
-    std::uint64_t finished = 0;
-    service.run(jobs, [&](const TrainResult& r) {
-      const TrainJob& job = *by_key.at(r.key);
-      store.commit_training(ctx.stage(), job, r, metrics.at(r.key));
-      ++finished;
-      if (bar)
-        bar->update(finished);
-      else
-        ctx.info(fmt::format(
-            "{}: {}/{} {} {} val {:.4f} test {:.4f} ({:.1f} s, {:.0f} images/s){}", ctx.stage(),
-            finished, jobs.size(), r.architecture_hash.substr(0, 12), r.status,
-            r.validation.accuracy, r.test.accuracy, r.seconds, r.images_per_second,
-            r.status == "ok" ? std::string() : ": " + r.reason));
+  if (jobs.empty()) return keys;
+  TrainingService& service = ctx.training();
+  ctx.info(fmt::format("{}: {} jobs at once, {} LibTorch thread{} each", ctx.stage(),
+                       service.jobs(), service.threads_per_job(),
+                       service.threads_per_job() == 1 ? "" : "s"));
+  // A bar on a terminal; otherwise one line per finished training.
+  std::optional<Progress> bar;
+  if (Progress::interactive())
+    bar.emplace(fmt::format("{} training", ctx.stage()), jobs.size(), "models");
+  std::uint64_t finished = 0;
+  service.run(jobs, [&](const TrainResult& r) {
+    const TrainJob& job = *by_key.at(r.key);
+    store.commit_training(ctx.stage(), job, r, metrics.at(r.key));
+    ++finished;
+    if (bar)
+      bar->update(finished);
+    else
+      ctx.info(fmt::format(
+          "{}: {}/{} {} {} val {:.4f} test {:.4f} ({:.1f} s, {:.0f} images/s){}", ctx.stage(),
+          finished, jobs.size(), r.architecture_hash.substr(0, 12), r.status,
+          r.validation.accuracy, r.test.accuracy, r.seconds, r.images_per_second,
+          r.status == "ok" ? std::string() : ": " + r.reason));
+  });
+  if (bar) bar->finish();
+  return keys;
+}
+
+void TrainStrategy::report_references(StageContext& ctx,
+                                      const std::vector<ShrunkReference>& refs,
+                                      const std::map<std::string, std::string>& training_keys,
+                                      json& summary) {
+  std::map<std::string, TrainResult> trained;  // by training key
+  for (auto& r : ctx.store().trainings()) trained.emplace(r.key, std::move(r));
+  json list = json::array();
+  for (const auto& r : refs) {
+    const std::string& training = training_keys.at(r.architecture.hash);
+    json record = reference_record(r, metric_, training);
+    // A unit of its own, keyed by everything the record says.
+    const UnitKey key = ctx.unit_key(1)
+                            .add(r.space_key)
+                            .add("reference", r.reference)
+                            .add("budget", fmt::format("{}", r.budget.value))
+                            .add("metric", metric_)
+                            .add("factor", fmt::format("{}", r.factor))
+                            .add("hash", r.architecture.hash)
+                            .add("training", training);
+    ctx.once(key, "train.reference", [&] {
+      return StageContext::UnitOutput{record.dump(),
+                                      {Record{"train.reference", "", "", record.dump()}}};
     });
-    if (bar) bar->finish();
+    const auto it = trained.find(training);
+    const Metrics& m = r.architecture.metrics;
+    record["params"] = m.params;
+    record["weight_bytes"] = m.weight_bytes;
+    std::string outcome = "not trained";
+    if (it != trained.end()) {
+      const TrainResult& t = it->second;
+      record["status"] = t.status;
+      record["val_accuracy"] = t.validation.accuracy;
+      record["test_accuracy"] = t.test.accuracy;
+      outcome = t.status == "ok" ? fmt::format("val {:.4f} test {:.4f}", t.validation.accuracy,
+                                               t.test.accuracy)
+                                 : fmt::format("{}: {}", t.status, t.reason);
+    }
+    ctx.info(fmt::format("{}: {}/{}@{}: factor {:.4f}, {} params, {} weight bytes, {}",
+                         ctx.stage(), r.space, r.reference, r.budget.text, r.factor, m.params,
+                         m.weight_bytes, outcome));
+    list.push_back(std::move(record));
   }
+  summary["references"] = std::move(list);
+}
+
+void TrainStrategy::run(StageContext& ctx) {
+  Store& store = ctx.store();
+  json summary = json::object();
+  ParsedArchitectures graphs;
+  std::vector<ArchitectureRecord> picked;
+  std::vector<ShrunkReference> refs;
+  if (select_ == "references") {
+    refs = shrink_references(ctx, request_);
+    if (refs.empty()) {
+      std::vector<std::string> texts;
+      for (const auto& b : request_.budgets) texts.push_back(b.text);
+      throw Error(fmt::format("stage '{}': no reference fits any of the budgets {}; give larger "
+                              "budgets",
+                              ctx.stage(), fmt::join(texts, ", ")));
+    }
+    // A model that two budgets (or two references) share trains once.
+    std::set<std::string> seen;
+    for (const auto& r : refs)
+      if (seen.insert(r.architecture.hash).second) picked.push_back(r.architecture);
+  } else {
+    auto candidates = store.accepted_architectures(from_);
+    if (candidates.empty())
+      throw Error(fmt::format("stage '{}': no accepted architectures to train{}; put a sampling "
+                              "stage before it",
+                              ctx.stage(),
+                              from_.empty() ? std::string()
+                                            : fmt::format(" in stage '{}'", from_)));
+    picked = select_within_latency(ctx, std::move(candidates), graphs, summary);
+  }
+  const auto training_keys = train(ctx, picked);
+  if (!refs.empty()) report_references(ctx, refs, training_keys, summary);
 
   // The summary: every training of this stage, and the best by validation accuracy.
   const auto results = store.trainings(ctx.stage());

@@ -8,6 +8,7 @@
 #include "narrow/store.hpp"
 #include "narrow/strategy.hpp"
 #include "narrow/training.hpp"
+#include "reference_selection.hpp"
 
 namespace narrow::strategies {
 
@@ -17,7 +18,10 @@ namespace narrow::strategies {
 /// - `best`: the `count` with the largest (or smallest, `order`) value of `metric`;
 /// - `grid`: `count` constraint values spaced logarithmically between the smallest and the
 ///   largest `metric` of the candidates; for each, the architecture with the largest metric
-///   within it (the model that best uses that budget).
+///   within it (the model that best uses that budget);
+/// - `references`: no stored candidates, but the reference models of the spaces, each shrunk
+///   to each of `budgets` by scaling every width with one factor (reference_selection.hpp);
+///   each also gets a record of kind `train.reference` that names its training.
 /// With a `latency` bound and a device that measures (`measure_latency: auto`), every selected
 /// architecture is measured on the device before any training; one whose measured latency is
 /// over the bound is not trained and the selection is made again without it. Each training and
@@ -36,6 +40,7 @@ class TrainStrategy final : public Strategy {
   explicit TrainStrategy(const Parameters& p);
   static ParamSchema schema();
   void run(StageContext& context) override;
+  void check(const StagePlan& plan) const override;
 
   /// The selection rule alone. Ties are broken by hash, so the choice is reproducible.
   static std::vector<ArchitectureRecord> select(std::vector<ArchitectureRecord> candidates,
@@ -52,7 +57,18 @@ class TrainStrategy final : public Strategy {
                                                          ParsedArchitectures& graphs,
                                                          nlohmann::json& summary);
 
+  /// Trains `picked` (distinct hashes) unless stored before, and returns the training key of
+  /// each by architecture hash.
+  std::map<std::string, std::string> train(StageContext& ctx,
+                                           const std::vector<ArchitectureRecord>& picked);
+  /// Stores the `train.reference` record of each shrunk reference (a unit each), adds them
+  /// with their accuracies to the summary and prints one line each.
+  void report_references(StageContext& ctx, const std::vector<ShrunkReference>& refs,
+                         const std::map<std::string, std::string>& training_keys,
+                         nlohmann::json& summary);
+
   std::string select_, metric_, order_, from_, measure_latency_;
+  ReferenceRequest request_;  // select: references
   std::int64_t count_;
   bool keep_weights_;
   TrainingConfig config_;

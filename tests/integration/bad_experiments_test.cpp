@@ -107,6 +107,7 @@ const Bad bad_experiments[] = {
     {"ablation_changes_nothing.yaml",       nullptr, 10, 11, "ablation variant 'same' changes nothing: it is the same experiment as the experiment as written"},
     {"ablation_named_base.yaml",            nullptr, 10, 11, "'base' names the experiment as written"},
     {"seeds_repeated.yaml",                 nullptr, 3, 15, "seed 1 is listed twice"},
+    {"train_references_bad_budget.yaml",    nullptr, 8, 47, "stage 'train' (strategy 'train'): parameter 'budgets': unknown unit 'KiX' in '16KiX'"},
 };
 
 // Experiments in tests/fixtures/bad_experiments/datasets whose dataset is a folder of

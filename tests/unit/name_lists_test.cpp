@@ -20,6 +20,10 @@ BOOST_AUTO_TEST_CASE(items_are_trimmed_and_empty_ones_skipped) {
   BOOST_TEST(comma_list("").empty());
   BOOST_TEST(comma_list(" , ,").empty());
   BOOST_TEST(comma_list("a b, c") == (Names{"a b", "c"}));
+  // A YAML list parameter arrives in brackets.
+  BOOST_TEST(comma_list("[fig1, lenet5]") == (Names{"fig1", "lenet5"}));
+  BOOST_TEST(comma_list(" [4KiB] ") == (Names{"4KiB"}));
+  BOOST_TEST(comma_list("[]").empty());
 }
 
 BOOST_AUTO_TEST_CASE(a_name_that_is_not_a_space_is_a_parameter_error) {

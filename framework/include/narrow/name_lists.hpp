@@ -12,7 +12,8 @@ namespace narrow {
 struct StagePlan;
 
 /// The items of a comma-separated list, spaces around each removed, empty items skipped:
-/// "a, b,,c " gives a, b, c.
+/// "a, b,,c " gives a, b, c. A list in brackets, as a YAML list parameter arrives ("[a, b]"),
+/// gives its items too.
 NARROW_API std::vector<std::string> comma_list(std::string_view text);
 
 /// Throws ParameterError(parameter) for the first of `names` that is not a space of the

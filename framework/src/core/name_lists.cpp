@@ -12,6 +12,12 @@ namespace narrow {
 
 std::vector<std::string> comma_list(std::string_view text) {
   std::vector<std::string> out;
+  // A YAML list arrives as "[a, b]" (the text of a list parameter): the brackets go.
+  const auto first_char = text.find_first_not_of(' ');
+  const auto last_char = text.find_last_not_of(' ');
+  if (first_char != std::string_view::npos && last_char > first_char &&
+      text[first_char] == '[' && text[last_char] == ']')
+    text = text.substr(first_char + 1, last_char - first_char - 1);
   std::size_t begin = 0;
   while (begin <= text.size()) {
     std::size_t end = text.find(',', begin);

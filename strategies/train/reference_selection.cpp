@@ -1,0 +1,117 @@
+#include "reference_selection.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
+
+#include "narrow/errors.hpp"
+#include "narrow/metrics.hpp"
+#include "narrow/name_lists.hpp"
+#include "narrow/units.hpp"
+#include "narrow/width_scaling.hpp"
+
+namespace narrow::strategies {
+
+std::vector<Budget> parse_budgets(const std::string& text, const std::string& metric) {
+  const bool bytes = metric.size() > 6 && metric.substr(metric.size() - 6) == "_bytes";
+  const std::string example = bytes ? "[4KiB, 16KiB]" : "[1k, 5k]";
+  std::vector<Budget> out;
+  for (const auto& item : comma_list(text)) {
+    Quantity q;
+    std::string error;
+    if (!parse_quantity(item, q, error))
+      throw ParameterError("budgets", fmt::format("{} (write a list like {})", error, example));
+    const Dimension want = bytes ? Dimension::bytes : Dimension::count;
+    if (!q.plain && q.dimension != want)
+      throw ParameterError(
+          "budgets", fmt::format("'{}' is a {}, but metric '{}' is a {} (write a list like {})",
+                                 item, dimension_name(q.dimension), metric, dimension_name(want),
+                                 example));
+    if (!(q.value > 0))
+      throw ParameterError("budgets",
+                           fmt::format("'{}' must be more than 0 (write a list like {})", item,
+                                       example));
+    if (std::any_of(out.begin(), out.end(), [&](const Budget& b) { return b.value == q.value; }))
+      throw ParameterError("budgets", fmt::format("'{}' is listed twice", item));
+    out.push_back(Budget{item, q.value});
+  }
+  if (out.empty())
+    throw ParameterError("budgets", fmt::format("select 'references' needs at least one budget "
+                                                "(write a list like {})",
+                                                example));
+  return out;
+}
+
+std::vector<ShrunkReference> shrink_references(StageContext& ctx,
+                                               const ReferenceRequest& request) {
+  std::vector<const SpaceEntry*> spaces;
+  for (const SpaceEntry& e : ctx.spaces())
+    if (request.spaces.empty() || std::count(request.spaces.begin(), request.spaces.end(), e.name))
+      spaces.push_back(&e);
+  // Every named reference must be one of at least one chosen space.
+  std::set<std::string> known;
+  for (const SpaceEntry* e : spaces)
+    for (const auto& r : e->space->references()) known.insert(r);
+  for (const auto& name : request.references)
+    if (!known.count(name))
+      throw InputError(fmt::format(
+          "stage '{}': parameter 'references': '{}' is not a reference of the spaces it "
+          "shrinks (references: {})",
+          ctx.stage(), name, fmt::join(known, ", ")));
+
+  std::vector<ShrunkReference> out;
+  for (const SpaceEntry* e : spaces) {
+    for (const auto& name : e->space->references()) {
+      if (!request.references.empty() &&
+          !std::count(request.references.begin(), request.references.end(), name))
+        continue;
+      Architecture full = e->space->build(e->space->reference(name));
+      full.finalize();
+      for (const Budget& budget : request.budgets) {
+        const ShrunkModel s = shrink_to_budget(full, request.metric, budget.value);
+        if (!s.fits) {
+          ctx.info(fmt::format("{}: {}/{}@{} skipped: even every width 1 has {} {}, over {}",
+                               ctx.stage(), e->name, name, budget.text, request.metric, s.value,
+                               budget.text));
+          continue;
+        }
+        ShrunkReference r;
+        r.space = e->name;
+        r.space_key = e->key;
+        r.reference = name;
+        r.budget = budget;
+        r.factor = s.factor;
+        r.value = s.value;
+        r.architecture = ArchitectureRecord{s.architecture.hash(),
+                                            s.architecture.to_json_string(),
+                                            analyse(s.architecture)};
+        out.push_back(std::move(r));
+      }
+    }
+  }
+  return out;
+}
+
+nlohmann::json reference_record(const ShrunkReference& r, const std::string& metric,
+                                const std::string& training) {
+  // A whole budget (every size and count written with a unit is one) as an integer.
+  const double b = r.budget.value;
+  const nlohmann::json budget = b == std::floor(b) && std::abs(b) < 9e15
+                                    ? nlohmann::json(static_cast<std::int64_t>(b))
+                                    : nlohmann::json(b);
+  return {{"space", r.space},
+          {"reference", r.reference},
+          {"budget", budget},
+          {"budget_text", r.budget.text},
+          {"metric", metric},
+          {"factor", r.factor},
+          {"value", r.value},
+          {"hash", r.architecture.hash},
+          {"training", training}};
+}
+
+}  // namespace narrow::strategies

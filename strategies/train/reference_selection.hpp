@@ -1,0 +1,56 @@
+#pragma once
+// `select: references` of the train strategy: the reference models of the spaces, each shrunk
+// to each budget by width scaling (narrow/width_scaling.hpp), so that searched models and the
+// models people shrink by hand compare at equal memory (Scheidegger et al. Figure 5).
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "narrow/store.hpp"
+#include "narrow/strategy.hpp"
+
+namespace narrow::strategies {
+
+/// One budget of the `budgets` parameter: as written, and in the metric's unit.
+struct Budget {
+  std::string text;  // "4KiB"
+  double value = 0;  // 4096
+};
+
+/// The `budgets` parameter: a list "[4KiB, 16KiB]" (or "4KiB, 16KiB") of sizes when `metric`
+/// counts bytes, of counts ("250k") otherwise; plain numbers are in the metric's own unit.
+/// Throws ParameterError("budgets") naming the item at fault and what is allowed.
+std::vector<Budget> parse_budgets(const std::string& text, const std::string& metric);
+
+/// One reference model shrunk to one budget.
+struct ShrunkReference {
+  std::string space, reference;  // the space's name in the experiment, the reference's name
+  std::string space_key;         // the space's content key (SpaceEntry::key)
+  Budget budget;
+  double factor = 0;             // the width factor that gives it
+  std::int64_t value = 0;        // its metric
+  ArchitectureRecord architecture;
+};
+
+/// What `select: references` asks for.
+struct ReferenceRequest {
+  std::vector<Budget> budgets;
+  std::string metric;
+  std::vector<std::string> references;  // empty: every reference of every space
+  std::vector<std::string> spaces;      // empty: every space
+};
+
+/// Builds and shrinks every reference the request names, in the order of the spaces, their
+/// references and the budgets. A reference whose smallest widths are over a budget is
+/// skipped with an info line. A named reference that none of the chosen spaces has is an
+/// InputError listing the references they have.
+std::vector<ShrunkReference> shrink_references(StageContext& ctx, const ReferenceRequest& request);
+
+/// The record of kind `train.reference` of a shrunk reference that trains under `training`
+/// (the training's key): {space, reference, budget, metric, factor, value, hash, training}.
+nlohmann::json reference_record(const ShrunkReference& r, const std::string& metric,
+                                const std::string& training);
+
+}  // namespace narrow::strategies
