@@ -69,8 +69,17 @@ std::vector<ShrunkReference> shrink_references(StageContext& ctx,
       if (!request.references.empty() &&
           !std::count(request.references.begin(), request.references.end(), name))
         continue;
-      Architecture full = e->space->build(e->space->reference(name));
-      full.finalize();
+      // A reference this space's parameters cannot hold (too few layers allowed, say) is
+      // an error when it was named, and skipped when the stage takes every reference.
+      Architecture full;
+      try {
+        full = e->space->build(e->space->reference(name));
+        full.finalize();
+      } catch (const Error& error) {
+        if (!request.references.empty()) throw;
+        ctx.info(fmt::format("{}: {}/{} skipped: {}", ctx.stage(), e->name, name, error.what()));
+        continue;
+      }
       for (const Budget& budget : request.budgets) {
         const ShrunkModel s = shrink_to_budget(full, request.metric, budget.value);
         if (!s.fits) {
