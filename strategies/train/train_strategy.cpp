@@ -35,6 +35,13 @@ ParamSchema TrainStrategy::schema() {
       ParamSpec::choice("metric", "auto", metrics,
                         "the metric that ranks (best), spans (grid) or bounds (references); "
                         "auto: params, and weight_bytes for references"),
+      ParamSpec::choice("rank", "auto", metrics,
+                        "grid: within each budget, take the candidates with the largest value of "
+                        "this metric (auto: 'metric' itself, the model that fills the budget; "
+                        "macs: the one that computes most within it)"),
+      ParamSpec::integer("per_budget", 1, 1, 1000,
+                         "grid: candidates that train per budget, the best by 'rank' (count x "
+                         "per_budget in all)"),
       ParamSpec::choice("order", "largest", {"largest", "smallest"},
                         "best: take the largest or the smallest values of 'metric'"),
       ParamSpec::string("from", "", "take the architectures of this stage only (default: all)"),
@@ -70,9 +77,11 @@ TrainStrategy::TrainStrategy(const Parameters& p)
               : p.string("select") == "references" ? "weight_bytes"
                                                    : "params"),
       order_(p.string("order")),
+      rank_(p.string("rank") == "auto" ? metric_ : p.string("rank")),
       from_(p.string("from")),
       measure_latency_(p.string("measure_latency")),
       count_(p.integer("count")),
+      per_budget_(p.integer("per_budget")),
       keep_weights_(p.boolean("keep_weights")),
       config_(TrainingConfig::from(p)) {
   if (select_ == "references") {
@@ -97,13 +106,15 @@ std::vector<ArchitectureRecord> TrainStrategy::select(std::vector<ArchitectureRe
                                                        const std::string& rule,
                                                        std::int64_t count,
                                                        const std::string& metric,
-                                                       const std::string& order) {
+                                                       const std::string& order,
+                                                       const std::string& rank,
+                                                       std::int64_t per_budget) {
   std::sort(c.begin(), c.end(), [&](const auto& a, const auto& b) {
     const auto x = a.metrics.get(metric), y = b.metrics.get(metric);
     return x != y ? x < y : a.hash < b.hash;
   });
   const auto n = static_cast<std::int64_t>(c.size());
-  if (rule == "all" || n <= count) return c;
+  if (rule == "all" || n <= count * (rule == "grid" ? per_budget : 1)) return c;
   if (rule == "best") {
     if (order == "largest") std::reverse(c.begin(), c.end());
     c.resize(static_cast<std::size_t>(count));
@@ -118,22 +129,26 @@ std::vector<ArchitectureRecord> TrainStrategy::select(std::vector<ArchitectureRe
         count == 1 ? hi
                    : std::exp(std::log(hi) - (std::log(hi) - std::log(lo)) * double(k) /
                                                  double(count - 1));
-    // The candidate with the largest metric within t that is not taken yet; when every one
-    // within t is taken, the smallest one above it that is free.
-    std::int64_t pick = -1;
-    for (std::int64_t i = n - 1; i >= 0; --i)
-      if (double(c[std::size_t(i)].metrics.get(metric)) <= t * (1 + 1e-12) &&
-          !chosen.count(std::size_t(i))) {
-        pick = i;
-        break;
+    for (std::int64_t taken = 0; taken < per_budget && std::int64_t(chosen.size()) < n;
+         ++taken) {
+      // The free candidate within t with the largest rank (of equal ranks, the larger metric,
+      // then the later hash: with rank = metric, the one that fills the budget most); when
+      // every one within t is taken, the smallest one above it that is free.
+      std::int64_t pick = -1;
+      for (std::int64_t i = n - 1; i >= 0; --i) {
+        const auto& ci = c[std::size_t(i)];
+        if (double(ci.metrics.get(metric)) > t * (1 + 1e-12) || chosen.count(std::size_t(i)))
+          continue;
+        if (pick < 0 || ci.metrics.get(rank) > c[std::size_t(pick)].metrics.get(rank)) pick = i;
       }
-    if (pick < 0)
-      for (std::int64_t i = 0; i < n; ++i)
-        if (!chosen.count(std::size_t(i))) {
-          pick = i;
-          break;
-        }
-    chosen.insert(std::size_t(pick));
+      if (pick < 0)
+        for (std::int64_t i = 0; i < n; ++i)
+          if (!chosen.count(std::size_t(i))) {
+            pick = i;
+            break;
+          }
+      chosen.insert(std::size_t(pick));
+    }
   }
   std::vector<ArchitectureRecord> out;
   for (std::size_t i : chosen) out.push_back(std::move(c[i]));
@@ -146,7 +161,7 @@ std::vector<ArchitectureRecord> TrainStrategy::select_within_latency(
   const Constraint* bound = ctx.constraints().latency_bound();
   Device* device = ctx.device();
   if (measure_latency_ == "off" || !bound || !device || !device->measures())
-    return select(std::move(pool), select_, count_, metric_, order_);
+    return select(std::move(pool), select_, count_, metric_, order_, rank_, per_budget_);
 
   Store& store = ctx.store();
   LatencyOptions options = device->latency_options();
@@ -158,7 +173,7 @@ std::vector<ArchitectureRecord> TrainStrategy::select_within_latency(
   json over = json::array();
   std::vector<ArchitectureRecord> picked;
   while (true) {
-    picked = select(pool, select_, count_, metric_, order_);
+    picked = select(pool, select_, count_, metric_, order_, rank_, per_budget_);
     // Measure what this selection has that no earlier one had, one model at a time.
     std::vector<const ArchitectureRecord*> todo;
     for (const auto& a : picked)

@@ -46,7 +46,9 @@ class TrainStrategy final : public Strategy {
   static std::vector<ArchitectureRecord> select(std::vector<ArchitectureRecord> candidates,
                                                  const std::string& rule, std::int64_t count,
                                                  const std::string& metric,
-                                                 const std::string& order);
+                                                 const std::string& order,
+                                                 const std::string& rank,
+                                                 std::int64_t per_budget = 1);
 
  private:
   /// The selection, with measured latencies when a latency bound exists and the device
@@ -67,9 +69,9 @@ class TrainStrategy final : public Strategy {
                          const std::map<std::string, std::string>& training_keys,
                          nlohmann::json& summary);
 
-  std::string select_, metric_, order_, from_, measure_latency_;
+  std::string select_, metric_, order_, rank_, from_, measure_latency_;
   ReferenceRequest request_;  // select: references
-  std::int64_t count_;
+  std::int64_t count_, per_budget_;
   bool keep_weights_;
   TrainingConfig config_;
 };
