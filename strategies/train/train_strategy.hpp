@@ -42,13 +42,6 @@ class TrainStrategy final : public Strategy {
   void run(StageContext& context) override;
   void check(const StagePlan& plan) const override;
 
-  /// The selection rule alone. Ties are broken by hash, so the choice is reproducible.
-  static std::vector<ArchitectureRecord> select(std::vector<ArchitectureRecord> candidates,
-                                                 const std::string& rule, std::int64_t count,
-                                                 const std::string& metric,
-                                                 const std::string& order,
-                                                 const std::string& rank,
-                                                 std::int64_t per_budget = 1);
 
  private:
   /// The selection, with measured latencies when a latency bound exists and the device
