@@ -10,7 +10,9 @@
 #include <boost/property_tree/ptree.hpp>
 #include <boost/property_tree/xml_parser.hpp>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -57,6 +59,14 @@ std::int64_t sql_count(const std::string& db, const std::string& query) {
   return std::stoll(sql(db, query));
 }
 
+// Elements under `node`, at any depth (attributes and text not counted).
+std::size_t elements(const boost::property_tree::ptree& node) {
+  std::size_t n = 0;
+  for (const auto& [name, child] : node)
+    if (name != "<xmlattr>" && name != "<xmlcomment>") n += 1 + elements(child);
+  return n;
+}
+
 // Every file report.json lists is there and well formed; returns report.json.
 json check_report_files(const fs::path& dir) {
   const json listing = json::parse(read_text(dir / "report.json"));
@@ -70,7 +80,7 @@ json check_report_files(const fs::path& dir) {
       BOOST_REQUIRE_NO_THROW(pt::read_xml(in, svg));
       BOOST_TEST(svg.get<int>("svg.<xmlattr>.width") == p["width"].get<int>());
       BOOST_TEST(svg.get<int>("svg.<xmlattr>.height") == p["height"].get<int>());
-      BOOST_TEST(svg.get_child("svg").size() > 10u);  // drawn elements, not an empty canvas
+      BOOST_TEST(elements(svg.get_child("svg")) > 50u);  // drawn elements, not an empty canvas
       const auto png = narrow::test::png_header(read_text(dir / p["png"].get<std::string>()));
       BOOST_TEST(png.width == p["width"].get<std::uint32_t>());
       BOOST_TEST(png.height == p["height"].get<std::uint32_t>());
@@ -119,14 +129,48 @@ narrow::test::PngImage screenshot(const fs::path& page, const fs::path& png, int
   return narrow::test::decode_png(read_text(png));
 }
 
-// Pixels of a clear colour (not white, grey or black): the plots' points, lines and fills.
-std::size_t coloured_pixels(const narrow::test::PngImage& img) {
+// Pixels of a clear colour (not white, grey or black: the plots' points, lines and fills) in
+// rows [from, to) of the image (all rows by default).
+std::size_t coloured_pixels(const narrow::test::PngImage& img, std::size_t from = 0,
+                            std::size_t to = SIZE_MAX) {
   std::size_t n = 0;
-  for (std::size_t i = 0; i + 2 < img.rgb.size(); i += 3) {
+  const std::size_t row = std::size_t(img.width) * 3;
+  for (std::size_t i = from * row; i + 2 < img.rgb.size() && i < to * row; i += 3) {
     const int r = img.rgb[i], g = img.rgb[i + 1], b = img.rgb[i + 2];
     n += std::max({r, g, b}) - std::min({r, g, b}) >= 60;
   }
   return n;
+}
+
+// Pixels in rows [from, to) of the colours Figure 5 draws its format families in (the report's
+// palette: #1f77b4, #2ca02c, #ff7f0e, #d62728), each channel within 30; a link's blue text,
+// greys and black are none of them.
+std::size_t family_pixels(const narrow::test::PngImage& img, std::size_t from, std::size_t to) {
+  static const int palette[4][3] = {{0x1f, 0x77, 0xb4}, {0x2c, 0xa0, 0x2c}, {0xff, 0x7f, 0x0e}, {0xd6, 0x27, 0x28}};
+  std::size_t n = 0;
+  const std::size_t row = std::size_t(img.width) * 3;
+  for (std::size_t i = from * row; i + 2 < img.rgb.size() && i < to * row; i += 3)
+    for (const auto& c : palette)
+      if (std::abs(img.rgb[i] - c[0]) <= 30 && std::abs(img.rgb[i + 1] - c[1]) <= 30 &&
+          std::abs(img.rgb[i + 2] - c[2]) <= 30) {
+        ++n;
+        break;
+      }
+  return n;
+}
+
+// The first row and one past the last where two images of the same size differ ({0, 0} when
+// they are the same).
+std::pair<std::size_t, std::size_t> differing_rows(const narrow::test::PngImage& a,
+                                                   const narrow::test::PngImage& b) {
+  const std::size_t row = std::size_t(a.width) * 3;
+  std::size_t first = SIZE_MAX, last = 0;
+  for (std::size_t y = 0; y < a.height; ++y)
+    if (!std::equal(a.rgb.begin() + y * row, a.rgb.begin() + (y + 1) * row, b.rgb.begin() + y * row)) {
+      first = std::min(first, y);
+      last = y + 1;
+    }
+  return first == SIZE_MAX ? std::pair<std::size_t, std::size_t>{0, 0} : std::pair{first, last};
 }
 
 std::size_t non_white_pixels(const narrow::test::PngImage& img) {
@@ -210,15 +254,66 @@ BOOST_AUTO_TEST_CASE(index_html_shows_the_plots_in_a_browser) {
   const auto broken = screenshot(dir / "broken.html", dir.parent_path() / "broken.png", width, height);
   BOOST_TEST(good.width == std::uint32_t(width));
   BOOST_TEST(good.height == std::uint32_t(height));
-  const std::size_t good_ink = non_white_pixels(good), good_colour = coloured_pixels(good),
-                    broken_colour = coloured_pixels(broken);
-  BOOST_TEST_MESSAGE("non-white " << good_ink << ", coloured " << good_colour
-                                  << ", coloured with Figure 5 broken " << broken_colour);
-  BOOST_TEST(good_ink > 100000u);     // not blank: text, tables and three plots
-  BOOST_TEST(good_colour > 20000u);   // the plots' colours are on the page
-  // Figure 5 alone accounts for thousands of coloured pixels (points, fronts, legend); a
-  // broken-image icon for a few dozen.
-  BOOST_TEST(good_colour > broken_colour + 3000);
+  BOOST_REQUIRE(broken.width == good.width && broken.height == good.height);
+  const std::size_t ink = non_white_pixels(good), colour = coloured_pixels(good);
+  BOOST_TEST(ink > 100000u);    // not blank: text, tables and three plots
+  BOOST_TEST(colour > 20000u);  // the plots' colours are on the page
+  // The two pages differ only where Figure 5's image is (600 px high): there the intact page
+  // shows the plot's coloured points and fronts, the broken one an icon and the alt text.
+  const auto [from, to] = differing_rows(good, broken);
+  const std::size_t plot = family_pixels(good, from, to), icon = family_pixels(broken, from, to);
+  BOOST_TEST_MESSAGE("non-white " << ink << ", coloured " << colour << "; rows " << from << ".."
+                                  << to << " differ: coloured " << plot << " with Figure 5, "
+                                  << icon << " with its path broken");
+  BOOST_TEST(to - from >= 300u);
+  BOOST_TEST(plot >= 1000u);
+  BOOST_TEST(icon * 20 <= plot);
+}
+
+// A run whose device measured latency (a calibrated host device, a latency bound), and a
+// reference model marked by a record of kind train.reference: Figure 7 is drawn, Figure 2
+// correlates latency too, and the reference's points carry its name.
+BOOST_AUTO_TEST_CASE(latency_and_reference_models) {
+  const fs::path work = work_dir("report_latency");
+  const std::string experiment = (fs::path(source_dir()) / "experiments/smoke/precision.yaml").string();
+  const auto cal = run_narrow({"calibrate", "--experiment", experiment, "--count", "20", "--min-macs",
+                               "100", "--max-macs", "1M", "--out", (work / "host.json").string()});
+  BOOST_REQUIRE_MESSAGE(cal.exit_code == 0, cal.err);
+  const auto run = run_narrow(
+      {"run", experiment, "--out", (work / "run").string(), "--jobs", "1", "--torch-threads", "1",
+       "--set", "device={name: calibrated, parameters: {calibration: " + (work / "host.json").string() + "}}",
+       "--set", "constraints.latency=1s"});
+  BOOST_REQUIRE_MESSAGE(run.exit_code == 0, run.err);
+  const std::string db = (work / "run" / "results.db").string();
+  const std::string key = sql(db, "SELECT key FROM trainings ORDER BY key LIMIT 1;").substr(0, 32);
+  sql(db, "INSERT INTO records(kind, stage, unit, data) VALUES ('train.reference', 'train', '" + key +
+              "', json_object('space', 'seq', 'reference', 'smoke_ref', 'budget', 'none', 'hash', "
+              "(SELECT hash FROM trainings WHERE key = '" + key + "'), 'training', '" + key + "'));");
+
+  const fs::path dir = work / "report";
+  const auto r = run_narrow({"report", (work / "run").string(), "--out", dir.string(), "--json"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  const json listing = check_report_files(dir);
+  BOOST_TEST(listing["omitted"].empty());
+  const json fig7 = json::parse(read_text(dir / "fig7_accuracy_latency.json"));
+  BOOST_TEST(std::int64_t(fig7.size()) ==
+             sql_count(db, "SELECT count(*) FROM trainings t JOIN latencies l USING (hash) WHERE "
+                           "t.status = 'ok';"));
+  BOOST_TEST(fig7.size() > 0u);
+  for (const auto& m : fig7) BOOST_TEST(m["latency_ms"].get<double>() > 0.0);
+  const json corr = json::parse(read_text(dir / "fig2_metric_correlation.json"));
+  BOOST_TEST(corr.size() == 36u);  // latency_ms joins the five metrics
+  std::size_t marked = 0;
+  for (const auto& p : json::parse(read_text(dir / "fig5_accuracy_memory.json")))
+    if (p["reference"] == "smoke_ref") {
+      ++marked;
+      BOOST_TEST(p["training"] == key);
+    }
+  BOOST_TEST(std::int64_t(marked) ==
+             sql_count(db, "SELECT count(*) FROM precisions WHERE split = 'test' AND training = '" +
+                               key + "';"));
+  BOOST_TEST(read_text(dir / "fig5_accuracy_memory.gp").find("title 'reference models'") !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(report_of_a_sampling_only_store) {

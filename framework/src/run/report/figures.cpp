@@ -17,6 +17,9 @@ namespace {
 const std::vector<std::string> kColours{"#1f77b4", "#2ca02c", "#ff7f0e", "#d62728",
                                         "#9467bd", "#8c564b", "#e377c2", "#17becf"};
 
+// A reference model's name beside its marker (float32 in Figure 5).
+constexpr const char* kReferenceLabels = "labels left offset char 1.2,0.9 font ',10' tc rgb 'black' noenhanced";
+
 std::string colour(std::size_t i) { return kColours[i % kColours.size()]; }
 
 std::string group_colour(const std::string& group, std::size_t fallback) {
@@ -254,12 +257,20 @@ Figure memory_figure(const std::vector<FormatPoint>& points) {
     p.series.push_back(std::move(dots));
     p.series.push_back(std::move(front));
   }
-  Series refs;
+  Series refs, names;
   refs.title = "reference models";
   refs.style = "points pt 12 ps 2.2 lw 2 lc rgb 'black'";
-  for (const auto& q : points)
-    if (!q.reference.empty()) refs.rows.push_back({double(q.weight_bytes), q.accuracy * 100});
+  names.using_columns = "1:2:3";
+  names.style = kReferenceLabels;
+  for (const auto& q : points) {
+    if (q.reference.empty()) continue;
+    refs.rows.push_back({double(q.weight_bytes), q.accuracy * 100});
+    if (q.family != "float32") continue;
+    names.rows.push_back({double(q.weight_bytes), q.accuracy * 100});
+    names.labels.push_back(q.reference);
+  }
   if (!refs.rows.empty()) p.series.push_back(std::move(refs));
+  if (!names.rows.empty()) p.series.push_back(std::move(names));
   f.plot = std::move(p);
   return f;
 }
@@ -298,7 +309,9 @@ Figure latency_figure(const std::vector<Model>& models) {
   p.ylabel = "test accuracy (%)";
   p.logx = true;
   p.settings = {"set key bottom right box opaque"};
-  Series dots, front, refs;
+  Series dots, front, refs, names;
+  names.using_columns = "1:2:3";
+  names.style = kReferenceLabels;
   dots.title = "trained models";
   dots.style = fmt::format("points pt 7 ps 0.8 lc rgb '{}'", colour(0));
   front.title = "front";
@@ -310,12 +323,16 @@ Figure latency_figure(const std::vector<Model>& models) {
     const double x = *measured[i]->latency_seconds * 1e3, y = measured[i]->test_accuracy * 100;
     dots.rows.push_back({x, y});
     if (on_front[i]) line.emplace_back(x, y);
-    if (!measured[i]->reference.empty()) refs.rows.push_back({x, y});
+    if (measured[i]->reference.empty()) continue;
+    refs.rows.push_back({x, y});
+    names.rows.push_back({x, y});
+    names.labels.push_back(measured[i]->reference);
   }
   std::sort(line.begin(), line.end());
   for (const auto& [x, y] : line) front.rows.push_back({x, y});
   p.series = {std::move(dots), std::move(front)};
   if (!refs.rows.empty()) p.series.push_back(std::move(refs));
+  if (!names.rows.empty()) p.series.push_back(std::move(names));
   f.plot = std::move(p);
   return f;
 }

@@ -18,13 +18,14 @@ table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0; }
 th, td { border: 1px solid #ccc; padding: 2px 6px; } th { background: #f0f0f0; }
 td.n { text-align: right; font-variant-numeric: tabular-nums; }
 nav a { margin-right: 1em; }
+div.table { overflow-x: auto; }
 )";
 
 std::string table_block(const Table& t, std::size_t inline_rows) {
   std::string s = fmt::format("<p>{}: {} rows (<a href=\"{}.csv\">CSV</a>, <a href=\"{}.json\">"
                               "JSON</a>)</p>\n",
                               html_escape(t.title), t.rows.size(), t.name, t.name);
-  if (!t.rows.empty() && t.rows.size() <= inline_rows) s += t.html();
+  if (!t.rows.empty() && t.rows.size() <= inline_rows) s += "<div class=\"table\">\n" + t.html() + "</div>\n";
   return s;
 }
 
