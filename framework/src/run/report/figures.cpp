@@ -22,11 +22,16 @@ constexpr const char* kReferenceLabels = "labels left offset char 1.2,0.9 font '
 
 std::string colour(std::size_t i) { return kColours[i % kColours.size()]; }
 
-std::string group_colour(const std::string& group, std::size_t fallback) {
-  if (group == "uniform law") return "#7f7f7f";
-  if (group == "hand-made laws") return "#1f77b4";
-  if (group == "learned laws") return "#d62728";
-  return colour(fallback);
+// The colour of the n-th series of a kind of law: greys for the uniform law, blues for
+// hand-made laws, reds for learned laws.
+std::string group_colour(const std::string& group, std::size_t n) {
+  static const std::vector<std::string> uniform{"#595959", "#a6a6a6"},
+      handmade{"#1f77b4", "#17becf", "#6baed6"}, learned{"#d62728", "#ff7f0e", "#e377c2"};
+  const auto& list = group == "uniform law"      ? uniform
+                     : group == "hand-made laws" ? handmade
+                     : group == "learned laws"   ? learned
+                                                 : kColours;
+  return list[n % list.size()];
 }
 
 Cell optional_ms(const std::optional<double>& seconds) {
@@ -72,8 +77,8 @@ Figure histogram_figure(const std::vector<Histogram>& histograms) {
   f.caption =
       "Histograms of log10(parameters) of the architectures each sampling stage drew, one "
       "series per stage and kind of law: the uniform law over the whole space, hand-made laws "
-      "and laws learned by a law search. Each bar is the share of that series' draws in a bin of "
-      "a tenth of a decade (statistics stages: their own bins).";
+      "and laws learned by a law search (greys, blues and reds). Each step is the share of that "
+      "series' draws in a bin of a tenth of a decade (statistics stages: their own bins).";
   f.table = Table{"fig1_4_params_histograms", "Histogram bins per stage and law",
                   {"stage", "space", "law", "group", "source", "params_from", "params_to", "count",
                    "share_pct"},
@@ -102,17 +107,22 @@ Figure histogram_figure(const std::vector<Histogram>& histograms) {
   p.title = "Parameters of the sampled architectures";
   p.xlabel = "parameters (count, log10 scale)";
   p.ylabel = "share of the series' draws per bin (%)";
-  p.settings = {"set format x '10^{%.0f}'", "set xtics 1", "set key top right box opaque",
-                "set style fill transparent solid 0.35 border", "set yrange [0:*]"};
-  std::size_t i = 0;
+  p.settings = {"set format x '10^{%.0f}'", "set xtics 1", "set key below", "set yrange [0:*]"};
+  p.height = 640;
+  std::map<std::string, std::size_t> per_group;
   for (const auto& [key, value] : pooled) {
     const auto& [stage, group, bpd] = key;
     Series s;
     s.title = fmt::format("{}: {} ({} draws)", stage, group, value.second);
-    s.using_columns = "1:2:3";
-    s.style = fmt::format("boxes lc rgb '{}'", group_colour(group, i++));
-    for (const auto& [b, n] : value.first)
-      s.rows.push_back({(double(b) + 0.5) / bpd, 100.0 * double(n) / double(value.second), 1.0 / bpd});
+    s.style = fmt::format("histeps lw 2 lc rgb '{}'", group_colour(group, per_group[group]++));
+    // Every bin from one below the first to one above the last, empty ones as 0, so that the
+    // outline starts and ends on the axis and crosses gaps at 0.
+    const auto& bins = value.first;
+    for (std::int64_t b = bins.begin()->first - 1; b <= bins.rbegin()->first + 1; ++b) {
+      const auto it = bins.find(b);
+      const double n = it == bins.end() ? 0.0 : double(it->second);
+      s.rows.push_back({(double(b) + 0.5) / bpd, 100.0 * n / double(value.second)});
+    }
     p.series.push_back(std::move(s));
   }
   f.plot = std::move(p);

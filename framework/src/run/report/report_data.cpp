@@ -77,13 +77,20 @@ std::map<std::string, int> statistics_stages(const Store& store) {
     return out;
   }
   if (!doc["stages"] || !doc["stages"].IsSequence()) return out;
-  for (const auto& stage : doc["stages"]) {
-    if (!stage["name"] || !stage["strategy"] || stage["strategy"].as<std::string>() != "statistics")
+  for (const auto& entry : doc["stages"]) {
+    // The stored experiment is resolved: `{name, stage: {strategy, version, parameters}}`; an
+    // experiment file as written has the strategy beside the name.
+    const YAML::Node stage = entry["stage"] ? entry["stage"] : entry;
+    if (!entry["name"] || !stage["strategy"] || stage["strategy"].as<std::string>() != "statistics")
       continue;
     const auto p = stage["parameters"];
-    const std::string metric = p && p["metric"] ? p["metric"].as<std::string>() : "params";
-    const int bpd = p && p["bins_per_decade"] ? p["bins_per_decade"].as<int>() : 10;
-    if (metric == "params" && bpd > 0) out[stage["name"].as<std::string>()] = bpd;
+    try {
+      const std::string metric = p && p["metric"] ? p["metric"].as<std::string>() : "params";
+      const int bpd = p && p["bins_per_decade"] ? p["bins_per_decade"].as<int>() : 10;
+      if (metric == "params" && bpd > 0) out[entry["name"].as<std::string>()] = bpd;
+    } catch (const YAML::Exception&) {
+      continue;  // not a stage this report can read; its histograms are left out
+    }
   }
   return out;
 }
