@@ -12,6 +12,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <map>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -335,6 +337,9 @@ stages:
   - name: sample
     strategy: random
     parameters: {per_law: 60, batch: 30}
+  - name: stats
+    strategy: statistics
+    parameters: {spaces: seq, per_law: 200, bins_per_decade: 5, correlate: ""}
 )";
   const auto run = run_narrow({"run", experiment.string(), "--out", (work / "run").string()});
   BOOST_REQUIRE_MESSAGE(run.exit_code == 0, run.err);
@@ -347,13 +352,23 @@ stages:
   BOOST_TEST((names(listing["omitted"], "plot") ==
               std::set<std::string>{"fig5_accuracy_memory", "fig7_accuracy_latency"}));
   BOOST_TEST(json::parse(read_text(dir / "models.json")).empty());
-  // The space without laws drew from its uniform law; the other's laws are hand-made.
+  // The space without laws drew from its uniform law; the other's laws are hand-made. The
+  // statistics stage keeps no draws: its stored histograms (5 bins per decade) are read.
   std::map<std::string, std::int64_t> per_group;
-  for (const auto& b : json::parse(read_text(dir / "fig1_4_params_histograms.json")))
-    per_group[b["group"].get<std::string>() + "/" + b["law"].get<std::string>()] += b["count"].get<std::int64_t>();
-  BOOST_TEST(per_group["uniform law/uniform"] == 60);
-  BOOST_TEST(per_group["hand-made laws/small"] == 60);
-  BOOST_TEST(per_group["hand-made laws/wide"] == 60);
+  for (const auto& b : json::parse(read_text(dir / "fig1_4_params_histograms.json"))) {
+    per_group[b["stage"].get<std::string>() + "/" + b["source"].get<std::string>() + "/" +
+              b["group"].get<std::string>() + "/" + b["law"].get<std::string>()] +=
+        b["count"].get<std::int64_t>();
+    if (b["source"] == "statistics")
+      BOOST_TEST(b["params_to"].get<double>() / b["params_from"].get<double>() ==
+                 std::pow(10.0, 0.2), boost::test_tools::tolerance(1e-9));
+  }
+  BOOST_TEST(per_group.size() == 5u);
+  BOOST_TEST(per_group["sample/draws/uniform law/uniform"] == 60);
+  BOOST_TEST(per_group["sample/draws/hand-made laws/small"] == 60);
+  BOOST_TEST(per_group["sample/draws/hand-made laws/wide"] == 60);
+  BOOST_TEST(per_group["stats/statistics/hand-made laws/small"] == 200);
+  BOOST_TEST(per_group["stats/statistics/hand-made laws/wide"] == 200);
 }
 
 BOOST_AUTO_TEST_CASE(bad_input_is_one_line_and_exit_code_2) {

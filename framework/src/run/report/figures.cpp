@@ -78,7 +78,8 @@ Figure histogram_figure(const std::vector<Histogram>& histograms) {
       "Histograms of log10(parameters) of the architectures each sampling stage drew, one "
       "series per stage and kind of law: the uniform law over the whole space, hand-made laws "
       "and laws learned by a law search (greys, blues and reds). Each step is the share of that "
-      "series' draws in a bin of a tenth of a decade (statistics stages: their own bins).";
+      "series' draws per tenth of a decade (statistics stages keep bins of their own width: a "
+      "bin's share is divided by the tenths of a decade it spans).";
   f.table = Table{"fig1_4_params_histograms", "Histogram bins per stage and law",
                   {"stage", "space", "law", "group", "source", "params_from", "params_to", "count",
                    "share_pct"},
@@ -106,7 +107,7 @@ Figure histogram_figure(const std::vector<Histogram>& histograms) {
   p.name = f.name;
   p.title = "Parameters of the sampled architectures";
   p.xlabel = "parameters (count, log10 scale)";
-  p.ylabel = "share of the series' draws per bin (%)";
+  p.ylabel = "share of the series' draws per tenth of a decade (%)";
   p.settings = {"set format x '10^{%.0f}'", "set xtics 1", "set key below", "set yrange [0:*]"};
   p.height = 640;
   std::map<std::string, std::size_t> per_group;
@@ -121,7 +122,8 @@ Figure histogram_figure(const std::vector<Histogram>& histograms) {
     for (std::int64_t b = bins.begin()->first - 1; b <= bins.rbegin()->first + 1; ++b) {
       const auto it = bins.find(b);
       const double n = it == bins.end() ? 0.0 : double(it->second);
-      s.rows.push_back({(double(b) + 0.5) / bpd, 100.0 * n / double(value.second)});
+      // Per tenth of a decade, so that stages of other bin widths compare.
+      s.rows.push_back({(double(b) + 0.5) / bpd, 100.0 * n / double(value.second) * bpd / 10.0});
     }
     p.series.push_back(std::move(s));
   }
