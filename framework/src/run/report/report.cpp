@@ -63,6 +63,11 @@ nlohmann::json write_report(const Report& report, const fs::path& dir) {
     write_table(f.table, dir);
     tables.push_back(table_entry(f.table));
     if (!f.plot) {
+      // A report written into the folder before may have drawn it: leave no stale plot behind.
+      for (const char* ext : {".svg", ".png", ".dat", ".gp"}) {
+        std::error_code ec;
+        fs::remove(dir / (f.name + ext), ec);
+      }
       omitted.push_back({{"plot", f.name}, {"reason", f.omitted}});
       fmt::print(stderr, "report: {} left out: {}\n", f.name, f.omitted);
       continue;
