@@ -12,8 +12,8 @@ packages=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev libmpfr-dev libgmp-dev
   libbenchmark-dev libxxhash-dev libpcg-cpp-dev zlib1g-dev libeigen3-dev
   dataset-fashion-mnist
-  # `narrow report` draws its plots with gnuplot.
-  gnuplot-nox
+  # `narrow report` draws its plots with gnuplot, its texts in DejaVu Sans.
+  gnuplot-nox fonts-dejavu-core
 )
 # Needed by the tests only: the report test renders index.html in a headless browser.
 test_packages=(
