@@ -12,7 +12,16 @@ packages=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev libmpfr-dev libgmp-dev
   libbenchmark-dev libxxhash-dev libpcg-cpp-dev zlib1g-dev libeigen3-dev
   dataset-fashion-mnist
+  # `narrow report` draws its plots with gnuplot, its texts in DejaVu Sans.
+  gnuplot-nox fonts-dejavu-core
 )
+# Needed by the tests only: the report test renders index.html in a headless browser.
+test_packages=(
+  chromium
+)
+if [ "${NARROW_SETUP_NO_TEST_PACKAGES:-0}" != 1 ]; then
+  packages+=("${test_packages[@]}")
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -17,6 +17,7 @@ const std::vector<Command>& commands() {
        &cmd_precision},
       {"calibrate", "measure latency on a device and fit a latency model", &cmd_calibrate},
       {"laws", "write the sampling laws a run learned as a law file", &cmd_laws},
+      {"report", "tables, plots and one HTML page of a run's results", &cmd_report},
   };
   return list;
 }

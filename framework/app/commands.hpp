@@ -31,5 +31,6 @@ int cmd_precision(const std::vector<std::string>& args);
 int cmd_calibrate(const std::vector<std::string>& args);
 /// Writes the laws a run learned as a law file.
 int cmd_laws(const std::vector<std::string>& args);
+int cmd_report(const std::vector<std::string>& args);
 
 }  // namespace narrow::cli

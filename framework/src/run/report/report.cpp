@@ -1,0 +1,103 @@
+#include "run/report/report.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "narrow/errors.hpp"
+#include "narrow/output_file.hpp"
+#include "narrow/store.hpp"
+
+namespace narrow::report {
+namespace fs = std::filesystem;
+
+namespace {
+
+void write_table(const Table& t, const fs::path& dir) {
+  write_output_file((dir / (t.name + ".csv")).string(), t.csv(), "CSV file");
+  write_output_file((dir / (t.name + ".json")).string(), t.json().dump(2) + "\n", "JSON file");
+}
+
+nlohmann::json table_entry(const Table& t) {
+  return {{"name", t.name},
+          {"title", t.title},
+          {"rows", t.rows.size()},
+          {"columns", t.columns},
+          {"csv", t.name + ".csv"},
+          {"json", t.name + ".json"}};
+}
+
+}  // namespace
+
+Report build_report(const Store& store, const std::string& db, UnitFilter units) {
+  Report r;
+  r.store = db;
+  r.experiment = store.meta("experiment_name").value_or("");
+  const auto models = load_models(store, db, units);
+  r.figures.push_back(histogram_figure(load_histograms(store, db, units)));
+  r.figures.push_back(correlation_figure(load_accepted(store, db, units)));
+  r.figures.push_back(memory_figure(load_format_points(store, models, units)));
+  r.figures.push_back(latency_figure(models));
+  r.tables.push_back(models_table(models));
+  return r;
+}
+
+void prepare_output_folder(const fs::path& dir) {
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !fs::is_directory(dir, ec))
+    throw InputError(fmt::format("--out '{}' is a file; the report needs a folder", dir.string()));
+  fs::create_directories(dir, ec);
+  if (ec)
+    throw InputError(fmt::format("cannot create the report folder '{}': {}", dir.string(),
+                                 ec.message()));
+  if (::access(dir.c_str(), W_OK | X_OK) != 0)
+    throw InputError(fmt::format("cannot write into the report folder '{}'", dir.string()));
+}
+
+nlohmann::json write_report(const Report& report, const fs::path& dir) {
+  nlohmann::json tables = nlohmann::json::array(), plots = nlohmann::json::array(),
+                 omitted = nlohmann::json::array();
+  for (const auto& f : report.figures) {
+    write_table(f.table, dir);
+    tables.push_back(table_entry(f.table));
+    if (!f.plot) {
+      // A report written into the folder before may have drawn it: leave no stale plot behind.
+      for (const char* ext : {".svg", ".png", ".dat", ".gp"}) {
+        std::error_code ec;
+        fs::remove(dir / (f.name + ext), ec);
+      }
+      omitted.push_back({{"plot", f.name}, {"reason", f.omitted}});
+      fmt::print(stderr, "report: {} left out: {}\n", f.name, f.omitted);
+      continue;
+    }
+    draw_plot(*f.plot, dir);
+    fmt::print(stderr, "report: {} ({} points): {}.svg, {}.png\n", f.name, f.plot->points(),
+               f.name, f.name);
+    plots.push_back({{"name", f.name},
+                     {"title", f.title},
+                     {"svg", f.name + ".svg"},
+                     {"png", f.name + ".png"},
+                     {"width", f.plot->width},
+                     {"height", f.plot->height},
+                     {"points", f.plot->points()},
+                     {"table", f.table.name}});
+  }
+  for (const auto& t : report.tables) {
+    write_table(t, dir);
+    tables.push_back(table_entry(t));
+  }
+  write_output_file((dir / "index.html").string(), index_html(report), "report page");
+  nlohmann::json summary{{"store", report.store},
+                         {"experiment", report.experiment},
+                         {"folder", dir.string()},
+                         {"page", "index.html"},
+                         {"plots", plots},
+                         {"omitted", omitted},
+                         {"tables", tables}};
+  write_output_file((dir / "report.json").string(), summary.dump(2) + "\n", "report listing");
+  return summary;
+}
+
+}  // namespace narrow::report
