@@ -164,6 +164,11 @@ std::unique_ptr<Store> open_store(const std::string& path) {
   return Store::open(path);
 }
 
+std::string run_store_path(const std::string& run) {
+  return std::filesystem::is_directory(run) ? (std::filesystem::path(run) / "results.db").string()
+                                            : run;
+}
+
 json metrics_json(const Metrics& m) {
   json j = json::object();
   for (auto name : metric_names) j[std::string(name)] = m.get(name);

@@ -101,6 +101,9 @@ DatasetSpec dataset_from_options(const std::string& name, const std::vector<std:
 /// The results store at `path`; InputError when there is no such file.
 std::unique_ptr<Store> open_store(const std::string& path);
 
+/// The results store of a RUN argument: a run folder (its results.db) or the store file itself.
+std::string run_store_path(const std::string& run);
+
 /// Every metric by name.
 nlohmann::json metrics_json(const Metrics& m);
 

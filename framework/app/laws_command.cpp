@@ -1,6 +1,5 @@
 // `narrow laws`: the laws a run learned, as law files that experiments read under `laws:`.
 #include <algorithm>
-#include <filesystem>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -39,8 +38,7 @@ int cmd_laws(const std::vector<std::string>& args) {
              &pos))
     return 0;
   if (run.empty()) throw InputError("laws needs a RUN folder (see narrow laws --help)");
-  const std::string db =
-      std::filesystem::is_directory(run) ? (std::filesystem::path(run) / "results.db").string() : run;
+  const std::string db = run_store_path(run);
   auto store = open_store(db);
   const std::vector<LearnedLaw> laws = stored_laws(*store, stage);
   if (laws.empty())
