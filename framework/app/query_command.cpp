@@ -93,9 +93,9 @@ int cmd_query(const std::vector<std::string>& args) {
   opts.add_options()("run", po::value(&run), "run folder (or its results.db)")(
       "max", po::value(&maxima)->composing(),
       "an upper bound METRIC=VALUE, e.g. weight_bytes=16KiB, macs=2M, latency=2ms "
-      "(repeatable; all must hold)")(
-      "min-accuracy", po::value(&min_accuracy)->default_value(min_accuracy),
-      "the least accuracy (a fraction) on the --select split")(
+      "(repeatable; all must hold)")("min-accuracy",
+                                     po::value(&min_accuracy)->default_value(min_accuracy),
+                                     "the least accuracy (a fraction) on the --select split")(
       "format", po::value(&format)->default_value(format),
       "float32 (the models as trained), a format a precision stage evaluated (e.g. int8), or "
       "any (the best model and format pair)")(

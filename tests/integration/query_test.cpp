@@ -19,8 +19,8 @@
 #include "support/run.hpp"
 
 using namespace narrow;
-using nlohmann::json;
 using narrow::test::run_narrow;
+using nlohmann::json;
 
 namespace {
 
@@ -130,8 +130,8 @@ struct HandStore {
     for (std::int64_t ch : {2, 4, 8}) {
       const Architecture x = net(ch);
       archs.push_back(ArchitectureRecord{x.hash(), x.to_json_string(), analyse(x)});
-      draws.push_back(DrawRecord{"sample", "cnn", "uniform", ch, DrawStatus::accepted, x.hash(),
-                                 "", "[]"});
+      draws.push_back(
+          DrawRecord{"sample", "cnn", "uniform", ch, DrawStatus::accepted, x.hash(), "", "[]"});
     }
     s->commit_unit("sample-unit", "sample", "sample", "{}", archs, draws);
     a = train(*s, 2, 0.70, 0.68);
@@ -253,9 +253,9 @@ BOOST_AUTO_TEST_CASE(fronts_of_accuracy_against_a_metric) {
   // The text form names the front and lists a line per point.
   const auto r = h.query({"--front", "weight_bytes", "--format", "any", "--select", "test"});
   BOOST_TEST(r.exit_code == 0);
-  BOOST_TEST(r.out.find("Pareto front of test accuracy against weight_bytes: 3 of 5") !=
-                 std::string::npos,
-             r.out);
+  BOOST_TEST(
+      r.out.find("Pareto front of test accuracy against weight_bytes: 3 of 5") != std::string::npos,
+      r.out);
   BOOST_TEST(lines(r.out) == 5u, r.out);
 }
 

@@ -70,19 +70,19 @@ BOOST_AUTO_TEST_CASE(one_point_and_none) {
 
 BOOST_AUTO_TEST_CASE(fronts_of_a_model_table_by_format_and_metric) {
   narrow::ModelTable table;
-  table.rows = {row("b", "float32", 400, 10, 0.80, 0.79),   // 0
-                row("a", "float32", 400, 10, 0.80, 0.78),   // 1: equal to 0 but for the hash
-                row("c", "float32", 1000, 5, 0.90, 0.88),   // 2
-                row("c", "int8", 250, 5, 0.89, 0.87),       // 3
-                row("b", "int8", 100, 10, 0.70, 0.71)};     // 4
+  table.rows = {row("b", "float32", 400, 10, 0.80, 0.79),  // 0
+                row("a", "float32", 400, 10, 0.80, 0.78),  // 1: equal to 0 but for the hash
+                row("c", "float32", 1000, 5, 0.90, 0.88),  // 2
+                row("c", "int8", 250, 5, 0.89, 0.87),      // 3
+                row("b", "int8", 100, 10, 0.70, 0.71)};    // 4
   const auto f32 = narrow::rows_of_format(table, "float32");
   BOOST_TEST(f32 == (Indices{0, 1, 2}), boost::test_tools::per_element());
   BOOST_TEST(narrow::rows_of_format(table, "any").size() == 5u);
   BOOST_CHECK_THROW(narrow::rows_of_format(table, "half"), narrow::InputError);
   // Weight bytes: of the equal a and b, a (the smaller hash) is kept.
-  BOOST_TEST(narrow::model_front(table, f32, "weight_bytes", narrow::Split::validation) ==
-                 (Indices{1, 2}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+      narrow::model_front(table, f32, "weight_bytes", narrow::Split::validation) == (Indices{1, 2}),
+      boost::test_tools::per_element());
   // MACs: c is cheaper and more accurate, alone on the front.
   BOOST_TEST(narrow::model_front(table, f32, "macs", narrow::Split::validation) == (Indices{2}),
              boost::test_tools::per_element());
@@ -91,9 +91,9 @@ BOOST_AUTO_TEST_CASE(fronts_of_a_model_table_by_format_and_metric) {
                                  narrow::Split::validation) == (Indices{4, 3, 2}),
              boost::test_tools::per_element());
   // By test accuracy, b (0.79) beats a (0.78) at equal bytes.
-  BOOST_TEST(narrow::model_front(table, f32, "weight_bytes", narrow::Split::test) ==
-                 (Indices{0, 2}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+      narrow::model_front(table, f32, "weight_bytes", narrow::Split::test) == (Indices{0, 2}),
+      boost::test_tools::per_element());
   // No latency anywhere: rows without it are left out, and a query on it is refused.
   BOOST_TEST(narrow::model_front(table, f32, "latency", narrow::Split::validation).empty());
   BOOST_CHECK_THROW(narrow::require_metric(table, f32, "latency"), narrow::InputError);
@@ -111,17 +111,18 @@ BOOST_AUTO_TEST_CASE(query_picks_the_most_accurate_within_the_bounds) {
     return narrow::query_best(table, all, bounds, floor, split).best;
   };
   BOOST_TEST(*best({}, 0, Split::validation) == 2u);
-  BOOST_TEST(*best({narrow::parse_bound("weight_bytes=999")}, 0, Split::validation) == 1u);  // a: tie
+  BOOST_TEST(*best({narrow::parse_bound("weight_bytes=999")}, 0, Split::validation) ==
+             1u);  // a: tie
   BOOST_TEST(*best({narrow::parse_bound("weight_bytes=999")}, 0, Split::test) == 3u);
   BOOST_TEST(!best({narrow::parse_bound("weight_bytes=999")}, 0.85, Split::validation));
   BOOST_TEST(!best({narrow::parse_bound("macs=4")}, 0, Split::validation));
-  const auto answer = narrow::query_best(table, all, {narrow::parse_bound("macs=10")}, 0,
-                                         Split::validation);
+  const auto answer =
+      narrow::query_best(table, all, {narrow::parse_bound("macs=10")}, 0, Split::validation);
   BOOST_TEST(answer.meeting == (Indices{0, 1, 2}), boost::test_tools::per_element());  // c: 5 MACs
   BOOST_TEST(answer.without_accuracy == 1u);
-  BOOST_CHECK_THROW(narrow::query_best(table, all, {narrow::parse_bound("latency=2ms")}, 0,
-                                       Split::validation),
-                    narrow::InputError);
+  BOOST_CHECK_THROW(
+      narrow::query_best(table, all, {narrow::parse_bound("latency=2ms")}, 0, Split::validation),
+      narrow::InputError);
 }
 
 BOOST_AUTO_TEST_CASE(bounds_read_metric_and_quantity) {
@@ -134,9 +135,11 @@ BOOST_AUTO_TEST_CASE(bounds_read_metric_and_quantity) {
   BOOST_TEST(message_of("weight_bytes").find("METRIC=VALUE") != std::string::npos);
   BOOST_TEST(message_of("=5").find("METRIC=VALUE") != std::string::npos);
   BOOST_TEST(message_of("weight_bytes=abc") != "");
-  BOOST_TEST(message_of("latency=4KiB").find("'latency' is a time, but '4KiB' is a size") != std::string::npos,
+  BOOST_TEST(message_of("latency=4KiB").find("'latency' is a time, but '4KiB' is a size") !=
+                 std::string::npos,
              message_of("latency=4KiB"));
-  BOOST_TEST(message_of("macs=2ms").find("is a count") != std::string::npos, message_of("macs=2ms"));
+  BOOST_TEST(message_of("macs=2ms").find("is a count") != std::string::npos,
+             message_of("macs=2ms"));
   BOOST_TEST(message_of("volume=3").find("unknown metric 'volume'") != std::string::npos);
   BOOST_TEST(message_of("weight_bytes=-3") != "");
 }

@@ -13,10 +13,9 @@
 namespace narrow {
 
 const std::vector<std::string>& table_metrics() {
-  static const std::vector<std::string> names{"weight_bytes",          "params",
-                                              "macs",                  "flops",
-                                              "activation_peak_bytes", "memory_eq6_bytes",
-                                              "latency"};
+  static const std::vector<std::string> names{
+      "weight_bytes",          "params",           "macs",   "flops",
+      "activation_peak_bytes", "memory_eq6_bytes", "latency"};
   return names;
 }
 
@@ -33,8 +32,8 @@ Dimension table_metric_dimension(std::string_view metric) {
 
 std::optional<double> metric_value(const ModelRow& row, std::string_view metric) {
   if (!is_table_metric(metric))
-    throw InputError(fmt::format("unknown metric '{}' (valid: {})", metric,
-                                 fmt::join(table_metrics(), ", ")));
+    throw InputError(
+        fmt::format("unknown metric '{}' (valid: {})", metric, fmt::join(table_metrics(), ", ")));
   if (metric == "latency") return row.latency;
   if (metric == "weight_bytes") return double(row.weight_bytes);
   return double(row.metrics.get(metric));
@@ -61,9 +60,10 @@ std::vector<std::size_t> rows_of_format(const ModelTable& table, const std::stri
     if (format == "any" || table.rows[i].format == format) rows.push_back(i);
   }
   if (rows.empty() && format != "any" && format != "float32")
-    throw InputError(fmt::format("--format '{}': no stored model was evaluated in that format "
-                                 "(formats of this store: {}; or any)",
-                                 format, names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+    throw InputError(
+        fmt::format("--format '{}': no stored model was evaluated in that format "
+                    "(formats of this store: {}; or any)",
+                    format, names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
   return rows;
 }
 
@@ -77,23 +77,22 @@ void require_metric(const ModelTable& table, const std::vector<std::size_t>& amo
   if (table.device.empty())
     why = "its experiment names no device";
   else if (!table.device_problem.empty())
-    why = fmt::format("its device '{}' could not be rebuilt: {}", table.device,
-                      table.device_problem);
+    why =
+        fmt::format("its device '{}' could not be rebuilt: {}", table.device, table.device_problem);
   else
     why = fmt::format("its device '{}' does not predict latency", table.device);
-  throw InputError(fmt::format("latency: the store holds no latency measurement of these "
-                               "models and {} (a latency stage measures; an analytic or "
-                               "calibrated device predicts)",
-                               why));
+  throw InputError(
+      fmt::format("latency: the store holds no latency measurement of these "
+                  "models and {} (a latency stage measures; an analytic or "
+                  "calibrated device predicts)",
+                  why));
 }
 
-std::vector<std::size_t> model_front(const ModelTable& table,
-                                     const std::vector<std::size_t>& among,
+std::vector<std::size_t> model_front(const ModelTable& table, const std::vector<std::size_t>& among,
                                      std::string_view metric, Split split) {
   std::vector<std::size_t> rows;
   for (std::size_t i : among)
-    if (metric_value(table.rows[i], metric) && accuracy_of(table.rows[i], split))
-      rows.push_back(i);
+    if (metric_value(table.rows[i], metric) && accuracy_of(table.rows[i], split)) rows.push_back(i);
   // pareto_indices keeps the first of equal points: put them in tie order first.
   std::stable_sort(rows.begin(), rows.end(), [&](std::size_t a, std::size_t b) {
     return tie_order(table.rows[a], table.rows[b]);

@@ -11,9 +11,10 @@ namespace narrow {
 MetricBound parse_bound(const std::string& text) {
   const auto eq = text.find('=');
   if (eq == std::string::npos || eq == 0 || eq + 1 == text.size())
-    throw InputError(fmt::format("--max '{}' must be METRIC=VALUE, e.g. weight_bytes=16KiB "
-                                 "(metrics: {})",
-                                 text, fmt::join(table_metrics(), ", ")));
+    throw InputError(
+        fmt::format("--max '{}' must be METRIC=VALUE, e.g. weight_bytes=16KiB "
+                    "(metrics: {})",
+                    text, fmt::join(table_metrics(), ", ")));
   MetricBound b{text.substr(0, eq), 0, text.substr(eq + 1)};
   if (!is_table_metric(b.metric))
     throw InputError(fmt::format("--max '{}': unknown metric '{}' (valid: {})", text, b.metric,
@@ -24,14 +25,13 @@ MetricBound parse_bound(const std::string& text) {
     throw InputError(fmt::format("--max '{}': {}", text, error));
   const Dimension want = table_metric_dimension(b.metric);
   if (!q.plain && q.dimension != want)
-    throw InputError(fmt::format("--max '{}': '{}' is a {}, but '{}' is a {} (write e.g. {})",
-                                 text, b.metric, dimension_name(want), b.text,
+    throw InputError(fmt::format("--max '{}': '{}' is a {}, but '{}' is a {} (write e.g. {})", text,
+                                 b.metric, dimension_name(want), b.text,
                                  dimension_name(q.dimension),
                                  want == Dimension::bytes     ? "16KiB"
                                  : want == Dimension::seconds ? "2ms"
                                                               : "250k"));
-  if (q.value < 0)
-    throw InputError(fmt::format("--max '{}': a bound cannot be negative", text));
+  if (q.value < 0) throw InputError(fmt::format("--max '{}': a bound cannot be negative", text));
   b.max = q.value;
   return b;
 }

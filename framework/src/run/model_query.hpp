@@ -35,8 +35,8 @@ struct NARROW_API QueryAnswer {
 
 /// The rows of `among` that meet every bound and have an accuracy of `split` at least
 /// `min_accuracy`, and the best of them: the highest accuracy of `split`, ties to tie_order
-/// (fewer weight bytes, then the hash...). A row without the value a bound needs (a latency) does not meet
-/// it. InputError (require_metric) for a latency bound when no row has a latency.
+/// (fewer weight bytes, then the hash...). A row without the value a bound needs (a latency) does
+/// not meet it. InputError (require_metric) for a latency bound when no row has a latency.
 NARROW_API QueryAnswer query_best(const ModelTable& table, const std::vector<std::size_t>& among,
                                   const std::vector<MetricBound>& bounds, double min_accuracy,
                                   Split split);

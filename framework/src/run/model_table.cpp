@@ -104,8 +104,7 @@ ModelTable load_model_table(const Store& store, const Registry* registry,
   std::map<std::string, Metrics> stored_metrics;
   for (const auto& a : store.accepted_architectures()) stored_metrics.emplace(a.hash, a.metrics);
   std::map<std::string, double> measured;  // by hash: the first stored measurement's mean
-  for (const auto& l : store.latencies())
-    measured.emplace(l.architecture_hash, l.measurement.mean);
+  for (const auto& l : store.latencies()) measured.emplace(l.architecture_hash, l.measurement.mean);
 
   // Precision evaluations by training: per (format key, rounding), the result of each split.
   struct Evaluated {
@@ -133,8 +132,9 @@ ModelTable load_model_table(const Store& store, const Registry* registry,
       if (!json)
         throw Error(fmt::format("training {} names architecture {}, which the store lacks", t.key,
                                 t.architecture_hash));
-      arch_it = table.architectures.emplace(t.architecture_hash, Architecture::from_json_string(*json))
-                    .first;
+      arch_it =
+          table.architectures.emplace(t.architecture_hash, Architecture::from_json_string(*json))
+              .first;
     }
     const Architecture& arch = arch_it->second;
     ModelRow row;
