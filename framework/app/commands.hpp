@@ -31,6 +31,8 @@ int cmd_precision(const std::vector<std::string>& args);
 int cmd_calibrate(const std::vector<std::string>& args);
 /// Writes the laws a run learned as a law file.
 int cmd_laws(const std::vector<std::string>& args);
+/// The best stored model within bounds on its metrics, or a Pareto front of a run.
+int cmd_query(const std::vector<std::string>& args);
 int cmd_report(const std::vector<std::string>& args);
 
 }  // namespace narrow::cli

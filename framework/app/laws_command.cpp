@@ -1,6 +1,5 @@
 // `narrow laws`: the laws a run learned, as law files that experiments read under `laws:`.
 #include <algorithm>
-#include <filesystem>
 #include <iostream>
 
 #include <fmt/format.h>

@@ -20,9 +20,23 @@ struct NARROW_API PrecisionPoint {
   PrecisionResult result;
 };
 
+/// A point of a trade-off: a cost to make small (bytes, MACs, seconds...) and an accuracy to
+/// make large.
+struct NARROW_API TradeOff {
+  double cost = 0;
+  double accuracy = 0;
+};
+
+/// Indices of the Pareto-optimal points: a point is dominated when another has a cost at most
+/// as large and an accuracy at least as large, one of them strictly. Ordered by cost, smallest
+/// first (and so by accuracy, which rises along the front). Of several equal points (same cost,
+/// same accuracy) only the first in `points` is kept; a caller that wants another one kept
+/// orders its points so. Empty for no points; the one point for one.
+NARROW_API std::vector<std::size_t> pareto_indices(const std::vector<TradeOff>& points);
+
 /// Indices of the Pareto-optimal points among `points[i]` for i in `among` (all points when
-/// empty): no other point has weight bytes at most as large and a higher accuracy. Ordered by
-/// weight bytes, smallest first; of points with equal bytes and accuracy the first is kept.
+/// empty), with weight bytes as the cost: pareto_indices over them. Ordered by weight bytes,
+/// smallest first; of points with equal bytes and accuracy the first in `among` is kept.
 NARROW_API std::vector<std::size_t> pareto_front(const std::vector<PrecisionPoint>& points,
                                                  const std::vector<std::size_t>& among = {});
 

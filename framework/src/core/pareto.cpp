@@ -5,26 +5,35 @@
 
 namespace narrow {
 
-std::vector<std::size_t> pareto_front(const std::vector<PrecisionPoint>& points,
-                                      const std::vector<std::size_t>& among) {
-  std::vector<std::size_t> order = among;
-  if (order.empty()) {
-    order.resize(points.size());
-    std::iota(order.begin(), order.end(), std::size_t{0});
-  }
-  // By bytes ascending, then accuracy descending; the front is every point more accurate
-  // than all points before it.
+std::vector<std::size_t> pareto_indices(const std::vector<TradeOff>& points) {
+  std::vector<std::size_t> order(points.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  // By cost ascending, then accuracy descending (stable: equal points stay in input order);
+  // the front is every point more accurate than all points before it.
   std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
-    const auto& x = points[a].result;
-    const auto& y = points[b].result;
-    if (x.weight_bytes != y.weight_bytes) return x.weight_bytes < y.weight_bytes;
-    return x.evaluation.accuracy > y.evaluation.accuracy;
+    if (points[a].cost != points[b].cost) return points[a].cost < points[b].cost;
+    return points[a].accuracy > points[b].accuracy;
   });
   std::vector<std::size_t> front;
   for (std::size_t i : order)
-    if (front.empty() ||
-        points[i].result.evaluation.accuracy > points[front.back()].result.evaluation.accuracy)
-      front.push_back(i);
+    if (front.empty() || points[i].accuracy > points[front.back()].accuracy) front.push_back(i);
+  return front;
+}
+
+std::vector<std::size_t> pareto_front(const std::vector<PrecisionPoint>& points,
+                                      const std::vector<std::size_t>& among) {
+  std::vector<std::size_t> chosen = among;
+  if (chosen.empty()) {
+    chosen.resize(points.size());
+    std::iota(chosen.begin(), chosen.end(), std::size_t{0});
+  }
+  std::vector<TradeOff> trade_offs;
+  trade_offs.reserve(chosen.size());
+  for (std::size_t i : chosen)
+    trade_offs.push_back(
+        TradeOff{double(points[i].result.weight_bytes), points[i].result.evaluation.accuracy});
+  std::vector<std::size_t> front = pareto_indices(trade_offs);
+  for (auto& i : front) i = chosen[i];
   return front;
 }
 

@@ -35,10 +35,16 @@ void Table::add(std::vector<Cell> row) {
 
 std::string Table::csv() const {
   std::string out;
-  for (std::size_t c = 0; c < columns.size(); ++c) out += (c ? "," : "") + csv_field(columns[c]);
+  for (std::size_t c = 0; c < columns.size(); ++c) {
+    if (c) out += ',';
+    out += csv_field(columns[c]);
+  }
   out += "\n";
   for (const auto& row : rows) {
-    for (std::size_t c = 0; c < row.size(); ++c) out += (c ? "," : "") + csv_field(text(row[c]));
+    for (std::size_t c = 0; c < row.size(); ++c) {
+      if (c) out += ',';
+      out += csv_field(text(row[c]));
+    }
     out += "\n";
   }
   return out;
