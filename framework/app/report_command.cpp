@@ -1,14 +1,22 @@
 // `narrow report`: the figures and tables of a run as files, with one page that shows them.
+#include <algorithm>
 #include <filesystem>
+#include <optional>
+#include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "command_support.hpp"
 #include "commands.hpp"
 #include "narrow/errors.hpp"
+#include "narrow/name_lists.hpp"
 #include "narrow/store.hpp"
+#include "narrow/units.hpp"
 #include "run/report/gnuplot.hpp"
+#include "run/report/comparison.hpp"
 #include "run/report/report.hpp"
+#include "run/runs.hpp"
 
 namespace po = boost::program_options;
 
@@ -16,22 +24,31 @@ namespace narrow::cli {
 
 int cmd_report(const std::vector<std::string>& args) {
   po::options_description opts("options");
-  std::string run, out;
+  std::string run, out, only, budgets_text;
   add_help_option(opts);
   opts.add_options()("run", po::value(&run), "run folder (or its results.db)")(
-      "out", po::value(&out), "folder to write the report into (created when missing)");
+      "out", po::value(&out), "folder to write the report into (created when missing)")(
+      "only", po::value(&only),
+      "draw the figures of one run of the store only: its id, as `narrow run` names it ('' is "
+      "the experiment as written at its seed, else VARIANT@SEED)")(
+      "budgets", po::value(&budgets_text),
+      "weight budgets the comparison of runs and references uses, a comma list such as "
+      "4KiB,16KiB (default: the budgets the references were shrunk to, else 4KiB,16KiB)");
   add_json_option(opts, "print report.json (every plot and table written) on stdout");
   po::positional_options_description pos;
   pos.add("run", 1);
   po::variables_map vm;
   if (!parse(args, opts, vm,
-             "narrow report RUN --out DIR [--json]\n\n"
+             "narrow report RUN --out DIR [--only RUN-ID] [--budgets 4KiB,16KiB] [--json]\n\n"
              "Writes the figures and tables of a run into DIR: a CSV and a JSON file per table,\n"
              "an SVG and a PNG per plot (drawn by gnuplot), index.html showing them all (it\n"
              "reads offline) and report.json listing every file. Figures: histograms of the\n"
              "parameters drawn (paper Figures 1 and 4), metric correlations (Figure 2),\n"
              "accuracy against weight memory per number format (Figure 5) and against\n"
-             "latency (Figure 7). See docs/report.md.",
+             "latency (Figure 7). With several runs in the store (ablation variants, seeds),\n"
+             "the ablation table compares them at each budget (mean ± standard deviation over\n"
+             "the seeds) with the reference models shrunk to it, and the fronts of the\n"
+             "variants; the summary says where the search stands. See docs/report.md.",
              &pos))
     return 0;
   if (run.empty()) throw InputError("report needs a RUN folder (see narrow report --help)");
@@ -40,13 +57,37 @@ int cmd_report(const std::vector<std::string>& args) {
   if (std::filesystem::is_directory(run) && !std::filesystem::exists(db))
     throw InputError(fmt::format("'{}' holds no results store (results.db); is it a run folder?", run));
   auto store = open_store(db);
+  std::vector<double> budgets;
+  for (const auto& item : comma_list(budgets_text)) {
+    Quantity q;
+    std::string error;
+    if (!parse_quantity(item, q, error))
+      throw InputError(fmt::format("--budgets: {}", error));
+    if ((!q.plain && q.dimension != Dimension::bytes) || q.value <= 0)
+      throw InputError(fmt::format(
+          "--budgets: '{}' is not a positive size in bytes (write e.g. 4KiB,16KiB)", item));
+    budgets.push_back(q.value);
+  }
+  if (budgets.empty()) budgets = report::default_budgets(*store);
+  std::optional<std::set<std::string>> units;
+  if (vm.count("only")) {
+    const auto runs = stored_runs(*store);
+    std::vector<std::string> ids;
+    for (const auto& r : runs) ids.push_back(r.id.empty() ? "''" : r.id);
+    if (std::none_of(runs.begin(), runs.end(), [&](const StoredRun& r) { return r.id == only; }))
+      throw InputError(fmt::format("--only: '{}' is not a run of {} (runs: {})", only, db,
+                                   fmt::join(ids, ", ")));
+    units = run_unit_keys(*store, only);
+  }
   report::prepare_output_folder(out);
   report::require_gnuplot();
-  const report::Report content = report::build_report(*store, db);
+  const report::Report content =
+      report::build_report(*store, db, units ? &*units : nullptr, budgets);
   const nlohmann::json summary = report::write_report(content, out);
   if (vm.count("json")) {
     print_json(summary);
   } else {
+    for (const auto& line : content.summary) fmt::print("{}\n", line);
     fmt::print("{}: {} plots, {} tables; open {}\n", out, summary["plots"].size(),
                summary["tables"].size(), (std::filesystem::path(out) / "index.html").string());
   }

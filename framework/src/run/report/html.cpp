@@ -39,6 +39,10 @@ std::string index_html(const Report& report, std::size_t inline_rows) {
                    kStyle);
   s += fmt::format("<h1>{}</h1>\n<p class=\"meta\">Results store: <code>{}</code></p>\n",
                    html_escape(title), html_escape(report.store));
+  if (!report.summary.empty()) {
+    s += "<h2 id=\"summary\">Where the search stands</h2>\n";
+    for (const auto& line : report.summary) s += fmt::format("<p>{}</p>\n", html_escape(line));
+  }
   s += "<nav>";
   for (const auto& f : report.figures)
     s += fmt::format("<a href=\"#{}\">{}</a>", f.name, html_escape(f.title.substr(0, f.title.find(':'))));

@@ -9,6 +9,7 @@
 #include "narrow/errors.hpp"
 #include "narrow/output_file.hpp"
 #include "narrow/store.hpp"
+#include "run/report/comparison.hpp"
 
 namespace narrow::report {
 namespace fs = std::filesystem;
@@ -31,7 +32,8 @@ nlohmann::json table_entry(const Table& t) {
 
 }  // namespace
 
-Report build_report(const Store& store, const std::string& db, UnitFilter units) {
+Report build_report(const Store& store, const std::string& db, UnitFilter units,
+                    const std::vector<double>& budgets) {
   Report r;
   r.store = db;
   r.experiment = store.meta("experiment_name").value_or("");
@@ -41,6 +43,11 @@ Report build_report(const Store& store, const std::string& db, UnitFilter units)
   r.figures.push_back(memory_figure(load_format_points(store, models, units)));
   r.figures.push_back(latency_figure(models));
   r.tables.push_back(models_table(models));
+  Comparison c = compare_runs(store, db, budgets);
+  r.figures.push_back(std::move(c.fronts));
+  r.tables.push_back(std::move(c.ablation));
+  r.tables.push_back(std::move(c.references));
+  r.summary = std::move(c.summary);
   return r;
 }
 
@@ -95,6 +102,7 @@ nlohmann::json write_report(const Report& report, const fs::path& dir) {
                          {"page", "index.html"},
                          {"plots", plots},
                          {"omitted", omitted},
+                         {"summary", report.summary},
                          {"tables", tables}};
   write_output_file((dir / "report.json").string(), summary.dump(2) + "\n", "report listing");
   return summary;

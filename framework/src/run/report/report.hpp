@@ -21,11 +21,14 @@ struct Report {
   std::string store;       // the store's file
   std::string experiment;  // its experiment's name
   std::vector<Figure> figures;
-  std::vector<Table> tables;  // besides the figures' tables: models
+  std::vector<Table> tables;  // besides the figures' tables: models, ablation, references
+  std::vector<std::string> summary;  // where the search stands at each budget (comparison.hpp)
 };
 
-/// Reads the store (its units in `units` only, when given) into figures and tables.
-Report build_report(const Store& store, const std::string& db, UnitFilter units = nullptr);
+/// Reads the store (its units in `units` only, when given) into figures and tables, with the
+/// comparison of its runs at the weight `budgets` (bytes; comparison.hpp).
+Report build_report(const Store& store, const std::string& db, UnitFilter units,
+                    const std::vector<double>& budgets);
 
 /// Checks that `dir` can be the output folder (creates it when missing): InputError when it is
 /// a file or cannot be created or written.
