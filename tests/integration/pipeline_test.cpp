@@ -1,0 +1,122 @@
+#define BOOST_TEST_MODULE pipeline
+// The Scheidegger pipeline at the size of the suite (experiments/smoke/scheidegger.yaml): learned
+// laws, the wave, shrunk references and the precision stage under two seeds, with the uniform
+// law as an ablation variant, then `narrow report`: its ablation table agrees with the store
+// read independently with SQL, and its summary says where the search stands.
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "support/run.hpp"
+#include "support/sqlite.hpp"
+#include "support/text.hpp"
+
+namespace fs = std::filesystem;
+using narrow::test::build_dir;
+using narrow::test::read_text;
+using narrow::test::run_narrow;
+using narrow::test::source_dir;
+using narrow::test::sql;
+using nlohmann::json;
+
+namespace {
+
+struct Pipeline {
+  fs::path dir = fs::path(build_dir()) / "tests" / "pipeline";
+  std::string out = (dir / "run").string(), db = out + "/results.db";
+  Pipeline() {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    auto r = run_narrow({"run",
+                         (fs::path(source_dir()) / "experiments" / "smoke" / "scheidegger.yaml")
+                             .string(),
+                         "--out", out});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  }
+};
+
+// The search's best model of run `run` within `budget` bytes, by SQL alone: the trainings the
+// run used that no train.reference record names, whose float32 weight bytes (the precision
+// stage's float32 evaluation when there is one, else the architecture's) fit, the highest
+// validation accuracy first; its test accuracy in per cent, or "" when none fits.
+std::string best_search_pct(const std::string& db, const std::string& run, int budget) {
+  return sql(db,
+             "SELECT 100.0 * t.test_accuracy FROM trainings t JOIN uses u ON u.unit = t.key "
+             "JOIN architectures a ON a.hash = t.hash WHERE u.run = '" + run + "' AND "
+             "t.status = 'ok' AND t.key NOT IN (SELECT json_extract(data, '$.training') FROM "
+             "records WHERE kind = 'train.reference') AND coalesce((SELECT p.weight_bytes FROM "
+             "precisions p WHERE p.training = t.key AND p.format = 'float32' LIMIT 1), "
+             "a.weight_bytes) <= " + std::to_string(budget) +
+             " ORDER BY t.val_accuracy DESC, coalesce((SELECT p.weight_bytes FROM precisions p "
+             "WHERE p.training = t.key AND p.format = 'float32' LIMIT 1), a.weight_bytes), "
+             "t.hash LIMIT 1;");
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_CASE(the_report_compares_variants_seeds_and_references, Pipeline) {
+  BOOST_TEST(sql(db, "SELECT id FROM runs ORDER BY rowid;") == "\nuniform@1\nbase@2\nuniform@2\n");
+  // The variant reuses the law search and the clustering, and the shrunk references.
+  for (const std::string stage : {"laws", "cluster", "references"})
+    BOOST_TEST(sql(db, "SELECT count(*) FROM units WHERE stage = 'uniform@1/" + stage + "';") ==
+                   "0\n",
+               stage);
+
+  const std::string report = (dir / "report").string();
+  auto r = run_narrow({"report", out, "--out", report});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  BOOST_TEST(r.out.find("Within 4 KiB of float32 weights, the search's best model scores") !=
+                 std::string::npos,
+             r.out);
+  const json listing = json::parse(read_text(fs::path(report) / "report.json"));
+  BOOST_TEST(listing["summary"].size() == 1u);
+  BOOST_TEST(read_text(fs::path(report) / "index.html").find("Where the search stands") !=
+             std::string::npos);
+
+  const json ablation = json::parse(read_text(fs::path(report) / "ablation.json"));
+  BOOST_REQUIRE(ablation.size() == 2u);  // base and uniform at the one budget, 4 KiB
+  for (const auto& row : ablation) {
+    const std::string variant = row["variant"];
+    BOOST_TEST_CONTEXT("variant " << variant) {
+      BOOST_TEST(row["budget_bytes"] == 4096);
+      BOOST_TEST(row["seeds"] == 2);
+      const std::string run1 = variant == "base" ? "" : variant + "@1";
+      const std::string run2 = variant + "@2";
+      const std::string a = best_search_pct(db, run1, 4096), b = best_search_pct(db, run2, 4096);
+      BOOST_REQUIRE_MESSAGE(!a.empty() && !b.empty(), "no model within 4 KiB in " << variant);
+      const double x = std::stod(a), y = std::stod(b);
+      BOOST_TEST(row["search_test_pct_mean"].get<double>() == (x + y) / 2,
+                 boost::test_tools::tolerance(1e-9));
+      BOOST_TEST(row["search_test_pct_sd"].get<double>() == std::abs(x - y) / std::sqrt(2.0),
+                 boost::test_tools::tolerance(1e-9));
+      BOOST_TEST(row["trainings_mean"].get<double>() > 0);
+    }
+  }
+  // The references: fig1 shrunk to 4 KiB under both seeds; ds_cnn too.
+  const json refs = json::parse(read_text(fs::path(report) / "references.json"));
+  BOOST_REQUIRE(refs.size() == 2u);
+  for (const auto& ref : refs) BOOST_TEST(ref["seeds"] == 2);
+  const double best_ref = std::max(refs[0]["test_pct_mean"].get<double>(),
+                                   refs[1]["test_pct_mean"].get<double>());
+  BOOST_TEST(ablation[0]["search_minus_reference_points"].get<double>() ==
+                 ablation[0]["search_test_pct_mean"].get<double>() - best_ref,
+             boost::test_tools::tolerance(1e-9));
+
+  // One run's figures; a run that is not there, and bad budgets, are refused in one line.
+  auto only = run_narrow({"report", out, "--out", (dir / "only").string(), "--only", "uniform@2"});
+  BOOST_REQUIRE_MESSAGE(only.exit_code == 0, only.err);
+  const json models = json::parse(read_text(dir / "only" / "models.json"));
+  BOOST_TEST(models.size() == std::stoul(sql(db, "SELECT count(*) FROM uses u JOIN trainings t "
+                                                 "ON t.key = u.unit WHERE u.run = 'uniform@2';")));
+  auto bogus = run_narrow({"report", out, "--out", (dir / "x").string(), "--only", "nope@3"});
+  BOOST_TEST(bogus.exit_code == 2);
+  BOOST_TEST(bogus.err == "narrow report: error: --only: 'nope@3' is not a run of " + db +
+                              " (runs: '', uniform@1, base@2, uniform@2)\n");
+  auto budgets = run_narrow({"report", out, "--out", (dir / "x").string(), "--budgets", "4KiB,2ms"});
+  BOOST_TEST(budgets.exit_code == 2);
+  BOOST_TEST(budgets.err.find("'2ms' is not a positive size in bytes") != std::string::npos,
+             budgets.err);
+}
