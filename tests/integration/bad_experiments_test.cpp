@@ -135,8 +135,11 @@ const BadData bad_data[] = {
 fs::path folder() {
   return fs::path(narrow::test::source_dir()) / "tests" / "fixtures" / "bad_experiments";
 }
-std::string quickstart() {
-  return (fs::path(narrow::test::source_dir()) / "experiments" / "quickstart.yaml").string();
+// A valid experiment with hand-made laws L1..L3 and a random stage first, for --set tests.
+std::string handmade() {
+  return (fs::path(narrow::test::source_dir()) / "tests" / "fixtures" / "experiments" /
+          "handmade_laws.yaml")
+      .string();
 }
 
 bool has(const std::string& s, const std::string& part) {
@@ -219,7 +222,7 @@ std::string section(const std::string& resolved, const std::string& key) {
 
 // Validates quickstart with `sets` and returns the resolved experiment (checking success).
 std::string validate_quickstart(const std::vector<std::string>& sets) {
-  std::vector<std::string> args{"validate", quickstart()};
+  std::vector<std::string> args{"validate", handmade()};
   for (const auto& s : sets) {
     args.push_back("--set");
     args.push_back(s);
@@ -440,7 +443,7 @@ BOOST_AUTO_TEST_CASE(a_bad_set_is_reported_against_the_command_line) {
   };
   for (const auto& c : cases) {
     BOOST_TEST_CONTEXT(c.set) {
-      auto r = run_narrow({"validate", quickstart(), "--set", c.set});
+      auto r = run_narrow({"validate", handmade(), "--set", c.set});
       const std::string rest = refused(r, "--set: error: ");
       BOOST_TEST(has(rest, c.fragment), "'" << rest << "' lacks '" << c.fragment << "'");
     }
@@ -449,14 +452,14 @@ BOOST_AUTO_TEST_CASE(a_bad_set_is_reported_against_the_command_line) {
 
 // ------------------------------------------------------------------ the resolved experiment
 
-BOOST_AUTO_TEST_CASE(quickstart_validates_and_prints_the_resolved_experiment) {
-  auto r = run_narrow({"validate", quickstart()});
+BOOST_AUTO_TEST_CASE(an_experiment_validates_and_prints_the_resolved_experiment) {
+  auto r = run_narrow({"validate", handmade()});
   BOOST_REQUIRE_EQUAL(r.exit_code, 0);
   const auto err = lines_of(r.err);
   BOOST_TEST(err.size() == 1u, r.err);
   BOOST_TEST(has(r.err, "valid (1 spaces, 3 stages)"), r.err);
   const std::string& y = r.out;
-  BOOST_TEST(has(y, "name: quickstart\n"));
+  BOOST_TEST(has(y, "name: handmade_laws\n"));
   BOOST_TEST(has(y, "\nseed: 1\n"));
   // Formats resolved one by one, every parameter filled in ("ieee(4,3)" is ieee w=4, t=3).
   const auto formats = section(y, "formats");
@@ -501,6 +504,6 @@ BOOST_AUTO_TEST_CASE(quickstart_validates_and_prints_the_resolved_experiment) {
   BOOST_TEST(has(c, "  activation_peak_bytes: 65536\n"), c);
 
   // The same file gives the same text.
-  auto again = run_narrow({"validate", quickstart()});
+  auto again = run_narrow({"validate", handmade()});
   BOOST_TEST(again.out == r.out);
 }

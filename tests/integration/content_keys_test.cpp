@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE content_keys
 // Resume keys must not change silently. The content hash of two reference architectures and
-// the key of every unit of work the quickstart stores are pinned to the values in
+// the key of every unit of work of the hand-made-law experiment (tests/fixtures/experiments/
+// handmade_laws.yaml: sampling, training and precision units, as the quickstart stored them
+// before it learned its laws) are pinned to the values in
 // tests/fixtures/keys/: a change to how an architecture is hashed or how a strategy keys its
 // units makes this test fail, and `--resume` of older runs would redo their work. When such a
 // change is meant, bump the strategy's key version and regenerate the fixture (the failure
@@ -50,12 +52,14 @@ BOOST_AUTO_TEST_CASE(reference_architectures_keep_their_hashes) {
   BOOST_TEST(reference_hash("resnet", "resnet20") == fixture("resnet20.hash"));
 }
 
-BOOST_AUTO_TEST_CASE(quickstart_units_keep_their_keys) {
+BOOST_AUTO_TEST_CASE(handmade_law_units_keep_their_keys) {
   BOOST_REQUIRE_MESSAGE(std::system("command -v sqlite3 >/dev/null") == 0,
                         "the sqlite3 shell is needed (scripts/setup.sh installs it)");
   const auto work = narrow::test::work_dir("content_keys");
   const auto out = (work / "quickstart").string();
-  const auto experiment = (fs::path(source_dir()) / "experiments" / "quickstart.yaml").string();
+  const auto experiment =
+      (fs::path(source_dir()) / "tests" / "fixtures" / "experiments" / "handmade_laws.yaml")
+          .string();
   auto r = run_narrow(Args{"run", experiment, "--out", out});
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
   const std::string keys =
@@ -63,5 +67,5 @@ BOOST_AUTO_TEST_CASE(quickstart_units_keep_their_keys) {
   const std::string expected = fixture("quickstart_units.txt");
   BOOST_TEST(!expected.empty());
   BOOST_TEST(keys == expected,
-             "the quickstart's unit keys changed; the keys now are:\n" << keys);
+             "the hand-made-law experiment's unit keys changed; the keys now are:\n" << keys);
 }

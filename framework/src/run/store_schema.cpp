@@ -105,7 +105,7 @@ constexpr const char* runs_sql() {
 CREATE TABLE IF NOT EXISTS uses(
   run TEXT NOT NULL,
   stage TEXT NOT NULL,
-  unit TEXT NOT NULL REFERENCES units(key),
+  unit TEXT NOT NULL REFERENCES units(key) ON DELETE CASCADE,
   PRIMARY KEY(run, stage, unit));
 CREATE INDEX IF NOT EXISTS uses_by_unit ON uses(unit);)sql";
 }

@@ -105,8 +105,9 @@ std::vector<RunData> load_runs(const Store& store, const std::string& db) {
     for (const auto& rec : records) {
       if (!units.count(rec.unit)) continue;
       const auto j = nlohmann::json::parse(rec.data);
+      if (!j.contains("budget") || !j["budget"].is_number()) continue;  // not one we can place
       r.references.push_back({j.value("reference", std::string()),
-                              j.value("training", std::string()), j.value("budget", 0.0)});
+                              j.value("training", std::string()), j["budget"].get<double>()});
     }
     out.push_back(std::move(r));
   }
@@ -124,7 +125,9 @@ std::vector<double> default_budgets(const Store& store) {
   std::set<double> budgets;
   for (const auto& rec : store.records("train.reference")) {
     const auto j = nlohmann::json::parse(rec.data);
-    if (j.value("metric", std::string()) == "weight_bytes") budgets.insert(j.value("budget", 0.0));
+    if (j.value("metric", std::string()) == "weight_bytes" && j.contains("budget") &&
+        j["budget"].is_number())
+      budgets.insert(j["budget"].get<double>());
   }
   budgets.erase(0.0);
   if (budgets.empty()) return {4096, 16384};
