@@ -25,6 +25,7 @@ namespace narrow::cli {
 int cmd_report(const std::vector<std::string>& args) {
   po::options_description opts("options");
   std::string run, out, only, budgets_text;
+  std::vector<std::string> paths;
   add_help_option(opts);
   opts.add_options()("run", po::value(&run), "run folder (or its results.db)")(
       "out", po::value(&out), "folder to write the report into (created when missing)")(
@@ -35,6 +36,7 @@ int cmd_report(const std::vector<std::string>& args) {
       "weight budgets the comparison of runs and references uses, a comma list such as "
       "4KiB,16KiB (default: the budgets the references were shrunk to, else 4KiB,16KiB)");
   add_json_option(opts, "print report.json (every plot and table written) on stdout");
+  add_plugins_option(opts, paths);
   po::positional_options_description pos;
   pos.add("run", 1);
   po::variables_map vm;
@@ -81,8 +83,10 @@ int cmd_report(const std::vector<std::string>& args) {
   }
   report::prepare_output_folder(out);
   report::require_gnuplot();
+  // The run's device predicts the latency of the models it did not measure (Figure 7).
+  const Registry& registry = load_registry(paths);
   const report::Report content =
-      report::build_report(*store, db, units ? &*units : nullptr, budgets);
+      report::build_report(*store, db, units ? &*units : nullptr, budgets, &registry);
   const nlohmann::json summary = report::write_report(content, out);
   if (vm.count("json")) {
     print_json(summary);

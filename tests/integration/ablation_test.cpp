@@ -9,24 +9,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "support/files.hpp"
 #include "support/run.hpp"
 #include "support/sqlite.hpp"
 
 namespace fs = std::filesystem;
-using narrow::test::build_dir;
+using narrow::test::work_dir;
 using narrow::test::run_narrow;
 using narrow::test::source_dir;
 using narrow::test::sql;
 using nlohmann::json;
 
 namespace {
-
-fs::path fresh(const std::string& name) {
-  auto p = fs::path(build_dir()) / "tests" / name;
-  fs::remove_all(p);
-  fs::create_directories(p);
-  return p;
-}
 
 std::string smoke() {
   return (fs::path(source_dir()) / "experiments" / "smoke" / "ablation.yaml").string();
@@ -52,7 +46,7 @@ std::string results(const std::string& db) {
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(variants_and_seeds_run_into_one_store_and_share_units) {
-  const auto dir = fresh("ablation_runs");
+  const auto dir = work_dir("ablation_runs");
   const std::string out = (dir / "out").string(), db = out + "/results.db";
   auto r = run_narrow({"run", smoke(), "--out", out, "--json"});
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
@@ -115,7 +109,7 @@ BOOST_AUTO_TEST_CASE(variants_and_seeds_run_into_one_store_and_share_units) {
 }
 
 BOOST_AUTO_TEST_CASE(a_run_killed_between_variants_resumes_to_the_same_store) {
-  const auto dir = fresh("ablation_resume");
+  const auto dir = work_dir("ablation_resume");
   const std::string straight = (dir / "straight").string(), killed = (dir / "killed").string();
   auto r = run_narrow({"run", smoke(), "--out", straight});
   BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);

@@ -202,7 +202,8 @@ BOOST_AUTO_TEST_CASE(report_of_a_trained_and_evaluated_run) {
   BOOST_TEST((names(listing["omitted"], "plot") ==
               std::set<std::string>{"fig7_accuracy_latency", "ablation_fronts"}));
   const std::string page = read_text(dir / "index.html");
-  BOOST_TEST(page.find("Not drawn: no trained model has a stored latency") != std::string::npos);
+  BOOST_TEST(page.find("Not drawn: no trained model has a measured or predicted latency") !=
+             std::string::npos);
   BOOST_TEST(r.err.find("report: fig5_accuracy_memory (") != std::string::npos);
   // Offline: nothing from the net, every image a file of the folder.
   BOOST_TEST(page.find("http://") == std::string::npos);
@@ -305,7 +306,10 @@ BOOST_AUTO_TEST_CASE(latency_and_reference_models) {
              sql_count(db, "SELECT count(*) FROM trainings t JOIN latencies l USING (hash) WHERE "
                            "t.status = 'ok';"));
   BOOST_TEST(fig7.size() > 0u);
-  for (const auto& m : fig7) BOOST_TEST(m["latency_ms"].get<double>() > 0.0);
+  for (const auto& m : fig7) {
+    BOOST_TEST(m["latency_ms"].get<double>() > 0.0);
+    BOOST_TEST(m["latency_source"] == "measured");  // the train stage measured every one
+  }
   const json corr = json::parse(read_text(dir / "fig2_metric_correlation.json"));
   BOOST_TEST(corr.size() == 36u);  // latency_ms joins the five metrics
   std::size_t marked = 0;

@@ -3,12 +3,14 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <map>
 
 #include <fmt/format.h>
 
 #include "narrow/errors.hpp"
 #include "narrow/output_file.hpp"
 #include "narrow/store.hpp"
+#include "run/model_table.hpp"
 #include "run/report/comparison.hpp"
 
 namespace narrow::report {
@@ -33,11 +35,24 @@ nlohmann::json table_entry(const Table& t) {
 }  // namespace
 
 Report build_report(const Store& store, const std::string& db, UnitFilter units,
-                    const std::vector<double>& budgets) {
+                    const std::vector<double>& budgets, const Registry* registry) {
   Report r;
   r.store = db;
   r.experiment = store.meta("experiment_name").value_or("");
-  const auto models = load_models(store, db, units);
+  auto models = load_models(store, db, units);
+  if (registry) {
+    // Latency as the model table has it: measured where stored, else the device's prediction.
+    const ModelTable table = load_model_table(store, registry, units);
+    std::map<std::string, const ModelRow*> float32;
+    for (const auto& row : table.rows)
+      if (row.format == "float32") float32[row.training_key] = &row;
+    for (auto& m : models) {
+      const auto it = float32.find(m.key);
+      if (it == float32.end() || !it->second->latency) continue;
+      m.latency_seconds = it->second->latency;
+      m.latency_source = std::string(latency_source_name(it->second->latency_source));
+    }
+  }
   r.figures.push_back(histogram_figure(load_histograms(store, db, units)));
   r.figures.push_back(correlation_figure(load_accepted(store, db, units)));
   r.figures.push_back(memory_figure(load_format_points(store, models, units)));

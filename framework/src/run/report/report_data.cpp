@@ -143,7 +143,10 @@ std::vector<Model> load_models(const Store& store, const std::string& db, UnitFi
     m.epochs = std::stoll(row[7]);
     m.seconds = row[8].empty() ? 0 : std::stod(row[8]);
     m.metrics = metrics_from(row, 9);
-    if (auto it = latency.find(m.hash); it != latency.end()) m.latency_seconds = it->second;
+    if (auto it = latency.find(m.hash); it != latency.end()) {
+      m.latency_seconds = it->second;
+      m.latency_source = "measured";
+    }
     if (auto it = references.find(m.key); it != references.end()) m.reference = it->second;
     else if (auto h = references.find("hash:" + m.hash); h != references.end()) m.reference = h->second;
     out.push_back(std::move(m));

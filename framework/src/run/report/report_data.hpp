@@ -30,7 +30,8 @@ struct Model {
   double val_accuracy = 0, test_accuracy = 0;  // fractions in [0, 1]
   std::int64_t epochs = 0;
   double seconds = 0;
-  std::optional<double> latency_seconds;  // mean per inference, when its architecture was measured
+  std::optional<double> latency_seconds;  // mean per inference, measured or predicted
+  std::string latency_source;             // "measured", "predicted", or empty without one
   std::string reference;                  // its reference model's name, when a record marks it
 };
 
