@@ -12,6 +12,7 @@
 #include "narrow/pareto.hpp"
 #include "narrow/store.hpp"
 #include "narrow/units.hpp"
+#include "run/model_table.hpp"
 #include "run/runs.hpp"
 
 namespace narrow::report {
@@ -101,7 +102,7 @@ std::vector<RunData> load_runs(const Store& store, const std::string& db) {
   for (const StoredRun& run : stored_runs(store)) {
     const auto units = run_unit_keys(store, run.id);
     RunData r{run, load_models(store, db, &units), {}, {}};
-    r.points = load_format_points(store, r.models, &units);
+    r.points = load_format_points(load_model_table(store, nullptr, &units), r.models);
     for (const auto& rec : records) {
       if (!units.count(rec.unit)) continue;
       const auto j = nlohmann::json::parse(rec.data);

@@ -40,9 +40,10 @@ Report build_report(const Store& store, const std::string& db, UnitFilter units,
   r.store = db;
   r.experiment = store.meta("experiment_name").value_or("");
   auto models = load_models(store, db, units);
-  if (registry) {
-    // Latency as the model table has it: measured where stored, else the device's prediction.
-    const ModelTable table = load_model_table(store, registry, units);
+  // The model table: every model in every format, and latency measured where stored, else the
+  // device's prediction (with a registry).
+  const ModelTable table = load_model_table(store, registry, units);
+  {
     std::map<std::string, const ModelRow*> float32;
     for (const auto& row : table.rows)
       if (row.format == "float32") float32[row.training_key] = &row;
@@ -55,7 +56,7 @@ Report build_report(const Store& store, const std::string& db, UnitFilter units,
   }
   r.figures.push_back(histogram_figure(load_histograms(store, db, units)));
   r.figures.push_back(correlation_figure(load_accepted(store, db, units)));
-  r.figures.push_back(memory_figure(load_format_points(store, models, units)));
+  r.figures.push_back(memory_figure(load_format_points(table, models)));
   r.figures.push_back(latency_figure(models));
   r.tables.push_back(models_table(models));
   Comparison c = compare_runs(store, db, budgets);

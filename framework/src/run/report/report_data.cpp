@@ -14,6 +14,7 @@
 #include "narrow/laws.hpp"
 #include "narrow/pareto.hpp"
 #include "narrow/store.hpp"
+#include "run/model_table.hpp"
 
 namespace narrow::report {
 
@@ -168,27 +169,21 @@ int family_rank(const std::string& family) {
   return 3;
 }
 
-std::vector<FormatPoint> load_format_points(const Store& store, const std::vector<Model>& models,
-                                            UnitFilter units) {
+std::vector<FormatPoint> load_format_points(const ModelTable& table,
+                                            const std::vector<Model>& models) {
   std::map<std::string, const Model*> ok;
   for (const auto& m : models)
     if (m.status == "ok") ok.emplace(m.key, &m);
   std::vector<FormatPoint> out;
-  std::set<std::string> evaluated;
-  for (const auto& p : store.precisions()) {
-    if (p.split != "test" || !kept(units, p.key)) continue;
-    const auto it = ok.find(p.training_key);
+  // The model table's rows with a test accuracy: each model as trained (float32) and in every
+  // format a precision stage evaluated on the test split.
+  for (const auto& row : table.rows) {
+    if (!row.test_accuracy) continue;
+    const auto it = ok.find(row.training_key);
     if (it == ok.end()) continue;
-    evaluated.insert(p.training_key);
-    out.push_back({p.training_key, p.architecture_hash, p.result.format, format_family(p.result.bits),
-                   it->second->reference, p.result.bits, p.result.weight_bytes,
-                   p.result.evaluation.accuracy, false});
+    out.push_back({row.training_key, row.architecture_hash, row.format, format_family(row.bits),
+                   it->second->reference, row.bits, row.weight_bytes, *row.test_accuracy, false});
   }
-  // Models no precision stage evaluated: their float32 training result, at float32 weight bytes.
-  for (const auto& [key, m] : ok)
-    if (!evaluated.count(key))
-      out.push_back({key, m->hash, "float32", "float32", m->reference, 32,
-                     weight_bytes_for(m->metrics.params, 32), m->test_accuracy, false});
   // Each family's front, with the front of narrow/pareto.hpp over (weight bytes, accuracy).
   std::vector<PrecisionPoint> points;
   for (const auto& p : out) {

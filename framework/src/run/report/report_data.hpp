@@ -17,6 +17,7 @@
 
 namespace narrow {
 class Store;
+struct ModelTable;
 }
 
 namespace narrow::report {
@@ -53,9 +54,11 @@ struct FormatPoint {
   bool front = false;             // on its family's Pareto front (weight bytes, accuracy)
 };
 
-/// Every ok model in every format it was evaluated in, with each family's front marked.
-std::vector<FormatPoint> load_format_points(const Store& store, const std::vector<Model>& models,
-                                            UnitFilter units = nullptr);
+/// Every ok model of the model table (run/model_table.hpp; loaded for the same units) with a
+/// test accuracy: as trained (float32) and in every format a precision stage evaluated on the
+/// test split, with each family's front marked.
+std::vector<FormatPoint> load_format_points(const ModelTable& table,
+                                            const std::vector<Model>& models);
 
 /// The three kinds of sampling law the paper compares.
 std::string law_group(const std::string& law, bool learned);
