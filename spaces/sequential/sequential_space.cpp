@@ -63,6 +63,8 @@ ParamSchema SequentialSpace::schema() {
                          "largest number of hidden fully-connected layers"),
       ParamSpec::integer("max_filters", 512, 1, 16384, "largest filter count of a conv layer"),
       ParamSpec::integer("max_units", 1024, 1, 65536, "largest width of a fully-connected layer"),
+      ParamSpec::integer("min_units", 1, 1, 65536,
+                         "smallest width of a fully-connected layer (at most max_units)"),
   };
 }
 
@@ -72,6 +74,11 @@ SequentialSpace::SequentialSpace(const Parameters& p)
   const auto max_fc = p.integer("max_fc_layers");
   const auto max_filters = p.integer("max_filters");
   const auto max_units = p.integer("max_units");
+  const auto min_units = p.integer("min_units");
+  if (min_units > max_units)
+    throw InputError(fmt::format(
+        "space 'sequential': min_units ({}) is larger than max_units ({}); allowed: 1..{}",
+        min_units, max_units, max_units));
   using K = Variable::Kind;
   conv_layers_ = add_variable(vars_, "conv_layers", K::integer, 1, max_conv, {}, -1, 0,
                               "number of conv layers");
@@ -104,7 +111,7 @@ SequentialSpace::SequentialSpace(const Parameters& p)
     conv_.push_back(c);
   }
   for (std::int64_t j = 1; j <= max_fc; ++j)
-    fc_.push_back(add_variable(vars_, fmt::format("fc{}.units", j), K::integer, 1, max_units, {},
+    fc_.push_back(add_variable(vars_, fmt::format("fc{}.units", j), K::integer, min_units, max_units, {},
                                int(fc_layers_), j, "width of the hidden fully-connected layer"));
 }
 
@@ -163,6 +170,10 @@ Assignment SequentialSpace::reference(const std::string& name) const {
   check_reference_bounds(
       name, {{"max_conv_layers", std::int64_t(r.conv.size()), std::int64_t(conv_.size())},
              {"max_fc_layers", std::int64_t(r.fc.size()), std::int64_t(fc_.size())}});
+  for (const auto units : r.fc)
+    if (!fc_.empty() && units < vars_[fc_.front()].min)
+      throw InputError(fmt::format("reference '{}' needs min_units <= {} (this space has {})",
+                                   name, units, vars_[fc_.front()].min));
   Assignment a = minimum_assignment(vars_);
   a[conv_layers_] = std::int64_t(r.conv.size());
   a[fc_layers_] = std::int64_t(r.fc.size());

@@ -59,6 +59,45 @@ BOOST_AUTO_TEST_CASE(bad_parameters_and_references_are_input_errors) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(min_units_bounds_every_hidden_layer_and_the_references) {
+  auto space = registry().create_space("sequential", {{"min_units", "16"}, {"max_units", "64"}});
+  for (const auto& v : space->variables())
+    if (v.name.rfind("fc", 0) == 0 && v.name.find(".units") != std::string::npos) {
+      BOOST_TEST(v.min == 16);
+      BOOST_TEST(v.max == 64);
+    }
+  Sampler sampler(*space, SamplingLaw::uniform(space->variables()), 7);
+  std::int64_t hidden = 0;
+  for (std::uint64_t i = 0; i < 2000; ++i) {
+    auto s = sampler.draw(i);
+    for (const auto& layer : s.architecture.layers())
+      if (layer.op == Op::linear && layer.id != "classifier") {
+        BOOST_TEST(layer.out_channels >= 16);
+        ++hidden;
+      }
+  }
+  BOOST_TEST(hidden > 500);
+  // A reference narrower than min_units is refused by name; one without hidden layers is not.
+  auto wide = registry().create_space("sequential", {{"min_units", "100"}});
+  try {
+    wide->reference("lenet5");
+    BOOST_FAIL("lenet5 has a hidden layer of 84 units, below min_units 100");
+  } catch (const InputError& e) {
+    BOOST_TEST(std::string(e.what()) ==
+                   "reference 'lenet5' needs min_units <= 84 (this space has 100)",
+               e.what());
+  }
+  BOOST_CHECK_NO_THROW(wide->reference("fig1"));
+  try {
+    registry().create_space("sequential", {{"min_units", "300"}, {"max_units", "200"}});
+    BOOST_FAIL("min_units above max_units");
+  } catch (const InputError& e) {
+    BOOST_TEST(std::string(e.what()).find("min_units (300) is larger than max_units (200)") !=
+                   std::string::npos,
+               e.what());
+  }
+}
+
 BOOST_AUTO_TEST_CASE(ten_thousand_uniform_samples_are_valid) {
   auto space = registry().create_space("sequential", {});
   Sampler sampler(*space, SamplingLaw::uniform(space->variables()), 7);
