@@ -31,8 +31,8 @@ ParamSchema TrainStrategy::schema() {
   ParamSchema s{
       ParamSpec::choice("select", "best", {"all", "best", "grid", "references"},
                         "which architectures train: all accepted, the 'count' best by 'metric', "
-                        "'count' that fill a log grid of 'metric' values, or the reference "
-                        "models shrunk to each of 'budgets'"),
+                        "'count' that fill a log grid of 'metric' values (or the given "
+                        "'budgets'), or the reference models shrunk to each of 'budgets'"),
       ParamSpec::integer("count", 10, 1, 1000000, "how many architectures train (best, grid)"),
       ParamSpec::choice("metric", "auto", metrics,
                         "the metric that ranks (best), spans (grid) or bounds (references); "
@@ -49,8 +49,9 @@ ParamSchema TrainStrategy::schema() {
       ParamSpec::string("from", "", "take the architectures of this stage only (default: all)"),
       ParamSpec::boolean("keep_weights", true, "store the trained weights with each result"),
       ParamSpec::string("budgets", "",
-                        "references: the budgets of 'metric' each reference is shrunk to, a list "
-                        "like [4KiB, 16KiB]"),
+                        "references: the budgets of 'metric' each reference is shrunk to; grid: "
+                        "the budgets that replace the log grid of 'count'; a list like [4KiB, "
+                        "16KiB]"),
       ParamSpec::string("references", "",
                         "references: which references, a comma list (default: every reference "
                         "of every space)"),
@@ -93,11 +94,36 @@ TrainStrategy::TrainStrategy(const Parameters& p)
     request_.spaces = comma_list(p.string("spaces"));
     return;
   }
+  if (select_ == "grid" && !p.string("budgets").empty())
+    grid_budgets_ = parse_budgets(p.string("budgets"), metric_);
   for (const char* name : {"budgets", "references", "spaces"})
-    if (!p.string(name).empty())
-      throw ParameterError(name, fmt::format("only 'select: references' uses '{}' (select is "
-                                             "'{}')",
-                                             name, select_));
+    if (!p.string(name).empty() && !(select_ == "grid" && std::string(name) == "budgets"))
+      throw ParameterError(
+          name, fmt::format("only {} '{}' (select is '{}')",
+                            std::string(name) == "budgets" ? "'select: references' and 'select: grid' use"
+                                                           : "'select: references' uses",
+                            name, select_));
+}
+
+std::vector<double> TrainStrategy::budget_values() const {
+  std::vector<double> out;
+  for (const auto& b : grid_budgets_) out.push_back(b.value);
+  return out;
+}
+
+// How the selection was made, for the stage's line: "grid of 10 by params", "grid of 5 in
+// each of 4KiB, 16KiB by weight_bytes".
+std::string TrainStrategy::select_text() const {
+  if (select_ == "references") return fmt::format(" by {}", metric_);
+  if (select_ == "all") return "";
+  if (!grid_budgets_.empty()) {
+    std::vector<std::string> texts;
+    for (const auto& b : grid_budgets_) texts.push_back(b.text);
+    return fmt::format(" of {} in each of {} by {}", per_budget_, fmt::join(texts, ", "), rank_);
+  }
+  if (select_ == "grid" && per_budget_ > 1)
+    return fmt::format(" of {} x {} by {}", count_, per_budget_, metric_);
+  return fmt::format(" of {} by {}", count_, metric_);
 }
 
 void TrainStrategy::check(const StagePlan& plan) const {
@@ -110,7 +136,8 @@ std::vector<ArchitectureRecord> TrainStrategy::select_within_latency(
   const Constraint* bound = ctx.constraints().latency_bound();
   Device* device = ctx.device();
   if (measure_latency_ == "off" || !bound || !device || !device->measures())
-    return select_candidates(std::move(pool), select_, count_, metric_, order_, rank_, per_budget_);
+    return select_candidates(std::move(pool), select_, count_, metric_, order_, rank_, per_budget_,
+                             budget_values());
 
   Store& store = ctx.store();
   LatencyOptions options = device->latency_options();
@@ -122,7 +149,8 @@ std::vector<ArchitectureRecord> TrainStrategy::select_within_latency(
   json over = json::array();
   std::vector<ArchitectureRecord> picked;
   while (true) {
-    picked = select_candidates(pool, select_, count_, metric_, order_, rank_, per_budget_);
+    picked = select_candidates(pool, select_, count_, metric_, order_, rank_, per_budget_,
+                             budget_values());
     // Measure what this selection has that no earlier one had, one model at a time.
     std::vector<const ArchitectureRecord*> todo;
     for (const auto& a : picked)
@@ -219,8 +247,7 @@ std::map<std::string, std::string> TrainStrategy::train(
 
   ctx.info(fmt::format("{}: {} architectures selected ({}{}), {} to train{}", ctx.stage(),
                        picked.size(), select_,
-                       select_ == "references" ? fmt::format(" by {}", metric_)
-                                               : fmt::format(" of {} by {}", count_, metric_),
+                       select_text(),
                        jobs.size(),
                        done_before ? fmt::format(", {} trained before", done_before) : ""));
   if (jobs.empty()) return keys;

@@ -65,6 +65,9 @@ class TrainStrategy final : public Strategy {
   std::string select_, metric_, order_, rank_, from_, measure_latency_;
   ReferenceRequest request_;  // select: references
   std::int64_t count_, per_budget_;
+  std::vector<Budget> grid_budgets_;  // select: grid with budgets
+  std::vector<double> budget_values() const;
+  std::string select_text() const;
   bool keep_weights_;
   TrainingConfig config_;
 };

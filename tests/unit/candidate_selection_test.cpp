@@ -72,3 +72,20 @@ BOOST_AUTO_TEST_CASE(best_takes_the_extremes_of_the_metric) {
   BOOST_TEST(hashes(smallest) == (std::vector<std::string>{"c", "d"}),
              boost::test_tools::per_element());
 }
+
+BOOST_AUTO_TEST_CASE(given_budgets_replace_the_grid_and_never_reach_above_a_budget) {
+  // Budgets 95 and 5,000 bytes, two each by MACs, served from the smallest up: within 95, b
+  // (900 MACs) and c; within 5,000, g and then a (50 MACs beats d's 10). The count is unused.
+  const auto picked = select_candidates(pool, "grid", 1, "weight_bytes", "largest", "macs", 2,
+                                        {5000, 95});
+  BOOST_TEST(hashes(picked) == (std::vector<std::string>{"a", "b", "c", "g"}),
+             boost::test_tools::per_element());
+  // A budget that holds fewer free candidates than asked trains fewer, nothing above it.
+  const auto few = select_candidates(pool, "grid", 1, "weight_bytes", "largest", "macs", 3,
+                                     {85});
+  BOOST_TEST(hashes(few) == (std::vector<std::string>{"c"}), boost::test_tools::per_element());
+  // Even when the pool is smaller than budgets x per_budget.
+  const auto small = select_candidates({pool[0], pool[3]}, "grid", 1, "weight_bytes", "largest",
+                                       "macs", 5, {200});
+  BOOST_TEST(hashes(small) == (std::vector<std::string>{"a"}), boost::test_tools::per_element());
+}
