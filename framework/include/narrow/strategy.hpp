@@ -53,6 +53,9 @@ struct NARROW_API StagePlan {
   std::vector<Earlier> earlier;  // the stages before this one, in order
   bool device = false;           // the experiment names a device
   bool device_predicts = false;  // ... and it predicts latency
+  /// The spaces themselves, in the order of `spaces`: what a check needs of them (their
+  /// variables, their references) before any work.
+  std::vector<const SearchSpace*> space_objects;
   /// Throws ParameterError(parameter) unless `name` is a stage before this one and, when
   /// `strategy` is given, one of that strategy; the message lists the stages that would do.
   void require_earlier(const std::string& parameter, const std::string& name,

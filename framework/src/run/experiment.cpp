@@ -263,7 +263,10 @@ Constraints resolve_bounds(const std::vector<BoundText>& bounds, Device* device)
 StagePlan stage_plan(const Experiment& x, std::size_t index) {
   StagePlan plan;
   plan.stage = x.stages.at(index).name;
-  for (const auto& s : x.spaces) plan.spaces.push_back(s.name);
+  for (const auto& s : x.spaces) {
+    plan.spaces.push_back(s.name);
+    plan.space_objects.push_back(s.space.get());
+  }
   plan.device = x.device_object != nullptr;
   plan.device_predicts = plan.device && x.device_object->predicts();
   for (std::size_t i = 0; i < index; ++i)
