@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <utility>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -46,22 +47,52 @@ std::vector<Budget> parse_budgets(const std::string& text, const std::string& me
   return out;
 }
 
+std::vector<std::pair<std::string, const SearchSpace*>> chosen_spaces(
+    const std::vector<std::string>& names, const std::vector<const SearchSpace*>& spaces,
+    const ReferenceRequest& request) {
+  std::vector<std::pair<std::string, const SearchSpace*>> out;
+  for (std::size_t i = 0; i < names.size() && i < spaces.size(); ++i)
+    if (request.spaces.empty() || std::count(request.spaces.begin(), request.spaces.end(), names[i]))
+      out.emplace_back(names[i], spaces[i]);
+  return out;
+}
+
+void check_references(const std::vector<std::pair<std::string, const SearchSpace*>>& spaces,
+                      const ReferenceRequest& request) {
+  std::set<std::string> known;
+  for (const auto& [name, space] : spaces)
+    for (const auto& r : space->references()) known.insert(r);
+  for (const auto& name : request.references) {
+    if (!known.count(name))
+      throw ParameterError("references",
+                           fmt::format("'{}' is not a reference of the spaces it shrinks "
+                                       "(references: {})",
+                                       name, fmt::join(known, ", ")));
+    // A named reference must build in every chosen space that has it.
+    for (const auto& [space_name, space] : spaces) {
+      const auto refs = space->references();
+      if (!std::count(refs.begin(), refs.end(), name)) continue;
+      try {
+        space->build(space->reference(name));
+      } catch (const Error& e) {
+        throw ParameterError("references",
+                             fmt::format("'{}' cannot be built in space '{}': {}", name,
+                                         space_name, e.what()));
+      }
+    }
+  }
+}
+
 std::vector<ShrunkReference> shrink_references(StageContext& ctx,
                                                const ReferenceRequest& request) {
   std::vector<const SpaceEntry*> spaces;
+  std::vector<std::pair<std::string, const SearchSpace*>> chosen;
   for (const SpaceEntry& e : ctx.spaces())
-    if (request.spaces.empty() || std::count(request.spaces.begin(), request.spaces.end(), e.name))
+    if (request.spaces.empty() || std::count(request.spaces.begin(), request.spaces.end(), e.name)) {
       spaces.push_back(&e);
-  // Every named reference must be one of at least one chosen space.
-  std::set<std::string> known;
-  for (const SpaceEntry* e : spaces)
-    for (const auto& r : e->space->references()) known.insert(r);
-  for (const auto& name : request.references)
-    if (!known.count(name))
-      throw InputError(fmt::format(
-          "stage '{}': parameter 'references': '{}' is not a reference of the spaces it "
-          "shrinks (references: {})",
-          ctx.stage(), name, fmt::join(known, ", ")));
+      chosen.emplace_back(e.name, e.space);
+    }
+  check_references(chosen, request);  // made at validation too (TrainStrategy::check)
 
   std::vector<ShrunkReference> out;
   for (const SpaceEntry* e : spaces) {

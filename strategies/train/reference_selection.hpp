@@ -42,6 +42,18 @@ struct ReferenceRequest {
   std::vector<std::string> spaces;      // empty: every space
 };
 
+/// The spaces the request chooses (all when it names none), from the experiment's space names
+/// and objects in the same order (StagePlan::spaces, StagePlan::space_objects).
+std::vector<std::pair<std::string, const SearchSpace*>> chosen_spaces(
+    const std::vector<std::string>& names, const std::vector<const SearchSpace*>& spaces,
+    const ReferenceRequest& request);
+
+/// Throws ParameterError("references") for a named reference that none of the chosen spaces
+/// has (listing those they have), or that a space which has it cannot build with its
+/// parameters (saying why). For Strategy::check, before any work.
+void check_references(const std::vector<std::pair<std::string, const SearchSpace*>>& spaces,
+                      const ReferenceRequest& request);
+
 /// Builds and shrinks every reference the request names, in the order of the spaces, their
 /// references and the budgets. A reference whose smallest widths are over a budget is
 /// skipped with an info line. A named reference that none of the chosen spaces has is an

@@ -128,6 +128,8 @@ std::string TrainStrategy::select_text() const {
 
 void TrainStrategy::check(const StagePlan& plan) const {
   require_spaces(plan, "spaces", request_.spaces);
+  if (select_ == "references")
+    check_references(chosen_spaces(plan.spaces, plan.space_objects, request_), request_);
 }
 
 std::vector<ArchitectureRecord> TrainStrategy::select_within_latency(

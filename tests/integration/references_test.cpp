@@ -145,13 +145,28 @@ BOOST_AUTO_TEST_CASE(budgets_below_the_smallest_model_are_skipped_and_unknown_re
                               "--out", (work / "none").string()});
   BOOST_TEST(none.exit_code == 1, none.err);
   BOOST_TEST(has(none.err, "no reference fits any of the budgets 16B"), none.err);
-  // A reference that no space has.
+  // A reference that no space has: refused when the experiment is validated, at the
+  // parameter, before any work (the run would start with the stage's trainings).
   auto unknown = run_narrow(Args{"run", write("unknown.yaml", "{select: references, references: "
                                                               "alexnet, budgets: [4KiB], "
                                                               "iterations: 1}"),
                                  "--out", (work / "unknown").string()});
   BOOST_TEST(unknown.exit_code == 2, unknown.err);
+  BOOST_TEST(has(unknown.err, "unknown.yaml:9:"), unknown.err);
   BOOST_TEST(has(unknown.err, "'alexnet' is not a reference of the spaces it shrinks "
                               "(references: fig1, lenet5, vgg_small)"),
              unknown.err);
+  BOOST_TEST(!std::filesystem::exists(work / "unknown" / "results.db"));
+  // A named reference that the space's parameters cannot hold, refused at validation too.
+  const auto narrow_space = (work / "narrow_space.yaml").string();
+  std::ofstream(narrow_space) << "name: x\nseed: 1\nspaces:\n  - {name: seq, plugin: sequential, "
+                                 "parameters: {min_units: 100}}\nstages:\n  - name: refs\n"
+                                 "    strategy: train\n    parameters: {select: references, "
+                                 "references: lenet5, budgets: [4KiB]}\n";
+  auto held = run_narrow(Args{"validate", narrow_space});
+  BOOST_TEST(held.exit_code == 2, held.err);
+  BOOST_TEST(has(held.err, "narrow_space.yaml:8:"), held.err);
+  BOOST_TEST(has(held.err, "'lenet5' cannot be built in space 'seq': reference 'lenet5' needs "
+                           "min_units <= 84 (this space has 100)"),
+             held.err);
 }
