@@ -87,7 +87,7 @@ std::set<std::string> stage_names(const Store& store, const YAML::Node& experime
 }  // namespace
 
 ModelTable load_model_table(const Store& store, const Registry* registry,
-                            const std::set<std::string>* trainings) {
+                            const std::set<std::string>* units) {
   ModelTable table;
   const YAML::Node experiment = stored_experiment(store);
   const std::unique_ptr<Device> device =
@@ -113,7 +113,9 @@ ModelTable load_model_table(const Store& store, const Registry* registry,
   };
   std::map<std::string, std::map<std::pair<std::string, std::string>, Evaluated>> precision;
   for (auto& p : store.precisions()) {
-    if (trainings && !trainings->count(p.training_key)) continue;
+    // An evaluation is a unit of its own: a run sees those it used, not every evaluation of a
+    // training it shares with another run.
+    if (units && !units->count(p.key)) continue;
     auto& e = precision[p.training_key]
                   .try_emplace(std::pair<std::string, std::string>(
                                    p.format_key, p.format_key == "float32" ? "" : p.rounding),
@@ -125,7 +127,7 @@ ModelTable load_model_table(const Store& store, const Registry* registry,
 
   for (const auto& t : store.trainings()) {
     if (t.status != "ok") continue;
-    if (trainings && !trainings->count(t.key)) continue;
+    if (units && !units->count(t.key)) continue;
     auto arch_it = table.architectures.find(t.architecture_hash);
     if (arch_it == table.architectures.end()) {
       const auto json = store.architecture_json(t.architecture_hash);

@@ -64,9 +64,10 @@ struct NARROW_API ModelTable {
 /// has both). Latency: the stored measurement of the architecture (`measured`), else the
 /// prediction of the experiment's device, rebuilt through `registry` from the stored
 /// experiment (`predicted`), else none; `registry` null: measured latencies only.
-/// `trainings`, when given, keeps the rows of those training keys only (one run of a store
-/// that holds several).
+/// `units`, when given, keeps the trainings and the evaluations of those unit keys only: one
+/// run of a store that holds several (run_unit_keys). A training two runs share shows, in
+/// each, the formats that run's precision stage evaluated.
 NARROW_API ModelTable load_model_table(const Store& store, const Registry* registry,
-                                       const std::set<std::string>* trainings = nullptr);
+                                       const std::set<std::string>* units = nullptr);
 
 }  // namespace narrow
