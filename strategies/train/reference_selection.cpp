@@ -17,7 +17,7 @@
 namespace narrow::strategies {
 
 std::vector<Budget> parse_budgets(const std::string& text, const std::string& metric) {
-  const bool bytes = metric.size() > 6 && metric.substr(metric.size() - 6) == "_bytes";
+  const bool bytes = metric_dimension(metric) == Dimension::bytes;
   const std::string example = bytes ? "[4KiB, 16KiB]" : "[1k, 5k]";
   std::vector<Budget> out;
   for (const auto& item : comma_list(text)) {

@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "narrow/export.hpp"
 
@@ -10,6 +11,10 @@ namespace narrow {
 /// What a quantity measures.
 enum class Dimension { count, bytes, seconds };
 NARROW_API std::string_view dimension_name(Dimension d);
+
+/// What a metric measures, by its name: `latency` is a time (seconds), a name ending in
+/// `_bytes` (weight_bytes, activation_peak_bytes...) a size, any other a count.
+NARROW_API Dimension metric_dimension(std::string_view metric);
 
 /// A parsed quantity: `16KiB` (bytes), `2MB` (bytes), `1.5M` (count), `250k` (count),
 /// `10ms` / `250us` (seconds), or a plain number (any dimension).

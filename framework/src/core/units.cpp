@@ -19,6 +19,14 @@ std::string_view dimension_name(Dimension d) {
   return "?";
 }
 
+Dimension metric_dimension(std::string_view metric) {
+  constexpr std::string_view suffix = "_bytes";
+  if (metric == "latency") return Dimension::seconds;
+  return metric.size() > suffix.size() && metric.substr(metric.size() - suffix.size()) == suffix
+             ? Dimension::bytes
+             : Dimension::count;
+}
+
 namespace {
 struct Unit {
   std::string_view suffix;
