@@ -10,7 +10,6 @@
 #include "command_support.hpp"
 #include "commands.hpp"
 #include "narrow/errors.hpp"
-#include "narrow/name_lists.hpp"
 #include "narrow/store.hpp"
 #include "narrow/units.hpp"
 #include "run/report/gnuplot.hpp"
@@ -60,17 +59,15 @@ int cmd_report(const std::vector<std::string>& args) {
     throw InputError(fmt::format("'{}' holds no results store (results.db); is it a run folder?", run));
   auto store = open_store(db);
   std::vector<double> budgets;
-  for (const auto& item : comma_list(budgets_text)) {
-    Quantity q;
+  if (vm.count("budgets")) {
+    std::vector<ListedQuantity> items;
     std::string error;
-    if (!parse_quantity(item, q, error))
+    if (!parse_quantity_list(budgets_text, Dimension::bytes, items, error))
       throw InputError(fmt::format("--budgets: {}", error));
-    if ((!q.plain && q.dimension != Dimension::bytes) || q.value <= 0)
-      throw InputError(fmt::format(
-          "--budgets: '{}' is not a positive size in bytes (write e.g. 4KiB,16KiB)", item));
-    budgets.push_back(q.value);
+    for (const auto& item : items) budgets.push_back(item.value);
+  } else {
+    budgets = report::default_budgets(*store);
   }
-  if (budgets.empty()) budgets = report::default_budgets(*store);
   std::optional<std::set<std::string>> units;
   if (vm.count("only")) {
     const auto runs = stored_runs(*store);

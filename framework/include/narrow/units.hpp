@@ -29,6 +29,21 @@ struct NARROW_API Quantity {
 /// TiB (×1024ⁿ bytes); s, ms, us, ns. Units are case-sensitive except that "kB" = "KB".
 NARROW_API bool parse_quantity(std::string_view text, Quantity& out, std::string& error);
 
+/// One item of a list of quantities: as written, and in its dimension's base unit.
+struct NARROW_API ListedQuantity {
+  std::string text;  // "4KiB"
+  double value = 0;  // 4096
+};
+
+/// Parses a comma list of quantities of dimension `want`: "4KiB, 16KiB", or in brackets as a
+/// YAML list arrives ("[4KiB, 16KiB]"); a plain number is in `want`'s base unit. Every item
+/// must be above 0 and listed once. Returns false, leaving `out` as it was, with `error`
+/// naming the item at fault and giving a list that would do ("write a list like 4KiB,16KiB"),
+/// for a malformed item, one of another dimension, 0, a repeat, or an empty list. Callers
+/// wrap `error` in their own error (ParameterError for a parameter, InputError for an option).
+NARROW_API bool parse_quantity_list(std::string_view text, Dimension want,
+                                    std::vector<ListedQuantity>& out, std::string& error);
+
 /// Seconds as text with three significant digits in a unit that reads well: "1.2s",
 /// "12.3ms", "850us".
 NARROW_API std::string seconds_text(double seconds);
