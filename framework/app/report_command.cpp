@@ -68,9 +68,9 @@ int cmd_report(const std::vector<std::string>& args) {
   } else {
     budgets = report::default_budgets(*store);
   }
+  const std::vector<StoredRun> runs = stored_runs(*store);
   std::optional<std::set<std::string>> units;
   if (vm.count("only")) {
-    const auto runs = stored_runs(*store);
     std::vector<std::string> ids;
     for (const auto& r : runs) ids.push_back(r.id.empty() ? "''" : r.id);
     if (std::none_of(runs.begin(), runs.end(), [&](const StoredRun& r) { return r.id == only; }))
@@ -83,7 +83,7 @@ int cmd_report(const std::vector<std::string>& args) {
   // The run's device predicts the latency of the models it did not measure (Figure 7).
   const Registry& registry = load_registry(paths);
   const report::Report content =
-      report::build_report(*store, db, units ? &*units : nullptr, budgets, &registry);
+      report::build_report(*store, db, runs, units ? &*units : nullptr, budgets, &registry);
   const nlohmann::json summary = report::write_report(content, out);
   if (vm.count("json")) {
     print_json(summary);
