@@ -246,18 +246,14 @@ Comparison compare_runs(const Store& store, const std::string& db,
   f.table = Table{"ablation_fronts", "Front points of each variant",
                   {"variant", "seed", "training", "hash", "weight_bytes", "test_accuracy_pct"},
                   {}};
-  Plot p;
-  p.name = f.name;
-  p.title = "Fronts of the variants";
-  p.xlabel = "float32 weight memory (bytes, log scale)";
-  p.ylabel = "test accuracy (%)";
-  p.logx = true;
-  p.settings = {"set key bottom right box opaque", "set offsets graph 0.05, graph 0.05, 2, 2"};
+  Plot p = accuracy_plot(f.name, "Fronts of the variants",
+                         "float32 weight memory (bytes, log scale)");
+  p.settings.push_back("set offsets graph 0.05, graph 0.05, 2, 2");
   static const std::vector<std::string> colours{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
                                                 "#9467bd", "#8c564b"};
   Series refs;
   refs.title = "shrunk references";
-  refs.style = "points pt 12 ps 2.2 lw 2 lc rgb 'black'";
+  refs.style = kReferenceMarker;
   for (std::size_t v = 0; v < variants.size(); ++v) {
     std::vector<TradeOff> points;
     std::vector<std::pair<const RunData*, const Model*>> who;
