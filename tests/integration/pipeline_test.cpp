@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <string>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -59,11 +60,26 @@ std::string best_search_pct(const std::string& db, const std::string& run, int b
 
 BOOST_FIXTURE_TEST_CASE(the_report_compares_variants_seeds_and_references, Pipeline) {
   BOOST_TEST(sql(db, "SELECT id FROM runs ORDER BY rowid;") == "\nuniform@1\nbase@2\nuniform@2\n");
-  // The variant reuses the law search and the clustering, and the shrunk references.
-  for (const std::string stage : {"laws", "cluster", "references"})
+  // The variant reuses the law search and the clustering, and the shrunk references: it stores
+  // none of their units, and at each seed its stages used exactly the experiment's units (the
+  // references' trainings included, so that they are among the variant's models too).
+  for (const std::string stage : {"laws", "cluster", "references"}) {
     BOOST_TEST(sql(db, "SELECT count(*) FROM units WHERE stage = 'uniform@1/" + stage + "';") ==
                    "0\n",
                stage);
+    for (const auto& [base, variant] : {std::pair<std::string, std::string>{"", "uniform@1"},
+                                        {"base@2", "uniform@2"}}) {
+      const auto used = [&](const std::string& run) {
+        return sql(db, "SELECT unit FROM uses WHERE run = '" + run + "' AND stage = '" + stage +
+                           "' ORDER BY unit;");
+      };
+      BOOST_TEST(!used(base).empty(), "stage " << stage << " of run '" << base << "' used no unit");
+      BOOST_TEST(used(variant) == used(base), "stage " << stage << " of run " << variant
+                                                       << " used other units than run '" << base
+                                                       << "':\n" << used(variant) << "against\n"
+                                                       << used(base));
+    }
+  }
 
   const std::string report = (dir / "report").string();
   auto r = run_narrow({"report", out, "--out", report});
