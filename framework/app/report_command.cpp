@@ -10,7 +10,6 @@
 #include "command_support.hpp"
 #include "commands.hpp"
 #include "narrow/errors.hpp"
-#include "narrow/name_lists.hpp"
 #include "narrow/store.hpp"
 #include "narrow/units.hpp"
 #include "run/report/gnuplot.hpp"
@@ -60,20 +59,18 @@ int cmd_report(const std::vector<std::string>& args) {
     throw InputError(fmt::format("'{}' holds no results store (results.db); is it a run folder?", run));
   auto store = open_store(db);
   std::vector<double> budgets;
-  for (const auto& item : comma_list(budgets_text)) {
-    Quantity q;
+  if (vm.count("budgets")) {
+    std::vector<ListedQuantity> items;
     std::string error;
-    if (!parse_quantity(item, q, error))
+    if (!parse_quantity_list(budgets_text, Dimension::bytes, items, error))
       throw InputError(fmt::format("--budgets: {}", error));
-    if ((!q.plain && q.dimension != Dimension::bytes) || q.value <= 0)
-      throw InputError(fmt::format(
-          "--budgets: '{}' is not a positive size in bytes (write e.g. 4KiB,16KiB)", item));
-    budgets.push_back(q.value);
+    for (const auto& item : items) budgets.push_back(item.value);
+  } else {
+    budgets = report::default_budgets(*store);
   }
-  if (budgets.empty()) budgets = report::default_budgets(*store);
+  const std::vector<StoredRun> runs = stored_runs(*store);
   std::optional<std::set<std::string>> units;
   if (vm.count("only")) {
-    const auto runs = stored_runs(*store);
     std::vector<std::string> ids;
     for (const auto& r : runs) ids.push_back(r.id.empty() ? "''" : r.id);
     if (std::none_of(runs.begin(), runs.end(), [&](const StoredRun& r) { return r.id == only; }))
@@ -86,7 +83,7 @@ int cmd_report(const std::vector<std::string>& args) {
   // The run's device predicts the latency of the models it did not measure (Figure 7).
   const Registry& registry = load_registry(paths);
   const report::Report content =
-      report::build_report(*store, db, units ? &*units : nullptr, budgets, &registry);
+      report::build_report(*store, db, runs, units ? &*units : nullptr, budgets, &registry);
   const nlohmann::json summary = report::write_report(content, out);
   if (vm.count("json")) {
     print_json(summary);

@@ -11,39 +11,18 @@
 
 #include "narrow/errors.hpp"
 #include "narrow/metrics.hpp"
-#include "narrow/name_lists.hpp"
 #include "narrow/units.hpp"
 #include "narrow/width_scaling.hpp"
 
 namespace narrow::strategies {
 
 std::vector<Budget> parse_budgets(const std::string& text, const std::string& metric) {
-  const bool bytes = metric.size() > 6 && metric.substr(metric.size() - 6) == "_bytes";
-  const std::string example = bytes ? "[4KiB, 16KiB]" : "[1k, 5k]";
+  std::vector<ListedQuantity> items;
+  std::string error;
+  if (!parse_quantity_list(text, metric_dimension(metric), items, error))
+    throw ParameterError("budgets", error);
   std::vector<Budget> out;
-  for (const auto& item : comma_list(text)) {
-    Quantity q;
-    std::string error;
-    if (!parse_quantity(item, q, error))
-      throw ParameterError("budgets", fmt::format("{} (write a list like {})", error, example));
-    const Dimension want = bytes ? Dimension::bytes : Dimension::count;
-    if (!q.plain && q.dimension != want)
-      throw ParameterError(
-          "budgets", fmt::format("'{}' is a {}, but metric '{}' is a {} (write a list like {})",
-                                 item, dimension_name(q.dimension), metric, dimension_name(want),
-                                 example));
-    if (!(q.value > 0))
-      throw ParameterError("budgets",
-                           fmt::format("'{}' must be more than 0 (write a list like {})", item,
-                                       example));
-    if (std::any_of(out.begin(), out.end(), [&](const Budget& b) { return b.value == q.value; }))
-      throw ParameterError("budgets", fmt::format("'{}' is listed twice", item));
-    out.push_back(Budget{item, q.value});
-  }
-  if (out.empty())
-    throw ParameterError("budgets", fmt::format("select 'references' needs at least one budget "
-                                                "(write a list like {})",
-                                                example));
+  for (auto& item : items) out.push_back(Budget{std::move(item.text), item.value});
   return out;
 }
 

@@ -19,9 +19,10 @@ struct Budget {
   double value = 0;  // 4096
 };
 
-/// The `budgets` parameter: a list "[4KiB, 16KiB]" (or "4KiB, 16KiB") of sizes when `metric`
-/// counts bytes, of counts ("250k") otherwise; plain numbers are in the metric's own unit.
-/// Throws ParameterError("budgets") naming the item at fault and what is allowed.
+/// The `budgets` parameter: a list "[4KiB, 16KiB]" (or "4KiB, 16KiB") of quantities of what
+/// `metric` measures (narrow::metric_dimension: sizes for the *_bytes metrics, counts such as
+/// "250k" for the others), read by narrow::parse_quantity_list. Throws
+/// ParameterError("budgets") naming the item at fault and what is allowed.
 std::vector<Budget> parse_budgets(const std::string& text, const std::string& metric);
 
 /// One reference model shrunk to one budget.

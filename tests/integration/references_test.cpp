@@ -105,14 +105,14 @@ BOOST_AUTO_TEST_CASE(a_bad_budget_is_refused_where_it_is_written) {
   auto count = run_narrow(
       Args{"validate", write("count.yaml", "{select: references, budgets: [4KiB], metric: params}")});
   BOOST_TEST(count.exit_code == 2, count.err);
-  BOOST_TEST(has(count.err, "'4KiB' is a size, but metric 'params' is a count"), count.err);
+  BOOST_TEST(has(count.err, "'4KiB' is a size, not a count (write a list like 1k,5k)"), count.err);
   auto other = run_narrow(Args{"validate", write("other.yaml", "{select: all, budgets: [4KiB]}")});
   BOOST_TEST(other.exit_code == 2, other.err);
   BOOST_TEST(has(other.err, "only 'select: references' and 'select: grid' use 'budgets' (select is 'all')"),
              other.err);
   auto none = run_narrow(Args{"validate", write("none.yaml", "{select: references}")});
   BOOST_TEST(none.exit_code == 2, none.err);
-  BOOST_TEST(has(none.err, "needs at least one budget"), none.err);
+  BOOST_TEST(has(none.err, "parameter 'budgets': needs at least one value"), none.err);
   auto space = run_narrow(Args{"validate", write("space.yaml",
                                                  "{select: references, budgets: [4KiB], "
                                                  "spaces: resnet}")});

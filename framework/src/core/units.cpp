@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "narrow/name_lists.hpp"
+
 namespace narrow {
 
 std::string_view dimension_name(Dimension d) {
@@ -17,6 +19,14 @@ std::string_view dimension_name(Dimension d) {
       return "time";
   }
   return "?";
+}
+
+Dimension metric_dimension(std::string_view metric) {
+  constexpr std::string_view suffix = "_bytes";
+  if (metric == "latency") return Dimension::seconds;
+  return metric.size() > suffix.size() && metric.substr(metric.size() - suffix.size()) == suffix
+             ? Dimension::bytes
+             : Dimension::count;
 }
 
 namespace {
@@ -83,6 +93,38 @@ bool parse_quantity(std::string_view text, Quantity& out, std::string& error) {
       "k, M, G, T; times: s, ms, us, ns)",
       suffix, t);
   return false;
+}
+
+bool parse_quantity_list(std::string_view text, Dimension want, std::vector<ListedQuantity>& out,
+                         std::string& error) {
+  const std::string_view example = want == Dimension::bytes     ? "4KiB,16KiB"
+                                   : want == Dimension::seconds ? "10ms,50ms"
+                                                                : "1k,5k";
+  const auto fail = [&](const std::string& what) {
+    error = fmt::format("{} (write a list like {})", what, example);
+    return false;
+  };
+  std::vector<ListedQuantity> items;
+  for (const auto& item : comma_list(text)) {
+    Quantity q;
+    std::string why;
+    if (!parse_quantity(item, q, why)) return fail(why);
+    if (!q.plain && q.dimension != want)
+      return fail(fmt::format("'{}' is a {}, not a {}", item, dimension_name(q.dimension),
+                              dimension_name(want)));
+    if (!(q.value > 0)) return fail(fmt::format("'{}' must be more than 0", item));
+    for (const auto& before : items) {
+      if (before.value != q.value) continue;
+      error = before.text == item
+                  ? fmt::format("'{}' is listed twice", item)
+                  : fmt::format("'{}' is listed twice (as '{}' before)", item, before.text);
+      return false;
+    }
+    items.push_back(ListedQuantity{item, q.value});
+  }
+  if (items.empty()) return fail("needs at least one value");
+  out = std::move(items);
+  return true;
 }
 
 std::string seconds_text(double s) {

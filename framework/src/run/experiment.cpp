@@ -201,10 +201,6 @@ std::shared_ptr<Device> build_device(const PluginText& t, const PluginUse& use,
 bool metric_known(const std::string& m) {
   return std::find(metric_names.begin(), metric_names.end(), m) != metric_names.end();
 }
-Dimension metric_dimension(const std::string& m) {
-  if (m == "latency") return Dimension::seconds;
-  return m.size() > 6 && m.substr(m.size() - 6) == "_bytes" ? Dimension::bytes : Dimension::count;
-}
 
 // The bounds of `constraints:`; `fits: device` becomes the device's RAM and flash.
 Constraints resolve_bounds(const std::vector<BoundText>& bounds, Device* device) {

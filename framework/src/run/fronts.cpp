@@ -24,12 +24,6 @@ bool is_table_metric(std::string_view metric) {
   return std::find(names.begin(), names.end(), metric) != names.end();
 }
 
-Dimension table_metric_dimension(std::string_view metric) {
-  if (metric == "latency") return Dimension::seconds;
-  return metric.size() > 6 && metric.substr(metric.size() - 6) == "_bytes" ? Dimension::bytes
-                                                                           : Dimension::count;
-}
-
 std::optional<double> metric_value(const ModelRow& row, std::string_view metric) {
   if (!is_table_metric(metric))
     throw InputError(

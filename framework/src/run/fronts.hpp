@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "narrow/export.hpp"
-#include "narrow/units.hpp"
 #include "run/model_table.hpp"
 
 namespace narrow {
@@ -20,8 +19,6 @@ namespace narrow {
 /// latency.
 NARROW_API const std::vector<std::string>& table_metrics();
 NARROW_API bool is_table_metric(std::string_view metric);
-/// What a metric measures: latency seconds, *_bytes bytes, the others counts.
-NARROW_API Dimension table_metric_dimension(std::string_view metric);
 /// The value of `metric` for `row`; nothing for a latency the row lacks. InputError for a
 /// metric that is not one of table_metrics().
 NARROW_API std::optional<double> metric_value(const ModelRow& row, std::string_view metric);

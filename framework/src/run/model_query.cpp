@@ -23,7 +23,7 @@ MetricBound parse_bound(const std::string& text) {
   std::string error;
   if (!parse_quantity(b.text, q, error))
     throw InputError(fmt::format("--max '{}': {}", text, error));
-  const Dimension want = table_metric_dimension(b.metric);
+  const Dimension want = metric_dimension(b.metric);
   if (!q.plain && q.dimension != want)
     throw InputError(fmt::format("--max '{}': '{}' is a {}, but '{}' is a {} (write e.g. {})", text,
                                  b.metric, dimension_name(want), b.text,

@@ -3,10 +3,8 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -18,7 +16,6 @@
 
 #include "core/utc_time.hpp"
 #include "narrow/config.hpp"
-#include "narrow/format.hpp"
 #include "narrow/hash.hpp"
 #include "narrow/output_file.hpp"
 #include "narrow/registry.hpp"

@@ -58,10 +58,11 @@ struct RunData {
   std::vector<Model> models;
   std::vector<FormatPoint> points;
   std::vector<ReferenceOf> references;
+  std::map<std::string, std::int64_t> float32_bytes;  // of each training (float32_bytes_of)
 };
 
 // Float32 weight bytes of each training, as the precision analysis counts them when it did.
-std::map<std::string, std::int64_t> float32_bytes(const RunData& r) {
+std::map<std::string, std::int64_t> float32_bytes_of(const RunData& r) {
   std::map<std::string, std::int64_t> out;
   for (const auto& p : r.points)
     if (p.format == "float32") out[p.training] = p.weight_bytes;
@@ -70,8 +71,8 @@ std::map<std::string, std::int64_t> float32_bytes(const RunData& r) {
 }
 
 // The search's best model of a run within `budget`: highest validation accuracy.
-const Model* best_model(const RunData& r, const std::map<std::string, std::int64_t>& bytes,
-                        double budget) {
+const Model* best_model(const RunData& r, double budget) {
+  const auto& bytes = r.float32_bytes;
   const Model* best = nullptr;
   for (const auto& m : r.models) {
     if (m.status != "ok" || !m.reference.empty()) continue;
@@ -96,12 +97,13 @@ const FormatPoint* best_point(const RunData& r, double budget) {
   return best;
 }
 
-std::vector<RunData> load_runs(const Store& store, const std::string& db) {
+std::vector<RunData> load_runs(const Store& store, const std::string& db,
+                               const std::vector<StoredRun>& runs) {
   std::vector<RunData> out;
   const auto records = store.records("train.reference");
-  for (const StoredRun& run : stored_runs(store)) {
+  for (const StoredRun& run : runs) {
     const auto units = run_unit_keys(store, run.id);
-    RunData r{run, load_models(store, db, &units), {}, {}};
+    RunData r{run, load_models(store, db, &units), {}, {}, {}};
     r.points = load_format_points(load_model_table(store, nullptr, &units), r.models);
     for (const auto& rec : records) {
       if (!units.count(rec.unit)) continue;
@@ -110,6 +112,7 @@ std::vector<RunData> load_runs(const Store& store, const std::string& db) {
       r.references.push_back({j.value("reference", std::string()),
                               j.value("training", std::string()), j["budget"].get<double>()});
     }
+    r.float32_bytes = float32_bytes_of(r);
     out.push_back(std::move(r));
   }
   return out;
@@ -136,8 +139,8 @@ std::vector<double> default_budgets(const Store& store) {
 }
 
 Comparison compare_runs(const Store& store, const std::string& db,
-                        const std::vector<double>& budgets) {
-  const std::vector<RunData> runs = load_runs(store, db);
+                        const std::vector<StoredRun>& stored, const std::vector<double>& budgets) {
+  const std::vector<RunData> runs = load_runs(store, db, stored);
   std::vector<std::string> variants;  // in the order they ran
   for (const auto& r : runs)
     if (std::find(variants.begin(), variants.end(), r.run.variant) == variants.end())
@@ -189,11 +192,10 @@ Comparison compare_runs(const Store& store, const std::string& db,
         ++seeds;
         trainings.push_back(double(r.run.trainings));
         seconds.push_back(r.run.seconds);
-        const auto f32 = float32_bytes(r);
-        if (const Model* m = best_model(r, f32, budget)) {
+        if (const Model* m = best_model(r, budget)) {
           test.push_back(m->test_accuracy * 100);
           params.push_back(double(m->metrics.get("params")));
-          bytes.push_back(double(f32.at(m->key)));
+          bytes.push_back(double(r.float32_bytes.at(m->key)));
           macs.push_back(double(m->metrics.get("macs")));
         }
         if (const FormatPoint* p = best_point(r, budget)) {
@@ -244,24 +246,20 @@ Comparison compare_runs(const Store& store, const std::string& db,
   f.table = Table{"ablation_fronts", "Front points of each variant",
                   {"variant", "seed", "training", "hash", "weight_bytes", "test_accuracy_pct"},
                   {}};
-  Plot p;
-  p.name = f.name;
-  p.title = "Fronts of the variants";
-  p.xlabel = "float32 weight memory (bytes, log scale)";
-  p.ylabel = "test accuracy (%)";
-  p.logx = true;
-  p.settings = {"set key bottom right box opaque", "set offsets graph 0.05, graph 0.05, 2, 2"};
+  Plot p = accuracy_plot(f.name, "Fronts of the variants",
+                         "float32 weight memory (bytes, log scale)");
+  p.settings.push_back("set offsets graph 0.05, graph 0.05, 2, 2");
   static const std::vector<std::string> colours{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
                                                 "#9467bd", "#8c564b"};
   Series refs;
   refs.title = "shrunk references";
-  refs.style = "points pt 12 ps 2.2 lw 2 lc rgb 'black'";
+  refs.style = kReferenceMarker;
   for (std::size_t v = 0; v < variants.size(); ++v) {
     std::vector<TradeOff> points;
     std::vector<std::pair<const RunData*, const Model*>> who;
     for (const auto& r : runs) {
       if (r.run.variant != variants[v]) continue;
-      const auto f32 = float32_bytes(r);
+      const auto& f32 = r.float32_bytes;
       for (const auto& m : r.models) {
         if (m.status != "ok") continue;
         if (!m.reference.empty()) {

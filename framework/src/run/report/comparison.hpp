@@ -10,6 +10,7 @@
 
 namespace narrow {
 class Store;
+struct StoredRun;
 }
 
 namespace narrow::report {
@@ -33,8 +34,8 @@ std::vector<double> default_budgets(const Store& store);
 ///   highest test accuracy (precision stages evaluate the test split), references excluded;
 /// - a reference's accuracy is the test accuracy of its shrunk model at that budget.
 /// Means and sample standard deviations are over the seeds of a variant (the standard deviation
-/// is empty for one seed). `db` is the store's file.
+/// is empty for one seed). `db` is the store's file; `runs` its runs (stored_runs).
 Comparison compare_runs(const Store& store, const std::string& db,
-                        const std::vector<double>& budgets);
+                        const std::vector<StoredRun>& runs, const std::vector<double>& budgets);
 
 }  // namespace narrow::report

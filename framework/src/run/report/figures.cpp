@@ -51,6 +51,19 @@ std::vector<std::size_t> front_of(const std::vector<std::pair<std::int64_t, doub
 
 }  // namespace
 
+const char* const kReferenceMarker = "points pt 12 ps 2.2 lw 2 lc rgb 'black'";
+
+Plot accuracy_plot(const std::string& name, const std::string& title, const std::string& xlabel) {
+  Plot p;
+  p.name = name;
+  p.title = title;
+  p.xlabel = xlabel;
+  p.ylabel = "test accuracy (%)";
+  p.logx = true;
+  p.settings = {"set key bottom right box opaque"};
+  return p;
+}
+
 Table models_table(const std::vector<Model>& models) {
   Table t{"models", "Trained models", {}, {}};
   t.columns = {"training", "stage", "hash", "status", "reference"};
@@ -245,13 +258,8 @@ Figure memory_figure(const std::vector<FormatPoint>& points) {
     f.omitted = "the store holds no successful training";
     return f;
   }
-  Plot p;
-  p.name = f.name;
-  p.title = "Test accuracy against weight memory";
-  p.xlabel = "weight memory (bytes, log scale)";
-  p.ylabel = "test accuracy (%)";
-  p.logx = true;
-  p.settings = {"set key bottom right box opaque"};
+  Plot p = accuracy_plot(f.name, "Test accuracy against weight memory",
+                         "weight memory (bytes, log scale)");
   std::map<int, std::string> families;
   for (const auto& q : points) families[family_rank(q.family)] = q.family;
   for (const auto& [rank, family] : families) {
@@ -273,7 +281,7 @@ Figure memory_figure(const std::vector<FormatPoint>& points) {
   }
   Series refs, names;
   refs.title = "reference models";
-  refs.style = "points pt 12 ps 2.2 lw 2 lc rgb 'black'";
+  refs.style = kReferenceMarker;
   names.using_columns = "1:2:3";
   names.style = kReferenceLabels;
   for (const auto& q : points) {
@@ -320,13 +328,8 @@ Figure latency_figure(const std::vector<Model>& models) {
                 "device that predicts, such as `calibrated` or `analytic`, gives the rest)";
     return f;
   }
-  Plot p;
-  p.name = f.name;
-  p.title = "Test accuracy against latency";
-  p.xlabel = "latency (ms per inference, log scale)";
-  p.ylabel = "test accuracy (%)";
-  p.logx = true;
-  p.settings = {"set key bottom right box opaque"};
+  Plot p = accuracy_plot(f.name, "Test accuracy against latency",
+                         "latency (ms per inference, log scale)");
   Series dots, front, refs, names;
   names.using_columns = "1:2:3";
   names.style = kReferenceLabels;
@@ -338,7 +341,7 @@ Figure latency_figure(const std::vector<Model>& models) {
   front.title = "front";
   front.style = fmt::format("steps lw 2 lc rgb '{}'", colour(3));
   refs.title = "reference models";
-  refs.style = "points pt 12 ps 2.2 lw 2 lc rgb 'black'";
+  refs.style = kReferenceMarker;
   std::vector<std::pair<double, double>> line;
   for (std::size_t i = 0; i < measured.size(); ++i) {
     const double x = *measured[i]->latency_seconds * 1e3, y = measured[i]->test_accuracy * 100;

@@ -20,6 +20,14 @@ struct Figure {
   Table table;          // the figure's data
 };
 
+/// The set-up of the plots of test accuracy against a cost (Figures 5 and 7, the variants'
+/// fronts): `xlabel` (with its unit) along a log x axis, test accuracy (%) up, the key boxed at
+/// the bottom right. Callers add series and further settings.
+Plot accuracy_plot(const std::string& name, const std::string& title, const std::string& xlabel);
+
+/// gnuplot's style of the reference models' markers in those plots: open black diamonds.
+extern const char* const kReferenceMarker;
+
 /// Every trained model with its metrics, accuracies (%) and latency (ms).
 Table models_table(const std::vector<Model>& models);
 

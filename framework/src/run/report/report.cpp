@@ -34,8 +34,9 @@ nlohmann::json table_entry(const Table& t) {
 
 }  // namespace
 
-Report build_report(const Store& store, const std::string& db, UnitFilter units,
-                    const std::vector<double>& budgets, const Registry* registry) {
+Report build_report(const Store& store, const std::string& db, const std::vector<StoredRun>& runs,
+                    UnitFilter units, const std::vector<double>& budgets,
+                    const Registry* registry) {
   Report r;
   r.store = db;
   r.experiment = store.meta("experiment_name").value_or("");
@@ -59,7 +60,7 @@ Report build_report(const Store& store, const std::string& db, UnitFilter units,
   r.figures.push_back(memory_figure(load_format_points(table, models)));
   r.figures.push_back(latency_figure(models));
   r.tables.push_back(models_table(models));
-  Comparison c = compare_runs(store, db, budgets);
+  Comparison c = compare_runs(store, db, runs, budgets);
   r.figures.push_back(std::move(c.fronts));
   r.tables.push_back(std::move(c.ablation));
   r.tables.push_back(std::move(c.references));

@@ -14,6 +14,7 @@
 namespace narrow {
 class Registry;
 class Store;
+struct StoredRun;
 }
 
 namespace narrow::report {
@@ -27,11 +28,13 @@ struct Report {
 };
 
 /// Reads the store (its units in `units` only, when given) into figures and tables, with the
-/// comparison of its runs at the weight `budgets` (bytes; comparison.hpp). With a `registry`,
+/// comparison of its `runs` (stored_runs, all of them) at the weight `budgets` (bytes;
+/// comparison.hpp). With a `registry`,
 /// a model whose latency was not measured gets the prediction of the run's device (the model
 /// table's latency, run/model_table.hpp), marked as predicted.
-Report build_report(const Store& store, const std::string& db, UnitFilter units,
-                    const std::vector<double>& budgets, const Registry* registry = nullptr);
+Report build_report(const Store& store, const std::string& db, const std::vector<StoredRun>& runs,
+                    UnitFilter units, const std::vector<double>& budgets,
+                    const Registry* registry = nullptr);
 
 /// Checks that `dir` can be the output folder (creates it when missing): InputError when it is
 /// a file or cannot be created or written.
