@@ -11,6 +11,7 @@
 #include "narrow/laws.hpp"
 #include "narrow/output_file.hpp"
 #include "narrow/store.hpp"
+#include "run/runs.hpp"
 
 namespace po = boost::program_options;
 using nlohmann::json;
@@ -19,18 +20,22 @@ namespace narrow::cli {
 
 int cmd_laws(const std::vector<std::string>& args) {
   po::options_description opts("options");
-  std::string run, stage, space, out;
+  std::string run, stage, space, out, only;
   add_help_option(opts);
   opts.add_options()("run", po::value(&run), "run folder (or its results.db)")(
       "stage", po::value(&stage), "only the laws of this stage (default: every stage's)")(
       "space", po::value(&space), "the space whose laws to write (needed when there are several)")(
-      "out", po::value(&out), "write the law file here (default: stdout)");
+      "out", po::value(&out), "write the law file here (default: stdout)")(
+      "only", po::value(&only),
+      "the laws of one run of the store: its id, as `narrow run` names it (e.g. uniform@2); "
+      "default: the experiment at its own seed ('') for --stage, every run's without it");
   add_json_option(opts, "list the laws as JSON instead of writing a law file");
   po::positional_options_description pos;
   pos.add("run", 1);
   po::variables_map vm;
   if (!parse(args, opts, vm,
-             "narrow laws RUN [--stage STAGE] [--space NAME] [--out FILE] [--json]\n\n"
+             "narrow laws RUN [--stage STAGE] [--only RUN-ID] [--space NAME] [--out FILE] "
+             "[--json]\n\n"
              "Writes the sampling laws a run learned (the genetic_law and spectral strategies\n"
              "store them) as a law file of one space: `NAME: {variable: [low, high], ...}`,\n"
              "each law after a comment saying how it was learned. An experiment reads it with\n"
@@ -40,6 +45,10 @@ int cmd_laws(const std::vector<std::string>& args) {
   if (run.empty()) throw InputError("laws needs a RUN folder (see narrow laws --help)");
   const std::string db = run_store_path(run);
   auto store = open_store(db);
+  if (vm.count("only")) {
+    require_run(stored_runs(*store), only, db);
+    set_store_scope(*store, only, "");  // reads only: stage "" records no use
+  }
   const std::vector<LearnedLaw> laws = stored_laws(*store, stage);
   if (laws.empty())
     throw InputError(stage.empty() ? fmt::format("'{}' holds no learned laws", db)

@@ -1,6 +1,7 @@
 // `narrow query`: the best stored model within bounds on its metrics, or the Pareto front of
 // accuracy against one metric, from a run's results store.
 #include <optional>
+#include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -12,6 +13,7 @@
 #include "run/fronts.hpp"
 #include "run/model_query.hpp"
 #include "run/model_table.hpp"
+#include "run/runs.hpp"
 
 namespace po = boost::program_options;
 using nlohmann::json;
@@ -86,7 +88,7 @@ void print_left_out(const QueryAnswer& a, Split split) {
 
 int cmd_query(const std::vector<std::string>& args) {
   po::options_description opts("options");
-  std::string run, format = "float32", front, select = "val";
+  std::string run, format = "float32", front, select = "val", only;
   std::vector<std::string> maxima, paths;
   double min_accuracy = 0;
   add_help_option(opts);
@@ -101,7 +103,10 @@ int cmd_query(const std::vector<std::string>& args) {
       "any (the best model and format pair)")(
       "front", po::value(&front), "print the Pareto front of accuracy against this metric")(
       "select", po::value(&select)->default_value(select),
-      "the accuracy that ranks: val (selection) or test (for reporting only)");
+      "the accuracy that ranks: val (selection) or test (for reporting only)")(
+      "only", po::value(&only),
+      "the models of one run of the store only: its id, as `narrow run` names it ('' is the "
+      "experiment at its own seed, e.g. uniform@2 a variant at seed 2); default: every run's");
   add_json_option(opts);
   add_plugins_option(opts, paths, "also load plugins from this folder or file (the run's device)");
   po::positional_options_description pos;
@@ -109,7 +114,7 @@ int cmd_query(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!parse(args, opts, vm,
              "narrow query RUN [--max METRIC=VALUE]... [--min-accuracy X] [--format F|any]\n"
-             "                 [--front METRIC] [--select val|test] [--json]\n\n"
+             "                 [--front METRIC] [--select val|test] [--only RUN-ID] [--json]\n\n"
              "The most accurate stored model whose metrics meet every bound (the constraint\n"
              "search of Scheidegger et al. 2019, section 4), with its architecture, or with\n"
              "--front the Pareto front of accuracy against a metric. Metrics: weight_bytes (of\n"
@@ -132,8 +137,13 @@ int cmd_query(const std::vector<std::string>& args) {
 
   const std::string db = run_store_path(run);
   auto store = open_store(db);
+  std::optional<std::set<std::string>> units;
+  if (vm.count("only")) {
+    require_run(stored_runs(*store), only, db);
+    units = run_unit_keys(*store, only);
+  }
   const Registry& registry = load_registry(paths);
-  const ModelTable table = load_model_table(*store, &registry);
+  const ModelTable table = load_model_table(*store, &registry, units ? &*units : nullptr);
   if (table.rows.empty())
     throw InputError(fmt::format("'{}' holds no successful training to query", db));
   const std::vector<std::size_t> rows = rows_of_format(table, format);

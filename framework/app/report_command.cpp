@@ -71,11 +71,7 @@ int cmd_report(const std::vector<std::string>& args) {
   const std::vector<StoredRun> runs = stored_runs(*store);
   std::optional<std::set<std::string>> units;
   if (vm.count("only")) {
-    std::vector<std::string> ids;
-    for (const auto& r : runs) ids.push_back(r.id.empty() ? "''" : r.id);
-    if (std::none_of(runs.begin(), runs.end(), [&](const StoredRun& r) { return r.id == only; }))
-      throw InputError(fmt::format("--only: '{}' is not a run of {} (runs: {})", only, db,
-                                   fmt::join(ids, ", ")));
+    require_run(runs, only, db);
     units = run_unit_keys(*store, only);
   }
   report::prepare_output_folder(out);

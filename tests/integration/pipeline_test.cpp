@@ -157,4 +157,27 @@ BOOST_FIXTURE_TEST_CASE(the_report_compares_variants_seeds_and_references, Pipel
   BOOST_TEST(budgets.exit_code == 2);
   BOOST_TEST(budgets.err == "narrow report: error: --budgets: '2ms' is a time, not a size "
                             "(write a list like 4KiB,16KiB)\n");
+
+  // One run's learned laws and models: `narrow laws --only` and `narrow query --only` read
+  // what that run's stages used, by SQL the law records of its clustering stage.
+  for (const std::string run : {"", "base@2"}) {
+    auto laws = run_narrow({"laws", out, "--stage", "cluster", "--only", run, "--json"});
+    BOOST_REQUIRE_MESSAGE(laws.exit_code == 0, laws.err);
+    BOOST_TEST(json::parse(laws.out).size() ==
+               std::stoul(sql(db, "SELECT count(*) FROM records r JOIN uses u ON u.unit = r.unit "
+                                  "WHERE r.kind = 'law' AND u.run = '" + run +
+                                  "' AND u.stage = 'cluster';")));
+  }
+  const auto base_laws = run_narrow({"laws", out, "--stage", "cluster", "--only", "", "--json"});
+  BOOST_TEST(!json::parse(base_laws.out).empty());
+  BOOST_TEST(base_laws.out !=
+             run_narrow({"laws", out, "--stage", "cluster", "--only", "base@2", "--json"}).out);
+  auto query = run_narrow({"query", out, "--only", "uniform@2", "--json"});
+  BOOST_REQUIRE_MESSAGE(query.exit_code == 0, query.err);
+  BOOST_TEST(sql(db, "SELECT count(*) FROM uses WHERE run = 'uniform@2' AND unit = '" +
+                         json::parse(query.out)["model"]["training"].get<std::string>() + "';") == "1\n");
+  auto nope = run_narrow({"laws", out, "--only", "nope@3"});
+  BOOST_TEST(nope.exit_code == 2);
+  BOOST_TEST(nope.err == "narrow laws: error: --only: 'nope@3' is not a run of " + db +
+                             " (runs: '', uniform@1, base@2, uniform@2)\n");
 }

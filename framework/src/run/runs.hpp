@@ -39,6 +39,11 @@ NARROW_API std::vector<StoredRun> stored_runs(const Store& store);
 /// Every unit (training keys included) the stages of run `id` used.
 NARROW_API std::set<std::string> run_unit_keys(const Store& store, const std::string& id);
 
+/// Throws InputError "OPTION: 'ID' is not a run of DB (runs: '', uniform@1, ...)" unless `id`
+/// is the id of one of `runs`: the check of the commands that read one run of a store.
+NARROW_API void require_run(const std::vector<StoredRun>& runs, const std::string& id,
+                            const std::string& db, const std::string& option = "--only");
+
 /// The run and stage the store works for from now on (SqliteStore::set_scope).
 NARROW_API void set_store_scope(Store& store, const std::string& run, const std::string& stage);
 NARROW_API void begin_stored_run(Store& store, const std::string& id, const std::string& variant,

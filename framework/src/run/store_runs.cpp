@@ -2,6 +2,7 @@
 #include <charconv>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "narrow/errors.hpp"
 #include "run/runs.hpp"
@@ -87,6 +88,17 @@ std::vector<StoredRun> stored_runs(const Store& store) { return sqlite_of(store)
 
 std::set<std::string> run_unit_keys(const Store& store, const std::string& id) {
   return sqlite_of(store).run_units(id);
+}
+
+void require_run(const std::vector<StoredRun>& runs, const std::string& id,
+                 const std::string& db, const std::string& option) {
+  std::vector<std::string> ids;
+  for (const auto& r : runs) {
+    if (r.id == id) return;
+    ids.push_back(r.id.empty() ? "''" : r.id);
+  }
+  throw InputError(fmt::format("{}: '{}' is not a run of {} (runs: {})", option, id, db,
+                               fmt::join(ids, ", ")));
 }
 
 void set_store_scope(Store& store, const std::string& run, const std::string& stage) {
