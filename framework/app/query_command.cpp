@@ -99,8 +99,9 @@ int cmd_query(const std::vector<std::string>& args) {
                                      po::value(&min_accuracy)->default_value(min_accuracy),
                                      "the least accuracy (a fraction) on the --select split")(
       "format", po::value(&format)->default_value(format),
-      "float32 (the models as trained), a format a precision stage evaluated (e.g. int8), or "
-      "any (the best model and format pair)")(
+      "float32 (the models as trained), a format a precision stage evaluated (e.g. int8), a "
+      "family of them (16-bit, 8-bit, 'below 8 bits'), or any (the best model and format "
+      "pair)")(
       "front", po::value(&front), "print the Pareto front of accuracy against this metric")(
       "select", po::value(&select)->default_value(select),
       "the accuracy that ranks: val (selection) or test (for reporting only)")(

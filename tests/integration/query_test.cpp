@@ -232,6 +232,18 @@ BOOST_AUTO_TEST_CASE(formats_and_the_selection_split) {
   j = h.query_json({"--format", "any", "--max", "weight_bytes=2000", "--select", "test"});
   BOOST_TEST(j["model"]["architecture_hash"] == h.c.job.architecture_hash);
   BOOST_TEST(j["model"]["format"] == "int8");
+  // A family of formats: every 8-bit format's rows (int8 here), the same answer as int8; no
+  // 16-bit format was evaluated, which is said with the families allowed.
+  j = h.query_json({"--format", "8-bit", "--select", "test"});
+  BOOST_TEST(j["model"]["architecture_hash"] == h.c.job.architecture_hash);
+  BOOST_TEST(j["model"]["format"] == "int8");
+  BOOST_TEST(j["rows"] == h.query_json({"--format", "int8", "--select", "test"})["rows"]);
+  r = h.query({"--format", "16-bit"});
+  BOOST_TEST(r.exit_code == 2);
+  BOOST_TEST(r.err.find("no stored model was evaluated in that family (formats of this store: "
+                        "float32, int8; or a family: 16-bit, 8-bit, below 8 bits; or any)") !=
+                 std::string::npos,
+             r.err);
 }
 
 BOOST_AUTO_TEST_CASE(fronts_of_accuracy_against_a_metric) {

@@ -17,6 +17,8 @@
 
 namespace fs = std::filesystem;
 using namespace narrow::report;
+using narrow::family_rank;
+using narrow::format_family;
 
 namespace {
 Plot line_plot(const std::string& name) {

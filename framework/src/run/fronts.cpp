@@ -46,18 +46,39 @@ bool tie_order(const ModelRow& a, const ModelRow& b) {
          std::tie(b.weight_bytes, b.architecture_hash, b.training_key, b.format, b.rounding);
 }
 
+std::string format_family(int bits) {
+  if (bits >= 32) return "float32";
+  if (bits > 8) return "16-bit";
+  if (bits == 8) return "8-bit";
+  return "below 8 bits";
+}
+
+int family_rank(const std::string& family) {
+  if (family == "float32") return 0;
+  if (family == "16-bit") return 1;
+  if (family == "8-bit") return 2;
+  return 3;
+}
+
 std::vector<std::size_t> rows_of_format(const ModelTable& table, const std::string& format) {
+  // "float32" is the models as trained, not the family (a 32-bit format a precision stage
+  // evaluated is a format of its own name).
+  const bool family = format == "16-bit" || format == "8-bit" || format == "below 8 bits";
   std::vector<std::size_t> rows;
   std::set<std::string> names;
   for (std::size_t i = 0; i < table.rows.size(); ++i) {
-    names.insert(table.rows[i].format);
-    if (format == "any" || table.rows[i].format == format) rows.push_back(i);
+    const ModelRow& row = table.rows[i];
+    names.insert(row.format);
+    if (format == "any" || row.format == format ||
+        (family && row.format != "float32" && format_family(row.bits) == format))
+      rows.push_back(i);
   }
   if (rows.empty() && format != "any" && format != "float32")
-    throw InputError(
-        fmt::format("--format '{}': no stored model was evaluated in that format "
-                    "(formats of this store: {}; or any)",
-                    format, names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+    throw InputError(fmt::format(
+        "--format '{}': no stored model was evaluated in that {} (formats of this store: {}; "
+        "or a family: 16-bit, 8-bit, below 8 bits; or any)",
+        format, family ? "family" : "format",
+        names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
   return rows;
 }
 

@@ -32,8 +32,14 @@ NARROW_API std::optional<double> accuracy_of(const ModelRow& row, Split split);
 /// then the architecture hash, the training key, the format and the rounding.
 NARROW_API bool tie_order(const ModelRow& a, const ModelRow& b);
 
-/// Indices of the rows of `format`: "float32" (the models as trained), "any" (every row), or
-/// a format's name. InputError naming the formats of the table when no row has it.
+/// The number-format family of a bit width: "float32" (32 bits and more), "16-bit" (9 to 31
+/// bits), "8-bit" and "below 8 bits"; in that order by family_rank.
+NARROW_API std::string format_family(int bits);
+NARROW_API int family_rank(const std::string& family);
+
+/// Indices of the rows of `format`: "float32" (the models as trained), "any" (every row), a
+/// family of formats ("16-bit", "8-bit", "below 8 bits": every format of that width) or a
+/// format's name. InputError naming the formats of the table when no row has it.
 NARROW_API std::vector<std::size_t> rows_of_format(const ModelTable& table,
                                                    const std::string& format);
 

@@ -155,20 +155,6 @@ std::vector<Model> load_models(const Store& store, const std::string& db, UnitFi
   return out;
 }
 
-std::string format_family(int bits) {
-  if (bits >= 32) return "float32";
-  if (bits > 8) return "16-bit";
-  if (bits == 8) return "8-bit";
-  return "below 8 bits";
-}
-
-int family_rank(const std::string& family) {
-  if (family == "float32") return 0;
-  if (family == "16-bit") return 1;
-  if (family == "8-bit") return 2;
-  return 3;
-}
-
 std::vector<FormatPoint> load_format_points(const ModelTable& table,
                                             const std::vector<Model>& models) {
   std::map<std::string, const Model*> ok;

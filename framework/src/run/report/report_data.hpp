@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "narrow/metrics.hpp"
+#include "run/fronts.hpp"  // format_family, family_rank
 
 namespace narrow {
 class Store;
@@ -38,11 +39,6 @@ struct Model {
 
 /// Trained models in the order the store keeps them (by key); `db` is the store's file.
 std::vector<Model> load_models(const Store& store, const std::string& db, UnitFilter units = nullptr);
-
-/// The number-format family of a bit width: "float32" (32 bits and more), "16-bit" (9 to 31
-/// bits), "8-bit" and "below 8 bits"; in that order by family_rank.
-std::string format_family(int bits);
-int family_rank(const std::string& family);
 
 /// One trained model evaluated (test split) in one number format, or its float32 training
 /// result when no precision stage evaluated it.
