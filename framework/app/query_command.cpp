@@ -109,7 +109,9 @@ int cmd_query(const std::vector<std::string>& args) {
       "the models of one run of the store only: its id, as `narrow run` names it ('' is the "
       "experiment at its own seed, e.g. uniform@2 a variant at seed 2); default: every run's");
   add_json_option(opts);
-  add_plugins_option(opts, paths, "also load plugins from this folder or file (the run's device)");
+  add_plugins_option(opts, paths,
+                     "also load plugins from this folder or file (the run's own, its "
+                     "experiment's plugins:, load by themselves)");
   po::positional_options_description pos;
   pos.add("run", 1);
   po::variables_map vm;
@@ -143,6 +145,8 @@ int cmd_query(const std::vector<std::string>& args) {
     require_run(stored_runs(*store), only, db);
     units = run_unit_keys(*store, only);
   }
+  // The run's own plugins too (its experiment's `plugins:`), so that its device rebuilds.
+  for (auto& p : stored_plugin_paths(*store)) paths.push_back(std::move(p));
   const Registry& registry = load_registry(paths);
   const ModelTable table = load_model_table(*store, &registry, units ? &*units : nullptr);
   if (table.rows.empty())

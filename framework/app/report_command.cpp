@@ -15,6 +15,7 @@
 #include "run/report/gnuplot.hpp"
 #include "run/report/comparison.hpp"
 #include "run/report/report.hpp"
+#include "run/model_table.hpp"
 #include "run/runs.hpp"
 
 namespace po = boost::program_options;
@@ -77,6 +78,8 @@ int cmd_report(const std::vector<std::string>& args) {
   report::prepare_output_folder(out);
   report::require_gnuplot();
   // The run's device predicts the latency of the models it did not measure (Figure 7).
+  // The run's own plugins too (its experiment's `plugins:`), so that its device rebuilds.
+  for (auto& p : stored_plugin_paths(*store)) paths.push_back(std::move(p));
   const Registry& registry = load_registry(paths);
   const report::Report content =
       report::build_report(*store, db, runs, units ? &*units : nullptr, budgets, &registry);

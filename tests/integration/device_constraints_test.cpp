@@ -223,4 +223,15 @@ BOOST_AUTO_TEST_CASE(train_stage_trains_only_what_meets_the_latency_bound_when_m
       nlohmann::json::parse(sql(off + "/results.db", "SELECT value FROM meta WHERE key = "
                                                      "'stage.train';"));
   BOOST_TEST(off_summary.at("best").contains("latency_predicted_s"));
+
+  // `narrow query` rebuilds the run's device from the experiment's own `plugins:` (no
+  // --plugins) and predicts the latency of the models the run did not measure: half a
+  // nanosecond per MAC.
+  auto q = run_narrow(Args{"query", off, "--json"});
+  BOOST_REQUIRE_MESSAGE(q.exit_code == 0, q.err);
+  const auto model = nlohmann::json::parse(q.out).at("model");
+  BOOST_TEST(model.at("latency").at("source") == "predicted");
+  BOOST_TEST(model.at("latency").at("seconds").get<double>() ==
+                 0.5e-9 * model.at("metrics").at("macs").get<double>(),
+             boost::test_tools::tolerance(1e-6));
 }

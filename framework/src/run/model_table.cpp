@@ -1,6 +1,7 @@
 #include "run/model_table.hpp"
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <tuple>
 
@@ -85,6 +86,16 @@ std::set<std::string> stage_names(const Store& store, const YAML::Node& experime
 }
 
 }  // namespace
+
+std::vector<std::string> stored_plugin_paths(const Store& store) {
+  std::vector<std::string> out;
+  const YAML::Node experiment = stored_experiment(store);
+  const YAML::Node paths = experiment.IsMap() ? experiment["plugins"] : YAML::Node();
+  if (paths && paths.IsSequence())
+    for (const auto& p : paths)
+      if (p.IsScalar() && std::filesystem::exists(p.Scalar())) out.push_back(p.Scalar());
+  return out;
+}
 
 ModelTable load_model_table(const Store& store, const Registry* registry,
                             const std::set<std::string>* units) {

@@ -58,6 +58,10 @@ struct NARROW_API ModelTable {
   const Architecture& architecture(const std::string& hash) const;  // Error when absent
 };
 
+/// The plugin paths of the store's experiment (`plugins:`) that still exist: what a command
+/// loads, besides its --plugins, to rebuild the run's device as the run had it.
+NARROW_API std::vector<std::string> stored_plugin_paths(const Store& store);
+
 /// Loads the table of `store`. Every successful training is a float32 row (its validation and
 /// test accuracies as trained); every format a precision stage evaluated it in is one more row
 /// (accuracy on the split the stage evaluated; a format evaluated on both splits by two stages
