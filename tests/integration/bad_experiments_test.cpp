@@ -51,7 +51,7 @@ const Bad bad_experiments[] = {
     {"non_integer_seed.yaml",               nullptr, 3, 7,  "'seed' must be an integer"},
     {"unknown_space_plugin.yaml",           nullptr, 6, 13, "unknown space 'resnt' (valid: densenet, inception, mobilenet, resnet, sequential)"},
     {"unknown_strategy.yaml",               nullptr, 8, 15, "unknown strategy 'grid' (valid: genetic_law, precision, random, spectral, statistics, train)"},
-    {"unknown_space_parameter.yaml",        nullptr, 8, 7,  "unknown parameter 'depth' of space 'sequential' (valid: classes, input, max_conv_layers, max_fc_layers, max_filters, max_units)"},
+    {"unknown_space_parameter.yaml",        nullptr, 8, 7,  "unknown parameter 'depth' of space 'sequential' (valid: classes, input, max_conv_layers, max_fc_layers, max_filters, max_units, min_units)"},
     {"space_parameter_wrong_type.yaml",     nullptr, 7, 16,  "'ten' is not an integer"},
     {"space_parameter_out_of_range.yaml",   nullptr, 8, 24,  "65 is out of range (allowed 1..64)"},
     {"space_parameters_not_a_mapping.yaml", nullptr, 6, 17, "'parameters' must be a mapping"},
