@@ -174,8 +174,16 @@ BOOST_FIXTURE_TEST_CASE(the_report_compares_variants_seeds_and_references, Pipel
              run_narrow({"laws", out, "--stage", "cluster", "--only", "base@2", "--json"}).out);
   auto query = run_narrow({"query", out, "--only", "uniform@2", "--json"});
   BOOST_REQUIRE_MESSAGE(query.exit_code == 0, query.err);
+  const json best = json::parse(query.out)["model"];
   BOOST_TEST(sql(db, "SELECT count(*) FROM uses WHERE run = 'uniform@2' AND unit = '" +
-                         json::parse(query.out)["model"]["training"].get<std::string>() + "';") == "1\n");
+                         best["training"].get<std::string>() + "';") == "1\n");
+  // Its stage and space as the experiment names them, whichever run trained it (a run's
+  // rows carry the stage qualified by the run: base@2/train).
+  BOOST_TEST(best["stage"].get<std::string>() + "\n" ==
+             sql(db, "SELECT stage FROM uses WHERE run = 'uniform@2' AND unit = '" +
+                         best["training"].get<std::string>() + "';"));
+  BOOST_TEST(!best["stage"].get<std::string>().empty());
+  BOOST_TEST(!best["space"].get<std::string>().empty());
   auto nope = run_narrow({"laws", out, "--only", "nope@3"});
   BOOST_TEST(nope.exit_code == 2);
   BOOST_TEST(nope.err == "narrow laws: error: --only: 'nope@3' is not a run of " + db +

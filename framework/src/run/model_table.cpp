@@ -7,13 +7,16 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 #include <yaml-cpp/yaml.h>
 
 #include "narrow/device.hpp"
 #include "narrow/errors.hpp"
 #include "narrow/registry.hpp"
 #include "narrow/store.hpp"
+#include "narrow/record.hpp"
 #include "narrow/training.hpp"
+#include "run/runs.hpp"
 
 namespace narrow {
 
@@ -105,13 +108,24 @@ ModelTable load_model_table(const Store& store, const Registry* registry,
       stored_device(experiment, registry, table.device, table.device_problem);
   table.device_predicts = device && device->predicts();
 
-  // Which stage trained each model, and which spaces drew each architecture.
-  std::map<std::string, std::string> stage_of;
+  // Which stage trained each model (the stage of its first use, as the experiment names it,
+  // whichever run did it), and which spaces drew each architecture or shrank it as a
+  // reference.
+  std::map<std::string, std::string> stage_of = unit_stages(store);
+  // A store written without runs (through the Store interface alone) records no uses: its
+  // stages' own queries say which stage trained what.
   for (const auto& stage : stage_names(store, experiment))
     for (const auto& t : store.trainings(stage)) stage_of.emplace(t.key, stage);
   std::map<std::string, std::set<std::string>> spaces_of;
   for (const auto& d : store.draws())
     if (d.status == DrawStatus::accepted && !d.hash.empty()) spaces_of[d.hash].insert(d.space);
+  std::map<std::string, std::string> reference_space;  // by training key
+  for (const Record& r : store.records("train.reference")) {
+    const auto data = nlohmann::json::parse(r.data, nullptr, false);
+    if (data.is_object() && data.contains("training") && data.contains("space"))
+      reference_space.emplace(data["training"].get<std::string>(),
+                              data["space"].get<std::string>());
+  }
   std::map<std::string, Metrics> stored_metrics;
   for (const auto& a : store.accepted_architectures()) stored_metrics.emplace(a.hash, a.metrics);
   std::map<std::string, double> measured;  // by hash: the first stored measurement's mean
@@ -156,6 +170,8 @@ ModelTable load_model_table(const Store& store, const Registry* registry,
     if (const auto s = stage_of.find(t.key); s != stage_of.end()) row.stage = s->second;
     if (const auto s = spaces_of.find(t.architecture_hash); s != spaces_of.end())
       row.space = fmt::format("{}", fmt::join(s->second, ","));
+    else if (const auto r = reference_space.find(t.key); r != reference_space.end())
+      row.space = r->second;
     const auto m = stored_metrics.find(t.architecture_hash);
     row.metrics = m != stored_metrics.end() ? m->second : analyse(arch);
     if (const auto l = measured.find(t.architecture_hash); l != measured.end()) {

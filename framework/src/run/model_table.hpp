@@ -28,7 +28,8 @@ struct NARROW_API ModelRow {
   std::string training_key;
   std::string architecture_hash;
   std::string stage;     // the stage that trained it; empty when the store does not say
-  std::string space;     // the space(s) that drew the architecture, comma-separated; may be empty
+  std::string space;     // the space(s) that drew the architecture, comma-separated, or the
+                         // space of a shrunk reference; may be empty
   std::string format;    // "float32" for the model as trained, else the format's name
   std::string rounding;  // the precision stage's rounding; empty for float32
   int bits = 32;

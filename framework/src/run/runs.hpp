@@ -4,6 +4,7 @@
 // Units are keyed by content, so a unit two runs need is done once and used by both; the
 // `uses` table says which units each run's stages used (docs/results-store.md).
 #include <cstdint>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -38,6 +39,10 @@ NARROW_API std::vector<StoredRun> stored_runs(const Store& store);
 
 /// Every unit (training keys included) the stages of run `id` used.
 NARROW_API std::set<std::string> run_unit_keys(const Store& store, const std::string& id);
+
+/// The stage name (as the experiment names it, without its run) that first used each unit:
+/// the stage that did it, or the first to reuse a unit older than runs.
+NARROW_API std::map<std::string, std::string> unit_stages(const Store& store);
 
 /// Throws InputError "OPTION: 'ID' is not a run of DB (runs: '', uniform@1, ...)" unless `id`
 /// is the id of one of `runs`: the check of the commands that read one run of a store.

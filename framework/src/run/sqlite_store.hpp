@@ -67,6 +67,7 @@ class SqliteStore final : public Store {
                const std::string& stages_json);
   std::vector<StoredRun> runs() const;
   std::set<std::string> run_units(const std::string& run) const;
+  std::map<std::string, std::string> unit_stages() const;
 
  private:
   /// BEGIN IMMEDIATE on construction; ROLLBACK on destruction unless commit() succeeded.
@@ -117,7 +118,7 @@ class SqliteStore final : public Store {
       select_stage_trainings_, training_weights_, training_dataset_, insert_precision_,
       select_precisions_, select_stage_precisions_, insert_latency_, select_latencies_,
       select_stage_latencies_, insert_record_, select_records_, select_stage_records_, insert_use_,
-      begin_run_, end_run_, select_runs_, select_run_units_;
+      begin_run_, end_run_, select_runs_, select_run_units_, select_unit_stages_;
 };
 
 }  // namespace narrow

@@ -196,7 +196,7 @@ void SqliteStore::finalize() {
         &select_stage_trainings_, &training_weights_, &training_dataset_, &insert_precision_,
         &select_precisions_, &select_stage_precisions_, &insert_latency_, &select_latencies_,
         &select_stage_latencies_, &insert_record_, &select_records_, &select_stage_records_, &insert_use_, &begin_run_,
-        &end_run_, &select_runs_, &select_run_units_})
+        &end_run_, &select_runs_, &select_run_units_, &select_unit_stages_})
     s->reset();
 }
 
@@ -292,6 +292,11 @@ void SqliteStore::prepare() {
       "(SELECT count(DISTINCT t.key) FROM uses u JOIN trainings t ON t.key = u.unit "
       "WHERE u.run = r.id) FROM runs r ORDER BY r.rowid");
   select_run_units_ = make("SELECT DISTINCT unit FROM uses WHERE run = ?1 ORDER BY unit");
+  // The stage of the first run that used each unit (the one that did it, as runs start in
+  // order and a run's first use of a unit is the stage that computed or first reused it).
+  select_unit_stages_ = make(
+      "SELECT u.unit, u.stage FROM uses u JOIN runs r ON r.id = u.run ORDER BY r.rowid DESC, "
+      "u.rowid DESC");
 }
 
 std::unique_ptr<Store> Store::open(const std::string& path) {

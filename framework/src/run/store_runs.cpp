@@ -84,7 +84,19 @@ std::set<std::string> SqliteStore::run_units(const std::string& run) const {
   return out;
 }
 
+std::map<std::string, std::string> SqliteStore::unit_stages() const {
+  std::map<std::string, std::string> out;
+  Query q(*select_unit_stages_);
+  // Latest first, so that the earliest use is the one left in the map.
+  while (q.step("cannot read the stages of the units")) out[q.text(0)] = q.text(1);
+  return out;
+}
+
 std::vector<StoredRun> stored_runs(const Store& store) { return sqlite_of(store).runs(); }
+
+std::map<std::string, std::string> unit_stages(const Store& store) {
+  return sqlite_of(store).unit_stages();
+}
 
 std::set<std::string> run_unit_keys(const Store& store, const std::string& id) {
   return sqlite_of(store).run_units(id);
