@@ -90,6 +90,23 @@ std::set<std::string> stage_names(const Store& store, const YAML::Node& experime
 
 }  // namespace
 
+std::vector<StoredReference> stored_references(const Store& store) {
+  std::vector<StoredReference> out;
+  for (const Record& r : store.records("train.reference")) {
+    const auto j = nlohmann::json::parse(r.data, nullptr, false);
+    if (!j.is_object()) continue;
+    StoredReference ref;
+    ref.unit = r.unit;
+    for (auto [field, name] : {std::pair{&ref.space, "space"}, {&ref.reference, "reference"},
+                               {&ref.training, "training"}, {&ref.hash, "hash"},
+                               {&ref.metric, "metric"}})
+      if (j.contains(name) && j[name].is_string()) *field = j[name].get<std::string>();
+    if (j.contains("budget") && j["budget"].is_number()) ref.budget = j["budget"].get<double>();
+    out.push_back(std::move(ref));
+  }
+  return out;
+}
+
 std::vector<std::string> stored_plugin_paths(const Store& store) {
   std::vector<std::string> out;
   const YAML::Node experiment = stored_experiment(store);
@@ -120,12 +137,8 @@ ModelTable load_model_table(const Store& store, const Registry* registry,
   for (const auto& d : store.draws())
     if (d.status == DrawStatus::accepted && !d.hash.empty()) spaces_of[d.hash].insert(d.space);
   std::map<std::string, std::string> reference_space;  // by training key
-  for (const Record& r : store.records("train.reference")) {
-    const auto data = nlohmann::json::parse(r.data, nullptr, false);
-    if (data.is_object() && data.contains("training") && data.contains("space"))
-      reference_space.emplace(data["training"].get<std::string>(),
-                              data["space"].get<std::string>());
-  }
+  for (const StoredReference& r : stored_references(store))
+    if (!r.training.empty() && !r.space.empty()) reference_space.emplace(r.training, r.space);
   std::map<std::string, Metrics> stored_metrics;
   for (const auto& a : store.accepted_architectures()) stored_metrics.emplace(a.hash, a.metrics);
   std::map<std::string, double> measured;  // by hash: the first stored measurement's mean

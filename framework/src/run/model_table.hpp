@@ -59,6 +59,18 @@ struct NARROW_API ModelTable {
   const Architecture& architecture(const std::string& hash) const;  // Error when absent
 };
 
+/// A record of kind `train.reference` (the `train` strategy's `select: references`: one
+/// reference model shrunk to one budget and trained), as stored.
+struct NARROW_API StoredReference {
+  std::string unit;  // the unit that wrote it: a run's uses say whether it is the run's
+  std::string space, reference, training, hash, metric;  // empty when the record lacks one
+  std::optional<double> budget;  // in the metric's unit; empty when the record has no number
+};
+
+/// Every `train.reference` record of the store: the one reader of them (report, comparison,
+/// model table). Records that are not JSON objects are left out.
+NARROW_API std::vector<StoredReference> stored_references(const Store& store);
+
 /// The plugin paths of the store's experiment (`plugins:`) that still exist: what a command
 /// loads, besides its --plugins, to rebuild the run's device as the run had it.
 NARROW_API std::vector<std::string> stored_plugin_paths(const Store& store);

@@ -7,7 +7,6 @@
 #include <set>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "narrow/pareto.hpp"
 #include "narrow/store.hpp"
@@ -100,18 +99,14 @@ const FormatPoint* best_point(const RunData& r, double budget) {
 std::vector<RunData> load_runs(const Store& store, const std::string& db,
                                const std::vector<StoredRun>& runs) {
   std::vector<RunData> out;
-  const auto records = store.records("train.reference");
+  const auto references = stored_references(store);
   for (const StoredRun& run : runs) {
     const auto units = run_unit_keys(store, run.id);
     RunData r{run, load_models(store, db, &units), {}, {}, {}};
     r.points = load_format_points(load_model_table(store, nullptr, &units), r.models);
-    for (const auto& rec : records) {
-      if (!units.count(rec.unit)) continue;
-      const auto j = nlohmann::json::parse(rec.data);
-      if (!j.contains("budget") || !j["budget"].is_number()) continue;  // not one we can place
-      r.references.push_back({j.value("reference", std::string()),
-                              j.value("training", std::string()), j["budget"].get<double>()});
-    }
+    for (const auto& ref : references)
+      if (units.count(ref.unit) && ref.budget)  // without a budget, not one we can place
+        r.references.push_back({ref.reference, ref.training, *ref.budget});
     r.float32_bytes = float32_bytes_of(r);
     out.push_back(std::move(r));
   }
@@ -127,12 +122,8 @@ std::string budget_text(double b) {
 
 std::vector<double> default_budgets(const Store& store) {
   std::set<double> budgets;
-  for (const auto& rec : store.records("train.reference")) {
-    const auto j = nlohmann::json::parse(rec.data);
-    if (j.value("metric", std::string()) == "weight_bytes" && j.contains("budget") &&
-        j["budget"].is_number())
-      budgets.insert(j["budget"].get<double>());
-  }
+  for (const auto& ref : stored_references(store))
+    if (ref.metric == "weight_bytes" && ref.budget) budgets.insert(*ref.budget);
   budgets.erase(0.0);
   if (budgets.empty()) return {4096, 16384};
   return {budgets.begin(), budgets.end()};

@@ -48,12 +48,10 @@ std::map<std::string, double> latencies_by_hash(const Store& store, UnitFilter u
 // from the records of kind train.reference.
 std::map<std::string, std::string> reference_names(const Store& store) {
   std::map<std::string, std::string> out;
-  for (const auto& r : store.records("train.reference")) {
-    const auto j = nlohmann::json::parse(r.data, nullptr, false);
-    if (!j.is_object()) continue;
-    const std::string name = j.value("reference", std::string("reference"));
-    if (j.contains("training") && j["training"].is_string()) out[j["training"].get<std::string>()] = name;
-    if (j.contains("hash") && j["hash"].is_string()) out.emplace("hash:" + j["hash"].get<std::string>(), name);
+  for (const StoredReference& r : stored_references(store)) {
+    const std::string name = r.reference.empty() ? "reference" : r.reference;
+    if (!r.training.empty()) out[r.training] = name;
+    if (!r.hash.empty()) out.emplace("hash:" + r.hash, name);
   }
   return out;
 }
