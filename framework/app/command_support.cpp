@@ -13,6 +13,7 @@
 
 #include "narrow/errors.hpp"
 #include "narrow/name_lists.hpp"
+#include "run/model_table.hpp"
 #include "run/runner.hpp"
 
 namespace po = boost::program_options;
@@ -76,6 +77,20 @@ LoadedPlugins load_plugins(const std::vector<std::string>& extra) {
 
 Registry& load_registry(const std::vector<std::string>& extra) {
   return load_plugins(extra).registry;
+}
+
+Registry& load_run_registry(std::vector<std::string> extra, const Store& store) {
+  for (auto& p : stored_plugin_paths(store)) extra.push_back(std::move(p));
+  return load_registry(extra);
+}
+
+std::optional<std::set<std::string>> only_run_units(const boost::program_options::variables_map& vm,
+                                                    const std::string& only, const Store& store,
+                                                    const std::vector<StoredRun>& runs,
+                                                    const std::string& db) {
+  if (!vm.count("only")) return std::nullopt;
+  require_run(runs, only, db);
+  return run_unit_keys(store, only);
 }
 
 void add_seeds_option(boost::program_options::options_description& opts, std::string& seeds) {

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -18,6 +20,7 @@
 #include "narrow/store.hpp"
 #include "run/experiment.hpp"
 #include "run/loader.hpp"
+#include "run/runs.hpp"
 
 namespace narrow::cli {
 
@@ -58,6 +61,17 @@ LoadedPlugins load_plugins(const std::vector<std::string>& extra);
 
 /// load_plugins(extra).registry.
 Registry& load_registry(const std::vector<std::string>& extra);
+
+/// The registry to read a stored run with: the --plugins `extra` and the run's own plugins
+/// (its experiment's `plugins:`, stored_plugin_paths), so that its device rebuilds.
+Registry& load_run_registry(std::vector<std::string> extra, const Store& store);
+
+/// With --only (`vm` has "only"): the units run `only` of `runs` used (run_unit_keys), after
+/// require_run refused an id that is not a run of `db`; without it, nothing (every run).
+std::optional<std::set<std::string>> only_run_units(const boost::program_options::variables_map& vm,
+                                                    const std::string& only, const Store& store,
+                                                    const std::vector<StoredRun>& runs,
+                                                    const std::string& db);
 
 /// Validates the experiment `file` with `sets` overrides (a new loader for its plugin paths).
 /// `--seeds 1,2,3`: the experiment's `seeds` from the command line, as one more --set

@@ -1,7 +1,6 @@
 // `narrow query`: the best stored model within bounds on its metrics, or the Pareto front of
 // accuracy against one metric, from a run's results store.
 #include <optional>
-#include <set>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -140,14 +139,8 @@ int cmd_query(const std::vector<std::string>& args) {
 
   const std::string db = run_store_path(run);
   auto store = open_store(db);
-  std::optional<std::set<std::string>> units;
-  if (vm.count("only")) {
-    require_run(stored_runs(*store), only, db);
-    units = run_unit_keys(*store, only);
-  }
-  // The run's own plugins too (its experiment's `plugins:`), so that its device rebuilds.
-  for (auto& p : stored_plugin_paths(*store)) paths.push_back(std::move(p));
-  const Registry& registry = load_registry(paths);
+  const auto units = only_run_units(vm, only, *store, stored_runs(*store), db);
+  const Registry& registry = load_run_registry(paths, *store);
   const ModelTable table = load_model_table(*store, &registry, units ? &*units : nullptr);
   if (table.rows.empty())
     throw InputError(fmt::format("'{}' holds no successful training to query", db));

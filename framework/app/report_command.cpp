@@ -1,11 +1,7 @@
 // `narrow report`: the figures and tables of a run as files, with one page that shows them.
-#include <algorithm>
 #include <filesystem>
-#include <optional>
-#include <set>
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include "command_support.hpp"
 #include "commands.hpp"
@@ -15,7 +11,6 @@
 #include "run/report/gnuplot.hpp"
 #include "run/report/comparison.hpp"
 #include "run/report/report.hpp"
-#include "run/model_table.hpp"
 #include "run/runs.hpp"
 
 namespace po = boost::program_options;
@@ -70,17 +65,11 @@ int cmd_report(const std::vector<std::string>& args) {
     budgets = report::default_budgets(*store);
   }
   const std::vector<StoredRun> runs = stored_runs(*store);
-  std::optional<std::set<std::string>> units;
-  if (vm.count("only")) {
-    require_run(runs, only, db);
-    units = run_unit_keys(*store, only);
-  }
+  const auto units = only_run_units(vm, only, *store, runs, db);
   report::prepare_output_folder(out);
   report::require_gnuplot();
   // The run's device predicts the latency of the models it did not measure (Figure 7).
-  // The run's own plugins too (its experiment's `plugins:`), so that its device rebuilds.
-  for (auto& p : stored_plugin_paths(*store)) paths.push_back(std::move(p));
-  const Registry& registry = load_registry(paths);
+  const Registry& registry = load_run_registry(paths, *store);
   const report::Report content =
       report::build_report(*store, db, runs, units ? &*units : nullptr, budgets, &registry);
   const nlohmann::json summary = report::write_report(content, out);
