@@ -46,24 +46,25 @@ bool tie_order(const ModelRow& a, const ModelRow& b) {
          std::tie(b.weight_bytes, b.architecture_hash, b.training_key, b.format, b.rounding);
 }
 
+const std::vector<std::string>& format_families() {
+  static const std::vector<std::string> families{"float32", "16-bit", "8-bit", "below 8 bits"};
+  return families;
+}
+
 std::string format_family(int bits) {
-  if (bits >= 32) return "float32";
-  if (bits > 8) return "16-bit";
-  if (bits == 8) return "8-bit";
-  return "below 8 bits";
+  return format_families()[bits >= 32 ? 0 : bits > 8 ? 1 : bits == 8 ? 2 : 3];
 }
 
 int family_rank(const std::string& family) {
-  if (family == "float32") return 0;
-  if (family == "16-bit") return 1;
-  if (family == "8-bit") return 2;
-  return 3;
+  const auto& f = format_families();
+  return int(std::find(f.begin(), f.end() - 1, family) - f.begin());
 }
 
 std::vector<std::size_t> rows_of_format(const ModelTable& table, const std::string& format) {
   // "float32" is the models as trained, not the family (a 32-bit format a precision stage
   // evaluated is a format of its own name).
-  const bool family = format == "16-bit" || format == "8-bit" || format == "below 8 bits";
+  const auto& families = format_families();
+  const bool family = std::find(families.begin() + 1, families.end(), format) != families.end();
   std::vector<std::size_t> rows;
   std::set<std::string> names;
   for (std::size_t i = 0; i < table.rows.size(); ++i) {
@@ -76,9 +77,10 @@ std::vector<std::size_t> rows_of_format(const ModelTable& table, const std::stri
   if (rows.empty() && format != "any" && format != "float32")
     throw InputError(fmt::format(
         "--format '{}': no stored model was evaluated in that {} (formats of this store: {}; "
-        "or a family: 16-bit, 8-bit, below 8 bits; or any)",
+        "or a family: {}; or any)",
         format, family ? "family" : "format",
-        names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", "))));
+        names.empty() ? "none" : fmt::format("{}", fmt::join(names, ", ")),
+        fmt::join(families.begin() + 1, families.end(), ", ")));
   return rows;
 }
 

@@ -32,8 +32,10 @@ NARROW_API std::optional<double> accuracy_of(const ModelRow& row, Split split);
 /// then the architecture hash, the training key, the format and the rounding.
 NARROW_API bool tie_order(const ModelRow& a, const ModelRow& b);
 
-/// The number-format family of a bit width: "float32" (32 bits and more), "16-bit" (9 to 31
-/// bits), "8-bit" and "below 8 bits"; in that order by family_rank.
+/// The number-format families in the order of family_rank: "float32" (32 bits and more),
+/// "16-bit" (9 to 31 bits), "8-bit" and "below 8 bits".
+NARROW_API const std::vector<std::string>& format_families();
+/// The family of a bit width, and the rank of a family (an unknown name ranks last).
 NARROW_API std::string format_family(int bits);
 NARROW_API int family_rank(const std::string& family);
 
