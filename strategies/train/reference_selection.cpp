@@ -26,13 +26,17 @@ std::vector<Budget> parse_budgets(const std::string& text, const std::string& me
   return out;
 }
 
+bool chooses_space(const ReferenceRequest& request, const std::string& space) {
+  return request.spaces.empty() ||
+         std::count(request.spaces.begin(), request.spaces.end(), space) > 0;
+}
+
 std::vector<std::pair<std::string, const SearchSpace*>> chosen_spaces(
     const std::vector<std::string>& names, const std::vector<const SearchSpace*>& spaces,
     const ReferenceRequest& request) {
   std::vector<std::pair<std::string, const SearchSpace*>> out;
   for (std::size_t i = 0; i < names.size() && i < spaces.size(); ++i)
-    if (request.spaces.empty() || std::count(request.spaces.begin(), request.spaces.end(), names[i]))
-      out.emplace_back(names[i], spaces[i]);
+    if (chooses_space(request, names[i])) out.emplace_back(names[i], spaces[i]);
   return out;
 }
 
@@ -64,14 +68,10 @@ void check_references(const std::vector<std::pair<std::string, const SearchSpace
 
 std::vector<ShrunkReference> shrink_references(StageContext& ctx,
                                                const ReferenceRequest& request) {
+  // The named references were checked when the experiment was validated (check_references).
   std::vector<const SpaceEntry*> spaces;
-  std::vector<std::pair<std::string, const SearchSpace*>> chosen;
   for (const SpaceEntry& e : ctx.spaces())
-    if (request.spaces.empty() || std::count(request.spaces.begin(), request.spaces.end(), e.name)) {
-      spaces.push_back(&e);
-      chosen.emplace_back(e.name, e.space);
-    }
-  check_references(chosen, request);  // made at validation too (TrainStrategy::check)
+    if (chooses_space(request, e.name)) spaces.push_back(&e);
 
   std::vector<ShrunkReference> out;
   for (const SpaceEntry* e : spaces) {

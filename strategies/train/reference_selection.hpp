@@ -43,7 +43,10 @@ struct ReferenceRequest {
   std::vector<std::string> spaces;      // empty: every space
 };
 
-/// The spaces the request chooses (all when it names none), from the experiment's space names
+/// Whether the request chooses the space named `space` (every space when it names none).
+bool chooses_space(const ReferenceRequest& request, const std::string& space);
+
+/// The spaces the request chooses, from the experiment's space names
 /// and objects in the same order (StagePlan::spaces, StagePlan::space_objects).
 std::vector<std::pair<std::string, const SearchSpace*>> chosen_spaces(
     const std::vector<std::string>& names, const std::vector<const SearchSpace*>& spaces,
@@ -57,8 +60,8 @@ void check_references(const std::vector<std::pair<std::string, const SearchSpace
 
 /// Builds and shrinks every reference the request names, in the order of the spaces, their
 /// references and the budgets. A reference whose smallest widths are over a budget is
-/// skipped with an info line. A named reference that none of the chosen spaces has is an
-/// InputError listing the references they have.
+/// skipped with an info line. The named references are those check_references accepted when
+/// the experiment was validated.
 std::vector<ShrunkReference> shrink_references(StageContext& ctx, const ReferenceRequest& request);
 
 /// The record of kind `train.reference` of a shrunk reference that trains under `training`

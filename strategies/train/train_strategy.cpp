@@ -94,15 +94,18 @@ TrainStrategy::TrainStrategy(const Parameters& p)
     request_.spaces = comma_list(p.string("spaces"));
     return;
   }
-  if (select_ == "grid" && !p.string("budgets").empty())
+  if (!p.string("budgets").empty()) {
+    if (select_ != "grid")
+      throw ParameterError("budgets", fmt::format("only 'select: references' and 'select: grid' "
+                                                  "use 'budgets' (select is '{}')",
+                                                  select_));
     grid_budgets_ = parse_budgets(p.string("budgets"), metric_);
-  for (const char* name : {"budgets", "references", "spaces"})
-    if (!p.string(name).empty() && !(select_ == "grid" && std::string(name) == "budgets"))
-      throw ParameterError(
-          name, fmt::format("only {} '{}' (select is '{}')",
-                            std::string(name) == "budgets" ? "'select: references' and 'select: grid' use"
-                                                           : "'select: references' uses",
-                            name, select_));
+  }
+  for (const char* name : {"references", "spaces"})
+    if (!p.string(name).empty())
+      throw ParameterError(name, fmt::format("only 'select: references' uses '{}' (select is "
+                                             "'{}')",
+                                             name, select_));
 }
 
 std::vector<double> TrainStrategy::budget_values() const {
