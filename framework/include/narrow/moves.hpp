@@ -62,8 +62,7 @@ struct NARROW_API Move {
 
 /// The coordinates of `a` a layer move may scale: the variables of the active layers of every
 /// group (layer i of a group is active when its depth variable is at least i).
-NARROW_API std::vector<std::size_t> active_coordinates(const std::vector<Variable>& vars,
-                                                       const std::vector<LayerGroup>& groups,
+NARROW_API std::vector<std::size_t> active_coordinates(const std::vector<LayerGroup>& groups,
                                                        const Assignment& a);
 
 /// `a` after `move`, or empty when the move cannot apply (the depth at its bound, the layer

@@ -82,10 +82,8 @@ std::string Move::text(const std::vector<Variable>& vars,
   return fmt::format("{} {}", kind == Kind::add_layer ? "add" : "remove", prefix);
 }
 
-std::vector<std::size_t> active_coordinates(const std::vector<Variable>& vars,
-                                            const std::vector<LayerGroup>& groups,
+std::vector<std::size_t> active_coordinates(const std::vector<LayerGroup>& groups,
                                             const Assignment& a) {
-  (void)vars;
   std::vector<std::size_t> out;
   for (const LayerGroup& g : groups)
     for (std::int64_t i = 1; i <= a.at(g.depth) && i <= std::int64_t(g.layers.size()); ++i)
@@ -99,7 +97,7 @@ std::optional<Assignment> apply_move(const std::vector<Variable>& vars,
                                      const Move& move, Rng& rng, const MoveFactors& f) {
   Assignment out = a;
   if (move.kind == Move::Kind::scale) {
-    const auto coordinates = active_coordinates(vars, groups, a);
+    const auto coordinates = active_coordinates(groups, a);
     if (!std::binary_search(coordinates.begin(), coordinates.end(), move.variable))
       return std::nullopt;
     const auto next = scaled_value(vars.at(move.variable), a.at(move.variable), move.direction, f);
@@ -144,7 +142,7 @@ std::optional<Move> random_move(const std::vector<Variable>& vars,
   }
   // Layer moves the bounds allow: (coordinate, direction) pairs.
   std::vector<std::pair<std::size_t, int>> layer;
-  for (std::size_t v : active_coordinates(vars, groups, a))
+  for (std::size_t v : active_coordinates(groups, a))
     for (int direction : {1, -1})
       if (scaled_value(vars[v], a[v], direction)) layer.emplace_back(v, direction);
   if (meta.empty() && layer.empty()) return std::nullopt;
