@@ -28,6 +28,11 @@ struct NARROW_API Draw {
   double latency = 0;         // predicted seconds when the constraints bound latency
 };
 
+/// An assignment built by `space`, finalized, analysed and checked against `constraints`:
+/// what a single draw, or a move of adaptive search, comes to.
+NARROW_API Draw assess(const SearchSpace& space, Assignment assignment,
+                       const Constraints& constraints);
+
 /// One drawn architecture, finalized and analysed.
 struct NARROW_API SampledArchitecture {
   std::uint64_t index = 0;

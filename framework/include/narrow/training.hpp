@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -153,6 +154,15 @@ class NARROW_API TrainingService {
   /// (a dataset that cannot be read) is thrown once the running jobs have finished.
   virtual void run(const std::vector<TrainJob>& jobs,
                    const std::function<void(const TrainResult&)>& on_result) = 0;
+  /// Runs jobs as `next` offers them, for a search that decides each job from the results
+  /// before it (Monte Carlo's adaptive samples). Whenever a worker is free, `next()` is asked
+  /// for a job: one it returns starts on that worker at once; an empty optional means nothing
+  /// can start yet, and `next` is asked again after the next result. The stream ends when no
+  /// job runs and `next` offers none. `next` and `on_result` are never called by two threads at
+  /// once. A failed training is a result; an error is thrown once the running jobs end, and
+  /// no job starts after it.
+  virtual void run_stream(const std::function<std::optional<TrainJob>()>& next,
+                          const std::function<void(const TrainResult&)>& on_result) = 0;
   /// Evaluates precision jobs on the same workers (J jobs at once, T LibTorch threads each).
   /// `on_result(job, index, result)` hears of each result as it is made, never two at once:
   /// index 0 is the float32 reference, index i > 0 the job's format i - 1. A format that does

@@ -24,6 +24,28 @@ std::string_view draw_status_name(DrawStatus s) {
   return "unknown";
 }
 
+Draw assess(const SearchSpace& space, Assignment assignment, const Constraints& constraints) {
+  Draw d;
+  d.assignment = std::move(assignment);
+  if (!space.try_build(d.assignment, d.architecture, d.reason)) return d;
+  try {
+    d.architecture.finalize();
+  } catch (const InvalidArchitecture& e) {
+    d.reason = e.what();
+    return d;
+  }
+  d.metrics = analyse(d.architecture);
+  d.hash = d.architecture.hash();
+  d.json = d.architecture.to_json_string();
+  if (const Constraint* c = constraints.violated(d.metrics, &d.architecture, &d.latency)) {
+    d.status = DrawStatus::rejected;
+    d.reason = Constraints::describe(*c, d.metrics, d.latency);
+  } else {
+    d.status = DrawStatus::accepted;
+  }
+  return d;
+}
+
 Sampler::Sampler(const SearchSpace& space, SamplingLaw law, std::uint64_t seed,
                  std::int64_t max_rejections_in_a_row)
     : space_(space), law_(std::move(law)), seed_(seed), max_rejections_(max_rejections_in_a_row) {
@@ -82,25 +104,8 @@ std::vector<Draw> Sampler::draw_batch(std::uint64_t first, std::uint64_t count,
   std::vector<Draw> out(count);
   parallel_chunks(count, 16, threads, [&](std::uint64_t begin, std::uint64_t end) {
     for (std::uint64_t i = begin; i != end; ++i) {
-      Draw& d = out[i];
       auto rng = stream(seed_, first + i);
-      d.assignment = space_.draw(law_, rng);
-      if (!space_.try_build(d.assignment, d.architecture, d.reason)) continue;
-      try {
-        d.architecture.finalize();
-      } catch (const InvalidArchitecture& e) {
-        d.reason = e.what();
-        continue;
-      }
-      d.metrics = analyse(d.architecture);
-      d.hash = d.architecture.hash();
-      d.json = d.architecture.to_json_string();
-      if (const Constraint* c = constraints.violated(d.metrics, &d.architecture, &d.latency)) {
-        d.status = DrawStatus::rejected;
-        d.reason = Constraints::describe(*c, d.metrics, d.latency);
-      } else {
-        d.status = DrawStatus::accepted;
-      }
+      out[i] = assess(space_, space_.draw(law_, rng), constraints);
     }
   });
   return out;

@@ -3,10 +3,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <exception>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <fmt/format.h>
@@ -149,6 +151,68 @@ class LocalScheduler final : public TrainingService {
       std::lock_guard lock(results);
       if (!stop.load()) on_result(r);
     });
+  }
+
+  void run_stream(const std::function<std::optional<TrainJob>()>& next,
+                  const std::function<void(const TrainResult&)>& on_result) override {
+    // Each worker asks for a job under the lock, trains without it, and reports under it; a
+    // worker offered nothing waits for the next result (or for the stream to end).
+    std::mutex mutex;
+    std::condition_variable changed;
+    int running = 0;
+    bool over = false;
+    std::exception_ptr error;
+    auto worker = [&] {
+      std::unique_lock lock(mutex);
+      while (!over) {
+        std::optional<TrainJob> job;
+        if (!error) {
+          try {
+            job = next();
+          } catch (...) {
+            error = std::current_exception();
+          }
+        }
+        if (!job) {
+          if (running == 0) {
+            over = true;
+            changed.notify_all();
+            break;
+          }
+          changed.wait(lock);
+          continue;
+        }
+        ++running;
+        lock.unlock();
+        std::optional<TrainResult> r;
+        std::exception_ptr failure;
+        try {
+          r = train_job(registry_, *job, threads_, {});
+        } catch (...) {
+          failure = std::current_exception();
+        }
+        lock.lock();
+        --running;
+        if (failure && !error) error = failure;
+        if (r && !error) {
+          try {
+            on_result(*r);
+          } catch (...) {
+            error = std::current_exception();
+          }
+        }
+        changed.notify_all();
+      }
+    };
+    tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
+                              std::max(jobs_, 2));
+    tbb::task_arena arena(jobs_);
+    arena.execute([&] {
+      tbb::task_group group;
+      for (int w = 0; w < jobs_; ++w) group.run(worker);
+      group.wait();
+    });
+    if (error) std::rethrow_exception(error);
   }
 
   void evaluate_precision(
