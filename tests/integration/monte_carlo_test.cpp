@@ -1,0 +1,187 @@
+#define BOOST_TEST_MODULE monte_carlo
+// The monte_carlo strategy end to end on experiments/smoke/monte_carlo.yaml (real trainings on
+// 300 images): every sample stored with its phase, parent, move and J, each within the
+// experiment's bounds and the bounds of the earlier search, traction and full budgets as set,
+// the accepted model the best fully trained J, the asynchronous variant on two workers, and a
+// run killed with SIGKILL that resumes to the same samples.
+#include <boost/test/unit_test.hpp>
+
+#include <signal.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <map>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/process.hpp>
+#include <nlohmann/json.hpp>
+
+#include "support/run.hpp"
+#include "support/sqlite.hpp"
+
+namespace fs = std::filesystem;
+using narrow::test::build_dir;
+using narrow::test::run_narrow;
+using narrow::test::source_dir;
+using narrow::test::sql;
+using nlohmann::json;
+
+namespace {
+
+const std::string experiment =
+    (fs::path(source_dir()) / "experiments" / "smoke" / "monte_carlo.yaml").string();
+
+// The records of `kind` of a stored stage ("search", "async@1/search"), in the order written.
+std::vector<json> records(const std::string& db, const std::string& kind,
+                          const std::string& stage) {
+  std::vector<json> out;
+  std::istringstream lines(sql(db, "SELECT data FROM records WHERE kind = '" + kind +
+                                       "' AND stage = '" + stage + "' ORDER BY rowid;"));
+  for (std::string line; std::getline(lines, line);)
+    if (!line.empty()) out.push_back(json::parse(line));
+  return out;
+}
+
+// The samples of a stage by index.
+std::map<int, json> samples(const std::string& db, const std::string& stage) {
+  std::map<int, json> out;
+  for (auto& r : records(db, "monte_carlo.sample", stage)) out[r["index"].get<int>()] = r;
+  return out;
+}
+
+struct Smoke {
+  fs::path dir = fs::path(build_dir()) / "tests" / "monte_carlo";
+  std::string out = (dir / "run").string(), db = out + "/results.db";
+  Smoke() {
+    fs::remove_all(dir);
+    fs::create_directories(dir);
+    auto r = run_narrow({"run", experiment, "--out", out, "--jobs", "2", "--threads", "2"});
+    BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  }
+};
+
+void check_search(const std::string& db, const std::string& stage, int random, int traction,
+                  int full, const json& bounds) {
+  BOOST_TEST_CONTEXT("stage " << stage) {
+    const auto s = samples(db, stage);
+    BOOST_REQUIRE(int(s.size()) == random + traction + full);
+    const auto result = records(db, "monte_carlo.result", stage);
+    BOOST_REQUIRE(result.size() == 1u);
+    double best_full = INFINITY;
+    for (const auto& [k, x] : s) {
+      BOOST_TEST_CONTEXT("sample " << k) {
+        const std::string phase = x["phase"];
+        BOOST_TEST(phase == (k < random ? "random" : k < random + traction ? "traction" : "full"));
+        // Draws in the random phase; moves from an earlier sample after it.
+        if (k < random) BOOST_TEST(x["parent"] == -1);
+        if (x["parent"] != -1) BOOST_TEST(x["parent"].get<int>() < k);
+        // Within every bound, the experiment's and the earlier search's.
+        for (const auto& [metric, max] : bounds.items())
+          BOOST_TEST(x["metrics"][metric].get<double>() <= max.get<double>());
+        // J = validation loss + 5e-5 params.
+        if (x["status"] == "ok") {
+          BOOST_TEST(x["objective"].get<double>() ==
+                         x["val_loss"].get<double>() + 5e-5 * x["metrics"]["params"].get<double>(),
+                     boost::test_tools::tolerance(1e-9));
+          if (phase == "full") best_full = std::min(best_full, x["objective"].get<double>());
+        }
+        // The training it names, with the budget of its phase: 3 batches, or one epoch.
+        const std::string training = x["training"];
+        const std::string row = sql(db, "SELECT hash || ' ' || iterations || ' ' || epochs FROM "
+                                        "trainings WHERE key = '" + training + "';");
+        std::istringstream in(row);
+        std::string hash;
+        long iterations = 0, epochs = 0;
+        in >> hash >> iterations >> epochs;
+        BOOST_TEST(hash == x["architecture_hash"].get<std::string>());
+        if (phase == "full")
+          BOOST_TEST(epochs == 1);
+        else
+          BOOST_TEST(iterations == 3);
+      }
+    }
+    // The accepted model is the fully trained sample with the lowest J.
+    BOOST_TEST(result[0]["accepted"]["objective"].get<double>() == best_full);
+    BOOST_TEST(s.at(result[0]["accepted"]["index"].get<int>())["phase"] == "full");
+  }
+}
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(smoke, Smoke)
+
+BOOST_AUTO_TEST_CASE(every_sample_is_stored_within_its_bounds) {
+  const json experiment_bounds{{"weight_bytes", 65536}};
+  check_search(db, "search", 4, 4, 2, experiment_bounds);
+  check_search(db, "async@1/search", 4, 4, 2, experiment_bounds);
+  // The second search: half of the first one's accepted memory (eq. 6) and FLOPs.
+  for (const std::string run : {"", "async@1/"}) {
+    const auto first = records(db, "monte_carlo.result", run + "search").at(0)["accepted"];
+    json bounds = experiment_bounds;
+    bounds["memory_eq6_bytes"] = std::floor(0.5 * first["metrics"]["memory_eq6_bytes"].get<double>());
+    bounds["flops"] = std::floor(0.5 * first["metrics"]["flops"].get<double>());
+    check_search(db, run + "half", 3, 3, 1, bounds);
+    const auto stored = records(db, "monte_carlo.result", run + "half").at(0)["bounds"];
+    BOOST_TEST(stored.size() == 3u);
+  }
+  // The synchronous search and the asynchronous one share their random draws.
+  const auto sync = samples(db, "search"), async = samples(db, "async@1/search");
+  for (int k = 0; k < 4; ++k)
+    BOOST_TEST(sync.at(k)["training"] == async.at(k)["training"]);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(a_killed_search_resumes_to_the_same_samples) {
+  const fs::path dir = fs::path(build_dir()) / "tests" / "monte_carlo_resume";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string full = (dir / "full").string(), killed = (dir / "killed").string();
+  auto a = run_narrow({"run", experiment, "--out", full, "--jobs", "1", "--threads", "1"});
+  BOOST_REQUIRE_MESSAGE(a.exit_code == 0, a.err);
+
+  namespace bp = boost::process;
+  const std::string killed_db = killed + "/results.db";
+  bp::child child(narrow::test::env("NARROW_EXE"),
+                  bp::args({"run", experiment, "--out", killed, "--jobs", "1", "--threads", "1"}),
+                  bp::std_out > bp::null, bp::std_err > bp::null);
+  int stored = 0;
+  for (int i = 0; i < 20000 && child.running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (!fs::exists(killed_db)) continue;
+    stored = std::atoi(
+        sql(killed_db, "SELECT COUNT(*) FROM records WHERE kind = 'monte_carlo.sample';").c_str());
+    if (stored >= 6) break;
+  }
+  BOOST_REQUIRE_MESSAGE(child.running(), "the run finished before it could be killed");
+  ::kill(child.id(), SIGKILL);
+  child.wait();
+  BOOST_TEST_MESSAGE("killed after " << stored << " samples");
+
+  const std::string trained_before =
+      sql(killed_db, "SELECT key || finished_at FROM units WHERE kind = 'training' ORDER BY key;");
+  auto r = run_narrow({"run", experiment, "--out", killed, "--resume", "--jobs", "1",
+                       "--threads", "1"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  // The trainings stored before the kill were not redone.
+  const std::string after =
+      sql(killed_db, "SELECT key || finished_at FROM units WHERE kind = 'training' ORDER BY key;");
+  std::istringstream lines(trained_before);
+  int kept = 0;
+  for (std::string line; std::getline(lines, line);) {
+    BOOST_TEST(after.find(line + "\n") != std::string::npos);
+    ++kept;
+  }
+  BOOST_TEST(kept >= 1);
+  for (const std::string stage : {"search", "half", "async@1/search", "async@1/half"}) {
+    BOOST_TEST_CONTEXT("stage " << stage) {
+      const auto x = samples(full + "/results.db", stage), y = samples(killed_db, stage);
+      BOOST_TEST(x.size() == y.size());
+      for (const auto& [k, s] : x) BOOST_TEST(y.at(k) == s);
+    }
+  }
+}
