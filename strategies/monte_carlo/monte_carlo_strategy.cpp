@@ -75,6 +75,11 @@ ParamSchema MonteCarloStrategy::schema() {
       ParamSpec::string("bound_metrics", "memory_eq6_bytes, flops",
                         "with bounds_from: the metrics bounded, a comma list"),
       ParamSpec::boolean("keep_weights", true, "store the trained weights with each result"),
+      ParamSpec::integer("ensemble", 0, 0, 1024,
+                         "evaluate the best fully trained samples (at most this many, their "
+                         "summed metrics within the bounds) as one ensemble; 0: none"),
+      ParamSpec::choice("vote", "majority", {"majority", "mean"},
+                        "how the ensemble decides: majority vote, or the mean of the softmax"),
   };
   for (auto& p : TrainingConfig::schema()) s.push_back(std::move(p));
   return s;
@@ -87,6 +92,8 @@ MonteCarloStrategy::MonteCarloStrategy(const Parameters& p)
       bound_metrics_(comma_list(p.string("bound_metrics"))),
       fraction_(p.real("fraction")),
       traction_iterations_(p.integer("traction_iterations")),
+      ensemble_(p.integer("ensemble")),
+      vote_(parse_vote(p.string("vote"))),
       keep_weights_(p.boolean("keep_weights")),
       config_(TrainingConfig::from(p)) {
   settings_.random = p.integer("random");
@@ -107,6 +114,13 @@ MonteCarloStrategy::MonteCarloStrategy(const Parameters& p)
       throw ParameterError("bound_metrics",
                            fmt::format("unknown metric '{}' (valid: {})", m,
                                        fmt::join(metric_names, ", ")));
+  if (ensemble_ > settings_.full)
+    throw ParameterError("ensemble", fmt::format("an ensemble of {} needs as many fully trained "
+                                                 "samples ('full' is {})",
+                                                 ensemble_, settings_.full));
+  if (ensemble_ > 0 && !keep_weights_)
+    throw ParameterError("ensemble", "an ensemble needs the members' weights: keep_weights must "
+                                     "be true");
   if (bounds_from_.empty() && fraction_ != 1.0)
     throw ParameterError("fraction", "'fraction' needs 'bounds_from', the stage it is a fraction of");
 }
@@ -304,7 +318,64 @@ void MonteCarloStrategy::run(StageContext& ctx) {
       r.validation.accuracy, r.test.accuracy, best.draw.metrics.params,
       best.draw.metrics.memory_eq6_bytes, best.draw.metrics.flops, draws,
       search.total() - draws, descents, refused));
+  if (ensemble_ > 0) evaluate_ensemble(ctx, search, training_keys, bounds, config, result);
   ctx.set_summary(result.dump());
+}
+
+void MonteCarloStrategy::evaluate_ensemble(StageContext& ctx, const MonteCarloSearch& search,
+                                           const std::vector<std::string>& training_keys,
+                                           const Constraints& bounds, const UnitKey& config,
+                                           json& summary) const {
+  const auto members = ensemble_members(search, std::size_t(ensemble_), bounds);
+  if (members.empty()) return;  // no fully trained sample: the stage has failed before
+  UnitKey key(config);
+  key.add("ensemble", std::int64_t(members.size())).add("vote", vote_name(vote_));
+  for (std::int64_t k : members) key.add(training_keys[std::size_t(k)]);
+  std::vector<Metrics> metrics;
+  for (std::int64_t k : members) metrics.push_back(search.samples()[std::size_t(k)].draw.metrics);
+  const std::string stored = ctx.once(key, "monte_carlo.ensemble", [&] {
+    EnsembleJob job;
+    job.dataset = ctx.dataset();
+    job.vote = vote_;
+    json list = json::array();
+    for (std::int64_t k : members) {
+      const Sample& s = search.samples()[std::size_t(k)];
+      const std::string& training = training_keys[std::size_t(k)];
+      auto weights = ctx.store().training_weights(training);
+      if (!weights)
+        throw Error(fmt::format("stage '{}': the weights of sample {} (training {}) are not "
+                                "stored, so it cannot join the ensemble",
+                                ctx.stage(), k, training));
+      job.architecture_json.push_back(s.draw.json);
+      job.weights.push_back(std::move(*weights));
+      list.push_back({{"index", k},
+                      {"architecture_hash", s.draw.hash},
+                      {"training", training},
+                      {"objective", s.objective},
+                      {"val_accuracy", s.accuracy}});
+    }
+    const auto [validation, test] = ctx.training().evaluate_ensemble(job);
+    json data{{"members", list},
+              {"vote", vote_name(vote_)},
+              {"val_loss", number_or_null(validation.loss)},
+              {"val_accuracy", validation.accuracy},
+              {"test_loss", number_or_null(test.loss)},
+              {"test_accuracy", test.accuracy},
+              {"metrics", metrics_json(ensemble_metrics(metrics))}};
+    return StageContext::UnitOutput{data.dump(),
+                                    {Record{"monte_carlo.ensemble", "", "", data.dump()}}};
+  });
+  const json e = json::parse(stored);
+  summary["ensemble"] = e;
+  const Metrics sum = ensemble_metrics(metrics);
+  ctx.info(fmt::format("{}: ensemble of {} ({} vote{}): val {:.4f} test {:.4f}; {} params, {} "
+                       "memory (eq. 6), {} FLOPs, summed over the members",
+                       ctx.stage(), members.size(), vote_name(vote_),
+                       std::int64_t(members.size()) < ensemble_
+                           ? fmt::format(", {} asked: no more fit the bounds together", ensemble_)
+                           : std::string(),
+                       e["val_accuracy"].get<double>(), e["test_accuracy"].get<double>(),
+                       sum.params, sum.memory_eq6_bytes, sum.flops));
 }
 
 }  // namespace narrow::strategies

@@ -2,6 +2,9 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
+#include "narrow/ensemble.hpp"
 #include "narrow/parameters.hpp"
 #include "narrow/strategy.hpp"
 #include "narrow/training.hpp"
@@ -27,11 +30,17 @@ class MonteCarloStrategy final : public Strategy {
  private:
   /// The experiment's constraints, with the bounds `bounds_from` and `fraction` give.
   Constraints constraints(StageContext& ctx) const;
+  /// The ensemble of the best fully trained samples within `bounds`, evaluated once (a unit
+  /// keyed by `config` and its members), printed and added to `summary`.
+  void evaluate_ensemble(StageContext& ctx, const MonteCarloSearch& search,
+                         const std::vector<std::string>& training_keys, const Constraints& bounds,
+                         const UnitKey& config, nlohmann::json& summary) const;
 
   std::string space_, laws_, bounds_from_;
   std::vector<std::string> bound_metrics_;
   double fraction_;
-  std::int64_t traction_iterations_;
+  std::int64_t traction_iterations_, ensemble_;
+  Vote vote_;
   bool keep_weights_;
   SearchSettings settings_;
   TrainingConfig config_;

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "narrow/ensemble.hpp"
 #include "narrow/errors.hpp"
 #include "narrow/random.hpp"
 
@@ -183,6 +184,22 @@ void MonteCarloSearch::finish(std::int64_t k, bool ok, double loss, double accur
   s.loss = loss;
   s.accuracy = accuracy;
   s.objective = s.ok ? objective(loss, s.draw.metrics) : std::numeric_limits<double>::infinity();
+}
+
+std::vector<std::int64_t> ensemble_members(const MonteCarloSearch& search, std::size_t size,
+                                           const Constraints& bounds) {
+  std::vector<std::int64_t> out;
+  std::vector<Metrics> metrics;
+  for (std::int64_t k : search.ranking(search.total() - 1, Phase::full)) {
+    if (out.size() >= size) break;
+    metrics.push_back(search.samples()[std::size_t(k)].draw.metrics);
+    if (bounds.violated(ensemble_metrics(metrics))) {  // no architecture: latency not checked
+      metrics.pop_back();
+      continue;
+    }
+    out.push_back(k);
+  }
+  return out;
 }
 
 void train_samples(

@@ -106,6 +106,13 @@ class MonteCarloSearch {
   std::vector<std::string> hashes_;  // sorted, of every sample decided
 };
 
+/// The members of an ensemble of at most `size` models: the fully trained samples in order of
+/// J, each taken when the members' summed metrics (narrow::ensemble_metrics: the ensemble is
+/// stored and run whole) stay within every metric bound of `bounds`. Latency bounds hold for
+/// each member, as every sample was checked against them, and are not summed.
+std::vector<std::int64_t> ensemble_members(const MonteCarloSearch& search, std::size_t size,
+                                           const Constraints& bounds);
+
 /// Trains the samples of `search` on `service` as they are decided (TrainingService::
 /// run_stream), until every one has finished. `job` makes the training job of a sample;
 /// `stored` gives the stored result of a job when there is one: the sample then finishes at

@@ -128,6 +128,29 @@ BOOST_AUTO_TEST_CASE(every_sample_is_stored_within_its_bounds) {
     const auto stored = records(db, "monte_carlo.result", run + "half").at(0)["bounds"];
     BOOST_TEST(stored.size() == 3u);
   }
+  // The ensemble of the first search: its two fully trained samples, best J first, their
+  // metrics summed.
+  for (const std::string run : {"", "async@1/"}) {
+    const auto e = records(db, "monte_carlo.ensemble", run + "search");
+    BOOST_REQUIRE(e.size() == 1u);
+    BOOST_TEST(e[0]["vote"] == "mean");
+    const auto s = samples(db, run + "search");
+    const auto& members = e[0]["members"];
+    BOOST_REQUIRE(members.size() == 2u);
+    BOOST_TEST(members[0]["objective"].get<double>() <= members[1]["objective"].get<double>());
+    for (const std::string metric : {"params", "flops", "memory_eq6_bytes"}) {
+      double sum = 0;
+      for (const auto& m : members) {
+        const auto& x = s.at(m["index"].get<int>());
+        BOOST_TEST(x["phase"] == "full");
+        BOOST_TEST(m["training"] == x["training"]);
+        sum += x["metrics"][metric].get<double>();
+      }
+      BOOST_TEST(e[0]["metrics"][metric].get<double>() == sum);
+    }
+    BOOST_TEST(e[0]["test_accuracy"].get<double>() >= 0.0);
+    BOOST_TEST(e[0]["test_accuracy"].get<double>() <= 1.0);
+  }
   // The synchronous search and the asynchronous one share their random draws.
   const auto sync = samples(db, "search"), async = samples(db, "async@1/search");
   for (int k = 0; k < 4; ++k)

@@ -348,6 +348,10 @@ class FakeService final : public TrainingService {
                                                    const PrecisionResult&)>&) override {
     BOOST_FAIL("the search evaluates no precision");
   }
+  std::pair<Evaluation, Evaluation> evaluate_ensemble(const EnsembleJob&) override {
+    BOOST_FAIL("the search evaluates no ensemble here");
+    return {};
+  }
   void run_stream(const std::function<std::optional<TrainJob>()>& next,
                   const std::function<void(const TrainResult&)>& on_result) override {
     std::vector<TrainJob> running;
@@ -422,4 +426,37 @@ BOOST_AUTO_TEST_CASE(samples_train_as_a_stream_and_stored_ones_are_not_trained_a
   BOOST_TEST(from_store == 10);
   BOOST_TEST(service.handed == again.total() - 10);
   BOOST_TEST(hashes(again.samples()) == first);
+}
+
+BOOST_AUTO_TEST_CASE(an_ensemble_counts_all_its_members_against_the_bounds) {
+  auto s = space();
+  SearchSettings st = small(1);
+  st.full = 8;
+  MonteCarloSearch search(*s, {SamplingLaw::uniform(s->variables())}, {}, st, 17);
+  run(search, *s, false);
+  const auto full = search.ranking(search.total() - 1, Phase::full);
+  BOOST_REQUIRE(full.size() == 8u);
+  // Without bounds: the best by J.
+  BOOST_TEST(ensemble_members(search, 4, {}) ==
+             std::vector<std::int64_t>(full.begin(), full.begin() + 4));
+  // A params bound of the best two's sum, less one: the second no longer fits beside the
+  // first, and every member taken keeps the sum within it.
+  const auto params = [&](std::int64_t k) { return search.samples()[std::size_t(k)].draw.metrics.params; };
+  Constraints bounds;
+  Constraint c;
+  c.metric = "params";
+  c.max = double(params(full[0]) + params(full[1]) - 1);
+  c.text = "test";
+  bounds.bounds.push_back(c);
+  const auto members = ensemble_members(search, 4, bounds);
+  BOOST_REQUIRE(!members.empty());
+  BOOST_TEST(members.front() == full[0]);
+  BOOST_TEST((std::find(members.begin(), members.end(), full[1]) == members.end()));
+  std::int64_t sum = 0;
+  for (auto k : members) sum += params(k);
+  BOOST_TEST(double(sum) <= c.max);
+  // Members keep the order of J.
+  for (std::size_t i = 1; i < members.size(); ++i)
+    BOOST_TEST(search.samples()[std::size_t(members[i - 1])].objective <=
+               search.samples()[std::size_t(members[i])].objective);
 }

@@ -139,3 +139,107 @@ BOOST_AUTO_TEST_CASE(an_error_comes_back_after_the_running_jobs) {
   BOOST_REQUIRE(finished.size() == 1u);
   BOOST_TEST(finished.front() == js[4].key);
 }
+
+// A stream that offers job i only once the result of job i - 1 is in: one job at a time on
+// any number of workers, with the same results as run().
+BOOST_AUTO_TEST_CASE(a_stream_offers_jobs_as_results_come_back) {
+  const Registry& reg = test::built_plugins();
+  const auto js = jobs(reg);
+  const auto expected = run(reg, 2, js);
+  auto service = torch_engine().local_scheduler(reg, 2, 1);
+  std::size_t offered = 0, returned = 0;
+  int running = 0, most = 0;
+  std::map<std::string, std::string> got;
+  service->run_stream(
+      [&]() -> std::optional<TrainJob> {
+        if (offered == js.size() || offered > returned) return std::nullopt;
+        ++running;
+        most = std::max(most, running);
+        return js[offered++];
+      },
+      [&](const TrainResult& r) {
+        --running;
+        ++returned;
+        got[r.key] = essence(r);
+      });
+  BOOST_TEST(most == 1);
+  BOOST_TEST(got == expected);
+
+  // Offered all at once, two run together; results are the same.
+  offered = 0;
+  most = 0;
+  running = 0;
+  got.clear();
+  service->run_stream(
+      [&]() -> std::optional<TrainJob> {
+        if (offered == js.size()) return std::nullopt;
+        ++running;
+        most = std::max(most, running);
+        return js[offered++];
+      },
+      [&](const TrainResult& r) {
+        --running;
+        got[r.key] = essence(r);
+      });
+  BOOST_TEST(most == 2);
+  BOOST_TEST(got == expected);
+}
+
+BOOST_AUTO_TEST_CASE(a_stream_stops_at_an_error_and_reports_it) {
+  const Registry& reg = test::built_plugins();
+  auto js = jobs(reg);
+  js[1].dataset.parameters["classes"] = "3";  // the architectures have 4 outputs
+  auto service = torch_engine().local_scheduler(reg, 1, 1);
+  std::size_t offered = 0;
+  std::vector<std::string> finished;
+  BOOST_CHECK_THROW(service->run_stream(
+                        [&]() -> std::optional<TrainJob> {
+                          if (offered == js.size()) return std::nullopt;
+                          return js[offered++];
+                        },
+                        [&](const TrainResult& r) { finished.push_back(r.key); }),
+                    InputError);
+  // The first finished, the second failed, none was offered after it.
+  BOOST_TEST(finished.size() == 1u);
+  BOOST_TEST(offered == 2u);
+}
+
+// An ensemble of one member is that model: the same accuracy and loss as evaluating it alone.
+// Two members by the mean of their softmax decide as narrow::vote does on their probabilities.
+BOOST_AUTO_TEST_CASE(an_ensemble_of_one_is_the_model_itself) {
+  const Registry& reg = test::built_plugins();
+  const auto js = jobs(reg);
+  std::vector<TrainResult> trained;
+  for (std::size_t i : {1u, 4u}) trained.push_back(torch_engine().train(reg, js[i], {}));
+  auto service = torch_engine().local_scheduler(reg, 2, 1);
+  for (std::size_t m = 0; m < 2; ++m) {
+    EnsembleJob one;
+    one.architecture_json = {js[m == 0 ? 1 : 4].architecture_json};
+    one.weights = {trained[m].weights};
+    one.dataset = js[1].dataset;
+    for (Vote v : {Vote::majority, Vote::mean}) {
+      one.vote = v;
+      const auto [validation, test] = service->evaluate_ensemble(one);
+      const auto alone = torch_engine().evaluate(reg, one.architecture_json[0], one.weights[0],
+                                                 one.dataset, 1);
+      BOOST_TEST(validation.accuracy == alone.first.accuracy);
+      BOOST_TEST(test.accuracy == alone.second.accuracy);
+      BOOST_TEST(test.confusion == alone.second.confusion);
+      BOOST_TEST(test.loss == alone.second.loss, boost::test_tools::tolerance(1e-4));
+    }
+  }
+  EnsembleJob two;
+  two.architecture_json = {js[1].architecture_json, js[4].architecture_json};
+  two.weights = {trained[0].weights, trained[1].weights};
+  two.dataset = js[1].dataset;
+  two.vote = Vote::mean;
+  const auto [validation, test] = service->evaluate_ensemble(two);
+  BOOST_TEST(test.count == 80);
+  BOOST_TEST(test.accuracy >= 0.0);
+  BOOST_TEST(test.accuracy <= 1.0);
+  // Weights that are not the architecture's are bad input.
+  two.weights = {trained[1].weights, trained[0].weights};
+  BOOST_CHECK_THROW(service->evaluate_ensemble(two), InputError);
+  two.weights.pop_back();
+  BOOST_CHECK_THROW(service->evaluate_ensemble(two), InputError);
+}

@@ -15,6 +15,7 @@
 
 #include "narrow/architecture.hpp"
 #include "narrow/dataset.hpp"
+#include "narrow/ensemble.hpp"
 #include "narrow/export.hpp"
 #include "narrow/format.hpp"
 #include "narrow/parameters.hpp"
@@ -163,6 +164,11 @@ class NARROW_API TrainingService {
   /// no job starts after it.
   virtual void run_stream(const std::function<std::optional<TrainJob>()>& next,
                           const std::function<void(const TrainResult&)>& on_result) = 0;
+  /// The validation and test evaluations of an ensemble: every member's class probabilities
+  /// on both splits (members on the service's workers), combined by narrow::vote. A member
+  /// whose weights do not fit its architecture, or whose input or classes differ from the
+  /// dataset's, is an InputError.
+  virtual std::pair<Evaluation, Evaluation> evaluate_ensemble(const EnsembleJob& job) = 0;
   /// Evaluates precision jobs on the same workers (J jobs at once, T LibTorch threads each).
   /// `on_result(job, index, result)` hears of each result as it is made, never two at once:
   /// index 0 is the float32 reference, index i > 0 the job's format i - 1. A format that does

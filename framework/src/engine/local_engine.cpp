@@ -215,6 +215,25 @@ class LocalScheduler final : public TrainingService {
     if (error) std::rethrow_exception(error);
   }
 
+  std::pair<Evaluation, Evaluation> evaluate_ensemble(const EnsembleJob& job) override {
+    if (job.architecture_json.empty() || job.architecture_json.size() != job.weights.size())
+      throw InputError(fmt::format("an ensemble needs one set of weights per member ({} "
+                                   "architectures, {} weights)",
+                                   job.architecture_json.size(), job.weights.size()));
+    const auto data = load_dataset(registry_, job.dataset);
+    const std::size_t members = job.architecture_json.size();
+    std::vector<std::vector<float>> validation(members), test(members);
+    each(std::vector<std::int64_t>(members, 1),
+         [&](std::size_t m, std::mutex&, const std::atomic<bool>&) {
+           Trained t = load_trained(registry_, job.architecture_json[m], job.weights[m],
+                                    job.dataset, threads_);
+           validation[m] = probabilities(t.module, t.data->validation, t.data->classes);
+           test[m] = probabilities(t.module, t.data->test, t.data->classes);
+         });
+    return {vote(validation, data->validation.labels, data->classes, job.vote),
+            vote(test, data->test.labels, data->classes, job.vote)};
+  }
+
   void evaluate_precision(
       const std::vector<PrecisionJob>& jobs,
       const std::function<void(std::size_t, std::size_t, const PrecisionResult&)>& on_result)

@@ -362,6 +362,38 @@ Evaluation evaluate(GraphModule& module, const ImageSet& set, std::int64_t class
   return ev;
 }
 
+std::vector<float> probabilities(GraphModule& module, const ImageSet& set, std::int64_t classes,
+                                 std::int64_t batch_size) {
+  check_set(set, module->architecture(), classes, "evaluated");
+  if (module->architecture().classes() != classes)
+    throw InputError("the network has " + std::to_string(module->architecture().classes()) +
+                     " outputs, not " + std::to_string(classes) + " classes");
+  const std::int64_t n = set.size();
+  std::vector<float> out(static_cast<std::size_t>(n * classes));
+  if (n == 0) return out;
+  FlushDenormals flush;
+  const bool was_training = module->is_training();
+  module->eval();
+  try {
+    c10::InferenceMode inference;
+    const torch::Tensor images = wrap_images(set);
+    for (std::int64_t first = 0; first < n; first += batch_size) {
+      const std::int64_t count = std::min(batch_size, n - first);
+      const torch::Tensor p =
+          readable(torch::softmax(module->forward(images.narrow(0, first, count)), 1));
+      std::copy_n(p.data_ptr<float>(), count * classes, out.data() + first * classes);
+    }
+  } catch (const c10::Error& e) {
+    module->train(was_training);
+    throw Error("evaluation failed in LibTorch: " + first_line(e.what_without_backtrace()));
+  } catch (...) {
+    module->train(was_training);
+    throw;
+  }
+  module->train(was_training);
+  return out;
+}
+
 // ------------------------------------------------------------------------------ train_model
 
 TrainResult train_model(const Architecture& arch, const PreparedData& data,

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "narrow/architecture.hpp"
 #include "engine/builder.hpp"
@@ -24,6 +25,11 @@ NARROW_API void init_weights(GraphModule& module, at::Generator& generator);
 /// inference mode, batch by batch.
 NARROW_API Evaluation evaluate(GraphModule& module, const ImageSet& set, std::int64_t classes,
                                std::int64_t batch_size = 256);
+
+/// Class probabilities (softmax of the logits) of `module` for every image of `set`, image by
+/// image (set.size() x classes values), in inference mode.
+NARROW_API std::vector<float> probabilities(GraphModule& module, const ImageSet& set,
+                                            std::int64_t classes, std::int64_t batch_size = 256);
 
 /// Trains a model of `arch` on `data` with `config` in the calling thread, using `threads`
 /// LibTorch threads: SGD with momentum (Nesterov optional) and weight decay, the schedule per
