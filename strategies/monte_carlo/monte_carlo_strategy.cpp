@@ -294,6 +294,8 @@ void MonteCarloStrategy::run(StageContext& ctx) {
   json result{{"accepted", accepted},
               {"space", entry->name},
               {"bounds", bound_list},
+              {"bounds_from", bounds_from_},
+              {"fraction", fraction_},
               {"samples", search.total()},
               {"trained", trained - stored_before},
               {"stored_before", stored_before},

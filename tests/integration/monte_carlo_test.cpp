@@ -22,6 +22,7 @@
 
 #include "support/run.hpp"
 #include "support/sqlite.hpp"
+#include "support/text.hpp"
 
 namespace fs = std::filesystem;
 using narrow::test::build_dir;
@@ -155,6 +156,62 @@ BOOST_AUTO_TEST_CASE(every_sample_is_stored_within_its_bounds) {
   const auto sync = samples(db, "search"), async = samples(db, "async@1/search");
   for (int k = 0; k < 4; ++k)
     BOOST_TEST(sync.at(k)["training"] == async.at(k)["training"]);
+}
+
+// `narrow report` lays the searches out as Chan et al.'s Tables 1 and 2; its values agree with
+// the result records read with SQL.
+BOOST_AUTO_TEST_CASE(the_report_has_the_tables_of_the_paper) {
+  const std::string report = out + "/report";
+  auto r = run_narrow({"report", out, "--out", report});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  const json variants = json::parse(narrow::test::read_text(report + "/monte_carlo_variants.json"));
+  const json bounds = json::parse(narrow::test::read_text(report + "/monte_carlo_bounds.json"));
+  // Table 1: base and async, each with its two searches, the unbounded first.
+  BOOST_REQUIRE(variants.size() == 4u);
+  const std::pair<const char*, const char*> expected[] = {
+      {"base", "search"}, {"base", "half"}, {"async", "search"}, {"async", "half"}};
+  for (std::size_t i = 0; i < 4; ++i) {
+    const auto& row = variants[i];
+    BOOST_TEST(row["variant"] == expected[i].first);
+    BOOST_TEST(row["stage"] == expected[i].second);
+    const std::string run = row["variant"] == "base" ? "" : "async@1/";
+    const auto result = records(db, "monte_carlo.result", run + row["stage"].get<std::string>());
+    const auto& a = result.at(0)["accepted"];
+    BOOST_TEST(row["seeds"] == 1);
+    BOOST_TEST(row["test_pct_mean"].get<double>() == 100 * a["test_accuracy"].get<double>(),
+               boost::test_tools::tolerance(1e-9));
+    BOOST_TEST(row["params_mean"].get<double>() == a["metrics"]["params"].get<double>());
+    BOOST_TEST(row["flops_mean"].get<double>() == a["metrics"]["flops"].get<double>());
+    if (row["stage"] == "search") {
+      const auto e = records(db, "monte_carlo.ensemble", run + "search").at(0);
+      BOOST_TEST(row["ensemble_members"] == 2);
+      BOOST_TEST(row["ensemble_test_pct_mean"].get<double>() ==
+                     100 * e["test_accuracy"].get<double>(),
+                 boost::test_tools::tolerance(1e-9));
+    } else {
+      BOOST_TEST(row["ensemble_members"].is_null());
+    }
+  }
+  BOOST_TEST(variants[2]["workers"] == 2);
+  // Table 2: per run, the unbounded search at 100 % and the bounded one at 50 %, with the
+  // actual fractions of memory and FLOPs.
+  BOOST_REQUIRE(bounds.size() == 4u);
+  for (const auto& row : bounds) {
+    const std::string run = row["variant"] == "base" ? "" : "async@1/";
+    const json unbounded = records(db, "monte_carlo.result", run + "search").at(0)["accepted"];
+    const json a =
+        records(db, "monte_carlo.result", run + row["stage"].get<std::string>()).at(0)["accepted"];
+    BOOST_TEST(row["target_pct"].get<double>() == (row["stage"] == "search" ? 100.0 : 50.0));
+    BOOST_TEST(row["memory_pct"].get<double>() ==
+                   100 * a["metrics"]["memory_eq6_bytes"].get<double>() /
+                       unbounded["metrics"]["memory_eq6_bytes"].get<double>(),
+               boost::test_tools::tolerance(1e-9));
+    if (row["stage"] == "half") BOOST_TEST(row["flops_pct"].get<double>() <= 50.0);
+    BOOST_TEST(row["loss_points"].get<double>() ==
+                   100 * (unbounded["test_accuracy"].get<double>() - a["test_accuracy"].get<double>()),
+               boost::test_tools::tolerance(1e-9));
+  }
+  BOOST_TEST((r.out + r.err).find("Monte Carlo bounded to 50 %") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

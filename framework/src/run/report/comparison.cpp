@@ -18,28 +18,6 @@ namespace narrow::report {
 
 namespace {
 
-// Mean and sample standard deviation (n - 1); the deviation is empty below two values.
-struct Spread {
-  std::size_t n = 0;
-  double mean = 0;
-  std::optional<double> sd;
-};
-Spread spread(const std::vector<double>& xs) {
-  Spread s;
-  s.n = xs.size();
-  if (xs.empty()) return s;
-  for (double x : xs) s.mean += x;
-  s.mean /= double(xs.size());
-  if (xs.size() >= 2) {
-    double v = 0;
-    for (double x : xs) v += (x - s.mean) * (x - s.mean);
-    s.sd = std::sqrt(v / double(xs.size() - 1));
-  }
-  return s;
-}
-Cell mean_cell(const Spread& s) { return s.n ? real_cell(s.mean) : Cell{}; }
-Cell sd_cell(const Spread& s) { return real_cell(s.sd); }
-
 std::string pct(const Spread& s) {
   if (!s.n) return "none";
   return s.sd ? fmt::format("{:.1f} % ± {:.1f}", s.mean, *s.sd) : fmt::format("{:.1f} %", s.mean);

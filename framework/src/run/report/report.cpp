@@ -12,6 +12,7 @@
 #include "narrow/store.hpp"
 #include "run/model_table.hpp"
 #include "run/report/comparison.hpp"
+#include "run/report/monte_carlo_tables.hpp"
 
 namespace narrow::report {
 namespace fs = std::filesystem;
@@ -65,6 +66,11 @@ Report build_report(const Store& store, const std::string& db, const std::vector
   r.tables.push_back(std::move(c.ablation));
   r.tables.push_back(std::move(c.references));
   r.summary = std::move(c.summary);
+  // Chan et al.'s tables, when the runs hold Monte Carlo searches.
+  MonteCarloTables mc = monte_carlo_tables(runs);
+  if (!mc.variants.rows.empty()) r.tables.push_back(std::move(mc.variants));
+  if (!mc.bounds.rows.empty()) r.tables.push_back(std::move(mc.bounds));
+  for (auto& line : mc.summary) r.summary.push_back(std::move(line));
   return r;
 }
 

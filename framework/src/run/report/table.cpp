@@ -108,4 +108,21 @@ Cell real_cell(const std::optional<double>& x) {
   return x ? real_cell(*x) : Cell{std::monostate{}};
 }
 
+Spread spread(const std::vector<double>& xs) {
+  Spread s;
+  s.n = xs.size();
+  if (xs.empty()) return s;
+  for (double x : xs) s.mean += x;
+  s.mean /= double(xs.size());
+  if (xs.size() >= 2) {
+    double v = 0;
+    for (double x : xs) v += (x - s.mean) * (x - s.mean);
+    s.sd = std::sqrt(v / double(xs.size() - 1));
+  }
+  return s;
+}
+
+Cell mean_cell(const Spread& s) { return s.n ? real_cell(s.mean) : Cell{}; }
+Cell sd_cell(const Spread& s) { return real_cell(s.sd); }
+
 }  // namespace narrow::report

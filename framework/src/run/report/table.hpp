@@ -39,4 +39,15 @@ Cell real_cell(double x);
 /// An optional real as a cell.
 Cell real_cell(const std::optional<double>& x);
 
+/// Mean and sample standard deviation (n - 1) of values; the deviation is empty below two.
+struct Spread {
+  std::size_t n = 0;
+  double mean = 0;
+  std::optional<double> sd;
+};
+Spread spread(const std::vector<double>& xs);
+/// The mean as a cell (empty without values) and the deviation (empty below two values).
+Cell mean_cell(const Spread& s);
+Cell sd_cell(const Spread& s);
+
 }  // namespace narrow::report
