@@ -460,3 +460,30 @@ BOOST_AUTO_TEST_CASE(an_ensemble_counts_all_its_members_against_the_bounds) {
     BOOST_TEST(search.samples()[std::size_t(members[i - 1])].objective <=
                search.samples()[std::size_t(members[i])].objective);
 }
+
+// The moves come from the space's variables: `resnet` and `mobilenet` are searched as they are,
+// with meta moves (stages added and removed) and layer moves, every sample valid and new.
+BOOST_AUTO_TEST_CASE(resnet_and_mobilenet_are_searched_with_moves) {
+  for (const char* name : {"resnet", "mobilenet"}) {
+    BOOST_TEST_CONTEXT("space " << name) {
+      auto s = registry().create_space(name, {{"input", "[1,28,28]"}, {"classes", "10"}});
+      SearchSettings st = small(1);
+      st.traction = 30;
+      MonteCarloSearch search(*s, {SamplingLaw::uniform(s->variables())}, {}, st, 3);
+      std::set<std::string> seen;
+      std::int64_t meta = 0, layer = 0;
+      while (!search.done()) {
+        const auto k = search.next();
+        BOOST_REQUIRE(k.has_value());
+        const Sample& x = search.samples()[std::size_t(*k)];
+        BOOST_TEST(x.draw.status == DrawStatus::accepted);
+        BOOST_TEST(seen.insert(x.draw.hash).second);
+        if (x.move) (x.move->kind == Move::Kind::scale ? layer : meta) += 1;
+        // A loss that favours fewer parameters, so that the best moves around.
+        search.finish(*k, true, std::log(double(x.draw.metrics.params)), 0.5);
+      }
+      BOOST_TEST(meta > 0);
+      BOOST_TEST(layer > 0);
+    }
+  }
+}
