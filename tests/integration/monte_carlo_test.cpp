@@ -18,6 +18,7 @@
 #include <vector>
 
 #include <boost/process.hpp>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "support/run.hpp"
@@ -264,4 +265,53 @@ BOOST_AUTO_TEST_CASE(a_killed_search_resumes_to_the_same_samples) {
       for (const auto& [k, s] : x) BOOST_TEST(y.at(k) == s);
     }
   }
+}
+
+// The variants of Chan et al. Table 1 under two seeds (experiments/smoke/chan_variants.yaml):
+// the report's table gives each variant's mean and spread over its runs' accepted models; the
+// random-only variant draws every sample; each ensemble's summed memory keeps the bound.
+BOOST_AUTO_TEST_CASE(the_variants_of_table_1_under_two_seeds) {
+  const fs::path dir = fs::path(build_dir()) / "tests" / "monte_carlo_variants";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string out = (dir / "run").string(), db = out + "/results.db";
+  auto r = run_narrow({"run",
+                       (fs::path(source_dir()) / "experiments" / "smoke" / "chan_variants.yaml")
+                           .string(),
+                       "--out", out, "--jobs", "2"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  r = run_narrow({"report", out, "--out", out + "/report"});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  const json table =
+      json::parse(narrow::test::read_text(out + "/report/monte_carlo_variants.json"));
+  BOOST_REQUIRE(table.size() == 4u);
+  for (const auto& row : table) {
+    const std::string variant = row["variant"];
+    BOOST_TEST_CONTEXT("variant " << variant) {
+      BOOST_TEST(row["seeds"] == 2);
+      double pct[2];
+      for (int seed = 1; seed <= 2; ++seed) {
+        const std::string run =
+            variant == "base" && seed == 1 ? "" : fmt::format("{}@{}/", variant, seed);
+        const auto result = records(db, "monte_carlo.result", run + "search");
+        BOOST_REQUIRE(result.size() == 1u);
+        pct[seed - 1] = 100 * result[0]["accepted"]["test_accuracy"].get<double>();
+        const auto e = records(db, "monte_carlo.ensemble", run + "search");
+        BOOST_REQUIRE(e.size() == 1u);
+        BOOST_TEST(e[0]["metrics"]["memory_eq6_bytes"].get<double>() <= 65536);
+        for (const auto& [k, x] : samples(db, run + "search"))
+          if (variant == "random_only") {
+            BOOST_TEST(x["parent"] == -1);
+            BOOST_TEST(x["move"] == "draw");
+          }
+      }
+      BOOST_TEST(row["test_pct_mean"].get<double>() == (pct[0] + pct[1]) / 2,
+                 boost::test_tools::tolerance(1e-9));
+      BOOST_TEST(row["test_pct_sd"].get<double>() == std::abs(pct[0] - pct[1]) / std::sqrt(2.0),
+                 boost::test_tools::tolerance(1e-9));
+    }
+  }
+  BOOST_TEST(table[2]["dispatch"] == "batch");
+  BOOST_TEST(table[2]["parents"] == 2);
+  BOOST_TEST(table[3]["moves"] == "no");
 }
