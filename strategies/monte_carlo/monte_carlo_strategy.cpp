@@ -62,7 +62,7 @@ ParamSchema MonteCarloStrategy::schema() {
                          "same trainings, the baseline of the moves)"),
       ParamSpec::real("beta", 5e-5, 0, 1e9, "J = validation loss + beta * regularizer"),
       ParamSpec::choice("regularizer", "params", metrics, "R(A) of the objective, a metric"),
-      ParamSpec::integer("max_tries", 1000, 1, 100000000,
+      ParamSpec::integer("max_tries", 100000, 1, 100000000,
                          "draws or moves refused (invalid, over a bound, sampled before) for one "
                          "sample before it is drawn afresh (moves) or the stage stops (draws)"),
       ParamSpec::real("up", 1.5, 1.0001, 100, "factor of a layer move up"),

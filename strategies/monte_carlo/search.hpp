@@ -43,7 +43,7 @@ struct SearchSettings {
   bool moves = true;     // false: adaptive samples are random draws too (random search)
   double beta = 5e-5;    // J = validation loss + beta * R(A)
   std::string regularizer = "params";  // R: a metric name
-  std::int64_t max_tries = 1000;  // refused moves (or draws) for one sample before giving up
+  std::int64_t max_tries = 100000;  // refused moves (or draws) for one sample before giving up
   MoveFactors factors;
 };
 
