@@ -129,8 +129,10 @@ MonteCarloTables monte_carlo_tables(const std::vector<StoredRun>& runs) {
   };
   std::vector<Row> rows;
   std::set<std::string> seen;  // seed|stage|training of the accepted model
-  std::map<double, std::vector<std::array<double, 3>>> by_target;  // loss, memory %, flops %
-  std::map<double, std::vector<double>> unbounded_test;
+  // By target and by whether the search moved (false: the random phase alone), the largest
+  // target first: loss, memory %, flops % and the unbounded model's test accuracy of each.
+  using Group = std::pair<double, bool>;
+  std::map<Group, std::vector<std::array<double, 4>>, std::greater<Group>> by_target;
   for (const Search& s : all) {
     const std::string from = s.summary.value("bounds_from", "");
     if (from.empty()) continue;
@@ -159,28 +161,29 @@ MonteCarloTables monte_carlo_tables(const std::vector<StoredRun>& runs) {
                     {std::int64_t(seed), s.run->variant, s.stage, target, test,
                      std::int64_t(metric(a, "params")), std::int64_t(metric(a, "memory_eq6_bytes")),
                      std::int64_t(metric(a, "flops")), memory_pct, flops_pct, b_test - test}});
-    by_target[target].push_back({b_test - test, memory_pct, flops_pct});
-    unbounded_test[target].push_back(b_test);
+    by_target[{target, s.summary.value("moves", true)}].push_back(
+        {b_test - test, memory_pct, flops_pct, b_test});
   }
   std::stable_sort(rows.begin(), rows.end(), [](const Row& x, const Row& y) {
     return x.seed != y.seed ? x.seed < y.seed : x.target > y.target;
   });
   for (auto& r : rows) t.add(std::move(r.cells));
-  for (auto it = by_target.rbegin(); it != by_target.rend(); ++it) {
-    std::vector<double> loss, memory, flops;
-    for (const auto& v : it->second) {
+  for (const auto& [group, values] : by_target) {
+    std::vector<double> loss, memory, flops, unbounded;
+    for (const auto& v : values) {
       loss.push_back(v[0]);
       memory.push_back(v[1]);
       flops.push_back(v[2]);
+      unbounded.push_back(v[3]);
     }
     const Spread l = spread(loss);
     out.summary.push_back(fmt::format(
-        "Monte Carlo bounded to {:g} % of the unbounded model's memory and FLOPs: {:.1f} points "
-        "of test accuracy lost{} from {:.1f} %, at {:.0f} % of its memory and {:.0f} % of its "
-        "FLOPs (mean of {} bounded search{}).",
-        it->first, l.mean, l.sd ? fmt::format(" ± {:.1f}", *l.sd) : std::string(),
-        spread(unbounded_test.at(it->first)).mean, spread(memory).mean, spread(flops).mean, l.n,
-        l.n == 1 ? "" : "es"));
+        "{} bounded to {:g} % of the unbounded model's memory and FLOPs: {:.1f} points of test "
+        "accuracy lost{} from {:.1f} %, at {:.0f} % of its memory and {:.0f} % of its FLOPs "
+        "(mean of {} bounded search{}).",
+        group.second ? "Monte Carlo" : "The random phase alone", group.first, l.mean,
+        l.sd ? fmt::format(" ± {:.1f}", *l.sd) : std::string(), spread(unbounded).mean,
+        spread(memory).mean, spread(flops).mean, l.n, l.n == 1 ? "" : "es"));
   }
   return out;
 }
