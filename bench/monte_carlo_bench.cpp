@@ -69,15 +69,7 @@ double run_once(const Registry& reg, const SearchSpace& space, const Options& o,
   train_samples(
       search, *service,
       [&](const Sample& s) {
-        TrainJob j;
-        j.architecture_hash = s.draw.hash;
-        j.architecture_json = s.draw.json;
-        j.dataset = data;
-        j.config = s.phase == Phase::full ? full : traction;
-        j.seed = content_seed(s.draw.hash);
-        j.keep_weights = false;
-        j.make_key(reg);
-        return j;
+        return sample_job(s, data, s.phase == Phase::full ? full : traction, 7, false, reg);
       },
       [](const TrainJob&) { return std::optional<TrainResult>(); },
       [&](const Sample&, const TrainJob&, const TrainResult& r, bool) { c.training += r.seconds; });

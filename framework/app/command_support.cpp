@@ -202,12 +202,6 @@ std::string run_store_path(const std::string& run) {
                                             : run;
 }
 
-json metrics_json(const Metrics& m) {
-  json j = json::object();
-  for (auto name : metric_names) j[std::string(name)] = m.get(name);
-  return j;
-}
-
 std::string human(std::int64_t x) {
   const char* units[] = {"", "k", "M", "G", "T"};
   double v = double(x);

@@ -123,8 +123,6 @@ std::unique_ptr<Store> open_store(const std::string& path);
 /// The store file of a RUN argument: RUN/results.db for a run folder, else RUN itself.
 std::string run_store_path(const std::string& run);
 
-/// Every metric by name.
-nlohmann::json metrics_json(const Metrics& m);
 
 /// A count with a unit prefix for reading: 1234567 -> "1.23M".
 std::string human(std::int64_t x);

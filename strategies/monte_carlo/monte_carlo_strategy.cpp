@@ -20,19 +20,6 @@ namespace narrow::strategies {
 
 using nlohmann::json;
 
-namespace {
-
-// A double as a JSON number, or null when it is not finite (a failed training's J).
-json number_or_null(double x) { return std::isfinite(x) ? json(x) : json(nullptr); }
-
-json metrics_json(const Metrics& m) {
-  json out = json::object();
-  for (auto name : metric_names) out[std::string(name)] = m.get(name);
-  return out;
-}
-
-}  // namespace
-
 ParamSchema MonteCarloStrategy::schema() {
   std::vector<std::string> metrics(metric_names.begin(), metric_names.end());
   ParamSchema s{
@@ -121,6 +108,16 @@ MonteCarloStrategy::MonteCarloStrategy(const Parameters& p)
   if (ensemble_ > 0 && !keep_weights_)
     throw ParameterError("ensemble", "an ensemble needs the members' weights: keep_weights must "
                                      "be true");
+  if (ensemble_ == 0 && vote_ != Vote::majority)
+    throw ParameterError("vote", "'vote' decides an ensemble: give 'ensemble' too");
+  if (settings_.batch && settings_.workers < 2)
+    throw ParameterError("dispatch", "'dispatch: batch' decides 'workers' samples together: "
+                                     "give workers >= 2");
+  if (!settings_.moves && settings_.parents > 1)
+    throw ParameterError("parents", "'parents' are where moves start, and 'moves' is false");
+  if (bounds_from_.empty() && p.string("bound_metrics") != "memory_eq6_bytes, flops")
+    throw ParameterError("bound_metrics", "'bound_metrics' needs 'bounds_from', the stage whose "
+                                          "model they are taken from");
   if (bounds_from_.empty() && fraction_ != 1.0)
     throw ParameterError("fraction", "'fraction' needs 'bounds_from', the stage it is a fraction of");
 }
@@ -203,10 +200,10 @@ void MonteCarloStrategy::run(StageContext& ctx) {
                 {"architecture_hash", s.draw.hash},
                 {"training", r.key},
                 {"status", r.status},
-                {"val_loss", number_or_null(r.validation.loss)},
+                {"val_loss", json_number(r.validation.loss)},
                 {"val_accuracy", r.validation.accuracy},
                 {"test_accuracy", r.test.accuracy},
-                {"objective", number_or_null(s.objective)},
+                {"objective", json_number(s.objective)},
                 {"regularizer", s.draw.metrics.get(settings_.regularizer)},
                 {"metrics", metrics_json(s.draw.metrics)}};
     UnitKey key(config);
@@ -229,14 +226,8 @@ void MonteCarloStrategy::run(StageContext& ctx) {
       search, service,
       [&](const Sample& s) {
         check_fits(s.draw.architecture, *data);
-        TrainJob job;
-        job.architecture_hash = s.draw.hash;
-        job.architecture_json = s.draw.json;
-        job.dataset = ctx.dataset();
-        job.config = s.phase == Phase::full ? config_ : traction;
-        job.seed = content_seed(fmt::format("{}|monte_carlo|{}", ctx.seed(), s.draw.hash));
-        job.keep_weights = keep_weights_;
-        job.make_key(ctx.registry());
+        TrainJob job = sample_job(s, ctx.dataset(), s.phase == Phase::full ? config_ : traction,
+                                  ctx.seed(), keep_weights_, ctx.registry());
         training_keys.push_back(job.key);
         return job;
       },
@@ -255,6 +246,7 @@ void MonteCarloStrategy::run(StageContext& ctx) {
           store.commit_training(ctx.stage(), job, r, s.draw.metrics);
         record(s, r);
         results[std::size_t(s.index)] = r;
+        results[std::size_t(s.index)]->weights.clear();  // the store keeps them
         progress.update(std::uint64_t(++trained));
         if (!Progress::interactive())
           ctx.info(fmt::format(
@@ -359,9 +351,9 @@ void MonteCarloStrategy::evaluate_ensemble(StageContext& ctx, const MonteCarloSe
     const auto [validation, test] = ctx.training().evaluate_ensemble(job);
     json data{{"members", list},
               {"vote", vote_name(vote_)},
-              {"val_loss", number_or_null(validation.loss)},
+              {"val_loss", json_number(validation.loss)},
               {"val_accuracy", validation.accuracy},
-              {"test_loss", number_or_null(test.loss)},
+              {"test_loss", json_number(test.loss)},
               {"test_accuracy", test.accuracy},
               {"metrics", metrics_json(ensemble_metrics(metrics))}};
     return StageContext::UnitOutput{data.dump(),

@@ -9,6 +9,7 @@
 
 #include "narrow/ensemble.hpp"
 #include "narrow/errors.hpp"
+#include "narrow/hash.hpp"
 #include "narrow/random.hpp"
 
 namespace narrow::strategies {
@@ -125,7 +126,10 @@ std::optional<Sample> MonteCarloSearch::move_sample(std::int64_t k, Rng& rng) {
   };
   // Coordinate descent: the parent improved on its own parent by scaling a coordinate, so
   // scale it once more in the same direction.
+  // Only a comparison within one training budget tells a direction from the longer training.
+  const auto full = [](const Sample& x) { return x.phase == Phase::full; };
   if (parent.move && parent.move->kind == Move::Kind::scale && parent.parent >= 0 &&
+      full(parent) == full(samples_[std::size_t(parent.parent)]) &&
       parent.objective < samples_[std::size_t(parent.parent)].objective) {
     if (auto a = apply_move(vars, groups_, parent.draw.assignment, *parent.move, rng,
                             settings_.factors)) {
@@ -184,6 +188,19 @@ void MonteCarloSearch::finish(std::int64_t k, bool ok, double loss, double accur
   s.loss = loss;
   s.accuracy = accuracy;
   s.objective = s.ok ? objective(loss, s.draw.metrics) : std::numeric_limits<double>::infinity();
+}
+
+TrainJob sample_job(const Sample& s, const DatasetSpec& dataset, const TrainingConfig& config,
+                    std::uint64_t stage_seed, bool keep_weights, const Registry& registry) {
+  TrainJob job;
+  job.architecture_hash = s.draw.hash;
+  job.architecture_json = s.draw.json;
+  job.dataset = dataset;
+  job.config = config;
+  job.seed = content_seed(fmt::format("{}|monte_carlo|{}", stage_seed, s.draw.hash));
+  job.keep_weights = keep_weights;
+  job.make_key(registry);
+  return job;
 }
 
 std::vector<std::int64_t> ensemble_members(const MonteCarloSearch& search, std::size_t size,

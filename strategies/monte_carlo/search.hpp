@@ -106,6 +106,12 @@ class MonteCarloSearch {
   std::vector<std::string> hashes_;  // sorted, of every sample decided
 };
 
+/// The training job of a sample: its architecture on `dataset` with `config` (the full budget
+/// or the traction one, by its phase), seeded by the stage's seed and the architecture, so that
+/// a variant or a resumed run that meets the same architecture reuses the training.
+TrainJob sample_job(const Sample& s, const DatasetSpec& dataset, const TrainingConfig& config,
+                    std::uint64_t stage_seed, bool keep_weights, const Registry& registry);
+
 /// The members of an ensemble of at most `size` models: the fully trained samples in order of
 /// J, each taken when the members' summed metrics (narrow::ensemble_metrics: the ensemble is
 /// stored and run whole) stay within every metric bound of `bounds`. Latency bounds hold for

@@ -382,8 +382,7 @@ void TrainStrategy::run(StageContext& ctx) {
         stored = Architecture::from_json_string(*arch_json);
         arch = &*stored;
       }
-    json mj = json::object();
-    for (auto name : metric_names) mj[std::string(name)] = m.get(name);
+    const json mj = metrics_json(m);
     summary["best"] = {{"architecture_hash", best->architecture_hash},
                        {"val_accuracy", best->validation.accuracy},
                        {"test_accuracy", best->test.accuracy},

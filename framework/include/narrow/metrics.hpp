@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <string_view>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include "narrow/architecture.hpp"
 #include "narrow/export.hpp"
 
@@ -33,6 +35,9 @@ inline constexpr std::array<std::string_view, 7> metric_names{
 
 /// Computes every metric of a finalized architecture; `weight_bits` sets weight_bytes.
 NARROW_API Metrics analyse(const Architecture& arch, int weight_bits = 32);
+
+/// Every metric by name, as a JSON object {"params": ..., ...}.
+NARROW_API nlohmann::json metrics_json(const Metrics& m);
 
 /// Weight bytes for `params` values of `bits` bits each, bit-packed: ceil(params*bits/8).
 NARROW_API std::int64_t weight_bytes_for(std::int64_t params, int bits);

@@ -104,6 +104,10 @@ struct NARROW_API TrainResult {
   static TrainResult from_json(const nlohmann::json& j);
 };
 
+/// A loss or objective as JSON: the number, or null when it is NaN or infinite (JSON has no
+/// such numbers; a failed training's loss is one).
+NARROW_API nlohmann::json json_number(double x);
+
 /// The one order of trainings wherever narrow picks "the best": a successful training before a
 /// failed one, then the higher validation accuracy, then the smaller key (so that ties are
 /// broken the same way on every run).

@@ -1,5 +1,7 @@
 #include "narrow/metrics.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 
 #include <fmt/format.h>
@@ -94,6 +96,12 @@ Metrics analyse(const Architecture& arch, int weight_bits) {
   m.memory_eq6_bytes = f32 * (m.params + largest_io);
   m.activation_peak_bytes = f32 * peak;
   return m;
+}
+
+nlohmann::json metrics_json(const Metrics& m) {
+  nlohmann::json j = nlohmann::json::object();
+  for (auto name : metric_names) j[std::string(name)] = m.get(name);
+  return j;
 }
 
 }  // namespace narrow

@@ -132,12 +132,10 @@ Evaluation Evaluation::from_json(const json& j) {
   return e;
 }
 
+json json_number(double x) { return std::isfinite(x) ? json(x) : json(nullptr); }
+
 namespace {
 
-// NaN and Inf are not JSON numbers: a failed training's loss is written as null.
-json number(double x) {
-  return std::isfinite(x) ? json(x) : json(nullptr);
-}
 double number(const json& j) {
   return j.is_null() ? std::nan("") : j.get<double>();
 }
@@ -149,14 +147,14 @@ json TrainResult::to_json() const {
   for (const auto& e : history)
     h.push_back(json{{"epoch", e.epoch},
                      {"learning_rate", e.learning_rate},
-                     {"train_loss", number(e.train_loss)},
+                     {"train_loss", json_number(e.train_loss)},
                      {"train_accuracy", e.train_accuracy},
-                     {"val_loss", number(e.val_loss)},
+                     {"val_loss", json_number(e.val_loss)},
                      {"val_accuracy", e.val_accuracy},
                      {"seconds", e.seconds}});
   json v = validation.to_json(), t = test.to_json();
-  v["loss"] = number(validation.loss);
-  t["loss"] = number(test.loss);
+  v["loss"] = json_number(validation.loss);
+  t["loss"] = json_number(test.loss);
   return json{{"key", key},
               {"architecture_hash", architecture_hash},
               {"status", status},
@@ -205,7 +203,7 @@ TrainResult TrainResult::from_json(const json& j) {
 
 json PrecisionResult::to_json() const {
   json e = evaluation.to_json();
-  e["loss"] = number(evaluation.loss);
+  e["loss"] = json_number(evaluation.loss);
   return json{{"format", format},           {"bits", bits},
               {"parameters", parameters},   {"weight_bytes", weight_bytes},
               {"evaluation", std::move(e)}, {"seconds", seconds}};

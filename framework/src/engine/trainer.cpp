@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <numbers>
 #include <sstream>
 #include <utility>
@@ -302,8 +303,15 @@ void init_weights(GraphModule& module, at::Generator& generator) {
 
 // ------------------------------------------------------------------------------- evaluate
 
-Evaluation evaluate(GraphModule& module, const ImageSet& set, std::int64_t classes,
-                    std::int64_t batch_size) {
+namespace {
+
+/// Runs `module` in inference mode over `set`, `batch_size` images at a time, and hands each
+/// batch's logits to `use(logits, first, count)`; checks the arguments first, and puts the
+/// module back in the mode it was in, whatever happens.
+void for_each_batch(GraphModule& module, const ImageSet& set, std::int64_t classes,
+                    std::int64_t batch_size,
+                    const std::function<void(const torch::Tensor&, std::int64_t, std::int64_t)>&
+                        use) {
   if (batch_size < 1)
     throw InputError("evaluate: batch size must be >= 1, got " + std::to_string(batch_size));
   if (classes < 1) throw InputError("evaluate: classes must be >= 1");
@@ -312,42 +320,17 @@ Evaluation evaluate(GraphModule& module, const ImageSet& set, std::int64_t class
     throw InputError("evaluate: the network has " +
                      std::to_string(module->architecture().classes()) + " outputs, not " +
                      std::to_string(classes) + " classes");
-
-  Evaluation ev;
   const std::int64_t n = set.size();
-  ev.count = n;
-  ev.confusion.assign(static_cast<std::size_t>(classes),
-                      std::vector<std::int64_t>(static_cast<std::size_t>(classes), 0));
-  if (n == 0) return ev;
-
+  if (n == 0) return;
   FlushDenormals flush;
   const bool was_training = module->is_training();
   module->eval();
-  double loss_sum = 0;
-  std::int64_t correct = 0;
   try {
     c10::InferenceMode inference;
     const torch::Tensor images = wrap_images(set);
-    const torch::Tensor labels =
-        torch::from_blob(const_cast<std::int32_t*>(set.labels.data()), {n}, torch::kInt)
-            .to(torch::kLong);
-    const std::int64_t* label = labels.data_ptr<std::int64_t>();
-    namespace F = torch::nn::functional;
     for (std::int64_t first = 0; first < n; first += batch_size) {
       const std::int64_t count = std::min(batch_size, n - first);
-      const torch::Tensor logits = module->forward(images.narrow(0, first, count));
-      const torch::Tensor targets = labels.narrow(0, first, count);
-      loss_sum +=
-          F::cross_entropy(logits, targets, F::CrossEntropyFuncOptions().reduction(torch::kSum))
-              .item<double>();
-      const torch::Tensor out = readable(logits);
-      const float* v = out.data_ptr<float>();
-      for (std::int64_t k = 0; k < count; ++k) {
-        const std::int64_t truth = label[first + k];
-        const std::int64_t guess = argmax(v + k * classes, classes);
-        ++ev.confusion[static_cast<std::size_t>(truth)][static_cast<std::size_t>(guess)];
-        correct += guess == truth;
-      }
+      use(module->forward(images.narrow(0, first, count)), first, count);
     }
   } catch (const c10::Error& e) {
     module->train(was_training);
@@ -357,6 +340,41 @@ Evaluation evaluate(GraphModule& module, const ImageSet& set, std::int64_t class
     throw;
   }
   module->train(was_training);
+}
+
+}  // namespace
+
+Evaluation evaluate(GraphModule& module, const ImageSet& set, std::int64_t classes,
+                    std::int64_t batch_size) {
+  Evaluation ev;
+  const std::int64_t n = set.size();
+  ev.count = n;
+  ev.confusion.assign(static_cast<std::size_t>(std::max<std::int64_t>(classes, 0)),
+                      std::vector<std::int64_t>(static_cast<std::size_t>(std::max<std::int64_t>(classes, 0)), 0));
+  double loss_sum = 0;
+  std::int64_t correct = 0;
+  namespace F = torch::nn::functional;
+  // The labels are read once for_each_batch has checked the set.
+  for_each_batch(module, set, classes, batch_size,
+                 [&](const torch::Tensor& logits, std::int64_t first, std::int64_t count) {
+                   const std::int32_t* label = set.labels.data() + first;
+                   const torch::Tensor targets =
+                       torch::from_blob(const_cast<std::int32_t*>(label), {count}, torch::kInt)
+                           .to(torch::kLong);
+                   loss_sum += F::cross_entropy(logits, targets,
+                                                F::CrossEntropyFuncOptions().reduction(torch::kSum))
+                                   .item<double>();
+                   const torch::Tensor out = readable(logits);
+                   const float* v = out.data_ptr<float>();
+                   for (std::int64_t k = 0; k < count; ++k) {
+                     const std::int64_t truth = label[k];
+                     const std::int64_t guess = argmax(v + k * classes, classes);
+                     ++ev.confusion[static_cast<std::size_t>(truth)]
+                                   [static_cast<std::size_t>(guess)];
+                     correct += guess == truth;
+                   }
+                 });
+  if (n == 0) return ev;
   ev.loss = loss_sum / static_cast<double>(n);
   ev.accuracy = static_cast<double>(correct) / static_cast<double>(n);
   return ev;
@@ -364,33 +382,13 @@ Evaluation evaluate(GraphModule& module, const ImageSet& set, std::int64_t class
 
 std::vector<float> probabilities(GraphModule& module, const ImageSet& set, std::int64_t classes,
                                  std::int64_t batch_size) {
-  check_set(set, module->architecture(), classes, "evaluated");
-  if (module->architecture().classes() != classes)
-    throw InputError("the network has " + std::to_string(module->architecture().classes()) +
-                     " outputs, not " + std::to_string(classes) + " classes");
-  const std::int64_t n = set.size();
-  std::vector<float> out(static_cast<std::size_t>(n * classes));
-  if (n == 0) return out;
-  FlushDenormals flush;
-  const bool was_training = module->is_training();
-  module->eval();
-  try {
-    c10::InferenceMode inference;
-    const torch::Tensor images = wrap_images(set);
-    for (std::int64_t first = 0; first < n; first += batch_size) {
-      const std::int64_t count = std::min(batch_size, n - first);
-      const torch::Tensor p =
-          readable(torch::softmax(module->forward(images.narrow(0, first, count)), 1));
-      std::copy_n(p.data_ptr<float>(), count * classes, out.data() + first * classes);
-    }
-  } catch (const c10::Error& e) {
-    module->train(was_training);
-    throw Error("evaluation failed in LibTorch: " + first_line(e.what_without_backtrace()));
-  } catch (...) {
-    module->train(was_training);
-    throw;
-  }
-  module->train(was_training);
+  std::vector<float> out(static_cast<std::size_t>(set.size() * std::max<std::int64_t>(classes, 0)));
+  for_each_batch(module, set, classes, batch_size,
+                 [&](const torch::Tensor& logits, std::int64_t first, std::int64_t count) {
+                   const torch::Tensor p = readable(torch::softmax(logits, 1));
+                   std::copy_n(p.data_ptr<float>(), count * classes,
+                               out.data() + first * classes);
+                 });
   return out;
 }
 

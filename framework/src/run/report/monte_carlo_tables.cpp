@@ -5,6 +5,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -60,7 +61,7 @@ Table variants_table(const std::vector<Search>& all) {
       "ensemble, mean and standard deviation over the seeds";
   t.columns = {"variant", "stage", "seeds", "workers", "dispatch", "parents", "moves", "samples",
                "test_pct_mean", "test_pct_sd", "params_mean", "memory_eq6_bytes_mean",
-               "flops_mean", "seconds_mean", "seconds_sd", "ensemble_members",
+               "flops_mean", "trained_mean", "seconds_mean", "seconds_sd", "ensemble_members",
                "ensemble_test_pct_mean", "ensemble_test_pct_sd", "ensemble_params_mean",
                "ensemble_memory_eq6_bytes_mean", "ensemble_flops_mean"};
   // Groups in the order they first appear.
@@ -73,7 +74,8 @@ Table variants_table(const std::vector<Search>& all) {
   }
   for (const auto& key : order) {
     const auto& members = groups.at(key);
-    std::vector<double> test, params, memory, flops, seconds, e_test, e_params, e_memory, e_flops;
+    std::vector<double> test, params, memory, flops, trained, seconds, e_test, e_params, e_memory,
+        e_flops;
     std::int64_t e_members = 0;
     for (const Search* s : members) {
       const json& a = s->summary.at("accepted");
@@ -81,6 +83,7 @@ Table variants_table(const std::vector<Search>& all) {
       params.push_back(metric(a, "params"));
       memory.push_back(metric(a, "memory_eq6_bytes"));
       flops.push_back(metric(a, "flops"));
+      trained.push_back(s->summary.value("trained", 0.0));
       seconds.push_back(s->seconds);
       if (s->summary.contains("ensemble")) {
         const json& e = s->summary["ensemble"];
@@ -99,7 +102,7 @@ Table variants_table(const std::vector<Search>& all) {
            std::string(first.value("moves", true) ? "yes" : "no"),
            first.value("samples", std::int64_t{0}), mean_cell(t_s), sd_cell(t_s),
            mean_cell(spread(params)), mean_cell(spread(memory)), mean_cell(spread(flops)),
-           mean_cell(sec), sd_cell(sec), e_members ? Cell{e_members} : Cell{}, mean_cell(e_t),
+           mean_cell(spread(trained)), mean_cell(sec), sd_cell(sec), e_members ? Cell{e_members} : Cell{}, mean_cell(e_t),
            sd_cell(e_t), mean_cell(spread(e_params)), mean_cell(spread(e_memory)),
            mean_cell(spread(e_flops))});
   }
@@ -131,8 +134,9 @@ MonteCarloTables monte_carlo_tables(const std::vector<StoredRun>& runs) {
   std::set<std::string> seen;  // seed|stage|training of the accepted model
   // By target and by whether the search moved (false: the random phase alone), the largest
   // target first: loss, memory %, flops % and the unbounded model's test accuracy of each.
-  using Group = std::pair<double, bool>;
-  std::map<Group, std::vector<std::array<double, 4>>, std::greater<Group>> by_target;
+  // Ordered by target, largest first, then the base before the variants.
+  using Group = std::tuple<double, bool, std::string, bool>;  // -target, a variant, its name, moves
+  std::map<Group, std::vector<std::array<double, 4>>> by_target;
   for (const Search& s : all) {
     const std::string from = s.summary.value("bounds_from", "");
     if (from.empty()) continue;
@@ -161,7 +165,8 @@ MonteCarloTables monte_carlo_tables(const std::vector<StoredRun>& runs) {
                     {std::int64_t(seed), s.run->variant, s.stage, target, test,
                      std::int64_t(metric(a, "params")), std::int64_t(metric(a, "memory_eq6_bytes")),
                      std::int64_t(metric(a, "flops")), memory_pct, flops_pct, b_test - test}});
-    by_target[{target, s.summary.value("moves", true)}].push_back(
+    by_target[{-target, s.run->variant != "base", s.run->variant, s.summary.value("moves", true)}]
+        .push_back(
         {b_test - test, memory_pct, flops_pct, b_test});
   }
   std::stable_sort(rows.begin(), rows.end(), [](const Row& x, const Row& y) {
@@ -178,10 +183,12 @@ MonteCarloTables monte_carlo_tables(const std::vector<StoredRun>& runs) {
     }
     const Spread l = spread(loss);
     out.summary.push_back(fmt::format(
-        "{} bounded to {:g} % of the unbounded model's memory and FLOPs: {:.1f} points of test "
-        "accuracy lost{} from {:.1f} %, at {:.0f} % of its memory and {:.0f} % of its FLOPs "
-        "(mean of {} bounded search{}).",
-        group.second ? "Monte Carlo" : "The random phase alone", group.first, l.mean,
+        "{}{} bounded to {:g} % of the unbounded model's memory and FLOPs: {:.1f} points of "
+        "test accuracy lost{} from {:.1f} %, at {:.0f} % of its memory and {:.0f} % of its "
+        "FLOPs (mean of {} bounded search{}).",
+        std::get<3>(group) ? "Monte Carlo" : "The random phase alone",
+        std::get<1>(group) ? fmt::format(" (variant {})", std::get<2>(group)) : std::string(),
+        -std::get<0>(group), l.mean,
         l.sd ? fmt::format(" ± {:.1f}", *l.sd) : std::string(), spread(unbounded).mean,
         spread(memory).mean, spread(flops).mean, l.n, l.n == 1 ? "" : "es"));
   }
