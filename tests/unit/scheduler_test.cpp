@@ -239,6 +239,7 @@ BOOST_AUTO_TEST_CASE(an_ensemble_of_one_is_the_model_itself) {
   const auto [validation, test] = service->evaluate_ensemble(two);
   // The same vote on the members' probabilities, each member built and loaded here.
   const auto data = load_dataset(reg, two.dataset);
+  at::set_num_threads(1);  // as the service's jobs: the same arithmetic
   std::vector<std::vector<float>> on_validation, on_test;
   for (std::size_t m = 0; m < 2; ++m) {
     GraphModule module = build_module(Architecture::from_json_string(two.architecture_json[m]));
