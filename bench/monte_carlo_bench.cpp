@@ -66,6 +66,7 @@ double run_once(const Registry& reg, const SearchSpace& space, const Options& o,
   TrainingConfig traction = full;
   traction.iterations = o.traction_iterations;
   const auto t0 = std::chrono::steady_clock::now();
+  search.decide_draws_ahead(1);
   train_samples(
       search, *service,
       [&](const Sample& s) {

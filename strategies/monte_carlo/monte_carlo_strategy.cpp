@@ -222,6 +222,8 @@ void MonteCarloStrategy::run(StageContext& ctx) {
       settings_.workers, settings_.workers == 1 ? "" : "s",
       settings_.workers == 1 ? "synchronous" : settings_.batch ? "batches" : "asynchronous",
       service.jobs(), service.threads_per_job(), service.threads_per_job() == 1 ? "" : "s"));
+  // The draws depend on no result: decided at once, in batches on the stage's threads.
+  search.decide_draws_ahead(ctx.threads());
   train_samples(
       search, service,
       [&](const Sample& s) {

@@ -36,7 +36,10 @@ MonteCarloSearch::MonteCarloSearch(const SearchSpace& space, std::vector<Samplin
       seed_(seed),
       groups_(layer_groups(space.variables())) {
   if (laws_.empty()) throw Error("the Monte Carlo search needs at least one law to draw from");
-  for (const auto& law : laws_) space_.check_law(law);
+  for (std::size_t i = 0; i < laws_.size(); ++i)  // checks each law
+    samplers_.emplace_back(space_, laws_[i], content_seed(fmt::format("{}|law|{}", seed_, i)));
+  pending_.resize(laws_.size());
+  next_draw_.assign(laws_.size(), 0);
   Metrics probe;
   probe.get(settings_.regularizer);  // InputError for a name that is not a metric
   settings_.workers = std::max(1, settings_.workers);
@@ -83,14 +86,29 @@ bool MonteCarloSearch::done() const {
   return std::all_of(samples_.begin(), samples_.end(), [](const Sample& s) { return s.finished; });
 }
 
-Sample MonteCarloSearch::draw_sample(std::int64_t k, Rng& rng) {
-  // Algorithm I: draw until the space builds it, the constraints accept it and it is new. The
-  // laws take turns by sample.
-  const SamplingLaw& law = laws_[std::size_t(k) % laws_.size()];
+Draw MonteCarloSearch::next_draw(std::size_t law) {
+  auto& pending = pending_[law];
+  if (pending.empty()) {
+    // A batch of single draws (the `random` strategy's batch draw): draw i of the law from its
+    // own stream, on threads_ threads; the same draws whatever the thread count.
+    const std::uint64_t count = 16 * std::uint64_t(std::max(1, threads_));
+    for (Draw& d : samplers_[law].draw_batch(next_draw_[law], count, constraints_, threads_))
+      pending.push_back(std::move(d));
+    next_draw_[law] += count;
+  }
+  Draw d = std::move(pending.front());
+  pending.pop_front();
+  return d;
+}
+
+Sample MonteCarloSearch::draw_sample(std::int64_t k) {
+  // Algorithm I: the law's next draws until one builds, keeps every bound and is new. The laws
+  // take turns by sample.
+  const std::size_t law = std::size_t(k) % laws_.size();
   Sample s;
   std::string last;
   for (std::int64_t tries = 0; tries < settings_.max_tries; ++tries) {
-    Draw d = assess(space_, space_.draw(law, rng), constraints_);
+    Draw d = next_draw(law);
     if (usable(d)) {
       s.draw = std::move(d);
       s.move_text = "draw";
@@ -102,7 +120,14 @@ Sample MonteCarloSearch::draw_sample(std::int64_t k, Rng& rng) {
   throw Error(fmt::format("sample {}: law '{}' gave no new architecture within the constraints "
                           "in {} draws (the last: {}); loosen the constraints or the law, or "
                           "raise max_tries",
-                          k, law.name, settings_.max_tries, last));
+                          k, laws_[law].name, settings_.max_tries, last));
+}
+
+void MonteCarloSearch::decide_draws_ahead(int threads) {
+  threads_ = std::max(1, threads);
+  const std::int64_t draws = settings_.moves ? settings_.random : total();
+  while (std::int64_t(samples_.size()) < draws) decide(std::int64_t(samples_.size()));
+  threads_ = 1;  // later draws (a fallback of a move) happen while workers train
 }
 
 std::optional<Sample> MonteCarloSearch::move_sample(std::int64_t k, Rng& rng) {
@@ -156,11 +181,19 @@ std::optional<Sample> MonteCarloSearch::move_sample(std::int64_t k, Rng& rng) {
 }
 
 std::optional<std::int64_t> MonteCarloSearch::next() {
+  // Samples decided ahead (the draws) go out first.
+  if (handed_ < std::int64_t(samples_.size())) return handed_++;
   const auto k = std::int64_t(samples_.size());
   if (k >= total()) return std::nullopt;
   const std::int64_t h = horizon(k);
   for (std::int64_t i = 0; i <= h; ++i)
     if (!samples_[std::size_t(i)].finished) return std::nullopt;
+  decide(k);
+  handed_ = k + 1;
+  return k;
+}
+
+void MonteCarloSearch::decide(std::int64_t k) {
   Rng rng = stream_rng(seed_, std::uint64_t(k));
   std::optional<Sample> s;
   if (phase_of(k) != Phase::random && settings_.moves) {
@@ -168,17 +201,16 @@ std::optional<std::int64_t> MonteCarloSearch::next() {
     // No trained sample to move from, or none of max_tries moves gave a new architecture
     // within the constraints: a fresh draw, which says so.
     if (!s) {
-      s = draw_sample(k, rng);
+      s = draw_sample(k);
       s->move_text = "draw (no move applied)";
     }
   } else {
-    s = draw_sample(k, rng);
+    s = draw_sample(k);
   }
   s->index = k;
   s->phase = phase_of(k);
   hashes_.insert(std::upper_bound(hashes_.begin(), hashes_.end(), s->draw.hash), s->draw.hash);
   samples_.push_back(std::move(*s));
-  return k;
 }
 
 void MonteCarloSearch::finish(std::int64_t k, bool ok, double loss, double accuracy) {

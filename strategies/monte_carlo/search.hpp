@@ -15,6 +15,7 @@
 // order they started; when a later one finishes first, the worker waits for the earlier, so
 // that the same seed gives the same samples whatever the timing.
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <limits>
 #include <optional>
@@ -74,9 +75,14 @@ class MonteCarloSearch {
   /// The last sample whose result sample k is decided from (-1: none).
   std::int64_t horizon(std::int64_t k) const;
 
-  /// Decides the next sample when every result it depends on is in; empty when every sample
-  /// is decided or the next must wait for a result. Throws Error when no architecture within
-  /// the constraints comes out of max_tries draws.
+  /// Decides the samples that are draws (the random phase; every sample with moves off) at
+  /// once, drawing in batches on `threads` threads, before any training: they depend on no
+  /// result, and the stream hands them out without drawing. The samples are the same as
+  /// without it. Throws like next().
+  void decide_draws_ahead(int threads);
+  /// The next sample: one decided ahead, or one decided now when every result it depends on is
+  /// in; empty when every sample is out or the next must wait for a result. Throws Error when
+  /// no architecture within the constraints comes out of max_tries draws.
   std::optional<std::int64_t> next();
   /// The training of sample k came back: validation loss and accuracy, or a failure.
   void finish(std::int64_t k, bool ok, double loss, double accuracy);
@@ -91,7 +97,11 @@ class MonteCarloSearch {
   bool done() const;
 
  private:
-  Sample draw_sample(std::int64_t k, Rng& rng);
+  /// Decides sample k (the next to decide) and adds it.
+  void decide(std::int64_t k);
+  /// The next draw of law `law`, from batches of single draws (Sampler::draw_batch).
+  Draw next_draw(std::size_t law);
+  Sample draw_sample(std::int64_t k);
   std::optional<Sample> move_sample(std::int64_t k, Rng& rng);
   /// An architecture the search may train: accepted by the constraints and never sampled.
   bool usable(const Draw& d) const;
@@ -102,7 +112,12 @@ class MonteCarloSearch {
   SearchSettings settings_;
   std::uint64_t seed_;
   std::vector<LayerGroup> groups_;
-  std::vector<Sample> samples_;
+  std::vector<Sample> samples_;  // decided, in order
+  std::int64_t handed_ = 0;      // samples next() has given out
+  std::vector<Sampler> samplers_;          // per law
+  std::vector<std::deque<Draw>> pending_;  // per law: drawn, not yet looked at
+  std::vector<std::uint64_t> next_draw_;   // per law: index of the next batch's first draw
+  int threads_ = 1;
   std::vector<std::string> hashes_;  // sorted, of every sample decided
 };
 

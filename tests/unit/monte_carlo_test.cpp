@@ -506,3 +506,18 @@ BOOST_AUTO_TEST_CASE(resnet_and_mobilenet_are_searched_with_moves) {
     }
   }
 }
+
+// The draws decided ahead, in batches on several threads, are the samples the stream would
+// have drawn one by one.
+BOOST_AUTO_TEST_CASE(draws_decided_ahead_are_the_same_samples) {
+  auto s = space();
+  for (bool moves : {true, false}) {
+    SearchSettings st = small(2);
+    st.moves = moves;
+    MonteCarloSearch one(*s, {SamplingLaw::uniform(s->variables())}, {}, st, 41);
+    MonteCarloSearch ahead(*s, {SamplingLaw::uniform(s->variables())}, {}, st, 41);
+    ahead.decide_draws_ahead(3);
+    BOOST_TEST(ahead.samples().size() == std::size_t(moves ? st.random : one.total()));
+    BOOST_TEST(hashes(run(one, *s, false)) == hashes(run(ahead, *s, true)));
+  }
+}
