@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
 #include <optional>
 
 #include <fmt/format.h>
@@ -184,7 +183,6 @@ void MonteCarloStrategy::run(StageContext& ctx) {
 
   TrainingConfig traction = config_;
   traction.iterations = traction_iterations_;
-  std::vector<std::string> training_keys;  // by sample
   std::vector<std::optional<TrainResult>> results(std::size_t(search.total()));
   std::int64_t trained = 0, stored_before = 0;
   Progress progress(fmt::format("{} samples", ctx.stage()), std::uint64_t(search.total()),
@@ -228,10 +226,8 @@ void MonteCarloStrategy::run(StageContext& ctx) {
       search, service,
       [&](const Sample& s) {
         check_fits(s.draw.architecture, *data);
-        TrainJob job = sample_job(s, ctx.dataset(), s.phase == Phase::full ? config_ : traction,
-                                  ctx.seed(), keep_weights_, ctx.registry());
-        training_keys.push_back(job.key);
-        return job;
+        return sample_job(s, ctx.dataset(), s.phase == Phase::full ? config_ : traction,
+                          ctx.seed(), keep_weights_, ctx.registry());
       },
       [&](const TrainJob& job) -> std::optional<TrainResult> {
         const auto stored = store.unit_result(job.key);
@@ -259,6 +255,8 @@ void MonteCarloStrategy::run(StageContext& ctx) {
               r.status == "ok" ? std::string() : " (" + r.reason + ")"));
       });
   progress.finish();
+  std::vector<std::string> training_keys;  // by sample: every one has finished
+  for (const auto& r : results) training_keys.push_back(r->key);
 
   // The accepted model: the best J among the fully trained samples.
   const auto ranked = search.ranking(search.total() - 1, Phase::full);
@@ -329,6 +327,7 @@ void MonteCarloStrategy::evaluate_ensemble(StageContext& ctx, const MonteCarloSe
   for (std::int64_t k : members) key.add(training_keys[std::size_t(k)]);
   std::vector<Metrics> metrics;
   for (std::int64_t k : members) metrics.push_back(search.samples()[std::size_t(k)].draw.metrics);
+  const Metrics sum = ensemble_metrics(metrics);
   const std::string stored = ctx.once(key, "monte_carlo.ensemble", [&] {
     EnsembleJob job;
     job.dataset = ctx.dataset();
@@ -357,13 +356,12 @@ void MonteCarloStrategy::evaluate_ensemble(StageContext& ctx, const MonteCarloSe
               {"val_accuracy", validation.accuracy},
               {"test_loss", json_number(test.loss)},
               {"test_accuracy", test.accuracy},
-              {"metrics", metrics_json(ensemble_metrics(metrics))}};
+              {"metrics", metrics_json(sum)}};
     return StageContext::UnitOutput{data.dump(),
                                     {Record{"monte_carlo.ensemble", "", "", data.dump()}}};
   });
   const json e = json::parse(stored);
   summary["ensemble"] = e;
-  const Metrics sum = ensemble_metrics(metrics);
   ctx.info(fmt::format("{}: ensemble of {} ({} vote{}): val {:.4f} test {:.4f}; {} params, {} "
                        "memory (eq. 6), {} FLOPs, summed over the members",
                        ctx.stage(), members.size(), vote_name(vote_),

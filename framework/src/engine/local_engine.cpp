@@ -204,14 +204,7 @@ class LocalScheduler final : public TrainingService {
         changed.notify_all();
       }
     };
-    tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
-                              std::max(jobs_, 2));
-    tbb::task_arena arena(jobs_);
-    arena.execute([&] {
-      tbb::task_group group;
-      for (int w = 0; w < jobs_; ++w) group.run(worker);
-      group.wait();
-    });
+    on_workers(jobs_, worker);
     if (error) std::rethrow_exception(error);
   }
 
@@ -262,10 +255,6 @@ class LocalScheduler final : public TrainingService {
   void each(const std::vector<std::int64_t>& cost,
             const std::function<void(std::size_t, std::mutex&, const std::atomic<bool>&)>& work) {
     if (cost.empty()) return;
-    const int concurrency = std::min<int>(jobs_, static_cast<int>(cost.size()));
-    tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
-                              std::max<std::size_t>(concurrency, 2));
-    tbb::task_arena arena(concurrency);
     std::mutex result_mutex;
     std::atomic<bool> stop{false};
     std::exception_ptr error;
@@ -274,24 +263,31 @@ class LocalScheduler final : public TrainingService {
     std::stable_sort(order.begin(), order.end(),
                      [&](std::size_t a, std::size_t b) { return cost[a] > cost[b]; });
     std::atomic<std::size_t> next{0};
-    arena.execute([&] {
-      tbb::task_group group;
-      for (int w = 0; w < concurrency; ++w) {
-        group.run([&] {
-          for (std::size_t i; !stop.load() && (i = next.fetch_add(1)) < order.size();) {
-            try {
-              work(order[i], result_mutex, stop);
-            } catch (...) {
-              std::lock_guard lock(result_mutex);
-              if (!error) error = std::current_exception();
-              stop.store(true);
-            }
-          }
-        });
+    on_workers(std::min<int>(jobs_, static_cast<int>(cost.size())), [&] {
+      for (std::size_t i; !stop.load() && (i = next.fetch_add(1)) < order.size();) {
+        try {
+          work(order[i], result_mutex, stop);
+        } catch (...) {
+          std::lock_guard lock(result_mutex);
+          if (!error) error = std::current_exception();
+          stop.store(true);
+        }
       }
-      group.wait();
     });
     if (error) std::rethrow_exception(error);
+  }
+
+  /// Runs `worker` `count` times at once on a TBB arena of `count` threads (the calling thread
+  /// takes part), and returns when every one has returned.
+  static void on_workers(int count, const std::function<void()>& worker) {
+    tbb::global_control allow(tbb::global_control::max_allowed_parallelism,
+                              std::max(count, 2));
+    tbb::task_arena arena(count);
+    arena.execute([&] {
+      tbb::task_group group;
+      for (int w = 0; w < count; ++w) group.run(worker);
+      group.wait();
+    });
   }
 
   const Registry& registry_;

@@ -349,8 +349,8 @@ Evaluation evaluate(GraphModule& module, const ImageSet& set, std::int64_t class
   Evaluation ev;
   const std::int64_t n = set.size();
   ev.count = n;
-  ev.confusion.assign(static_cast<std::size_t>(std::max<std::int64_t>(classes, 0)),
-                      std::vector<std::int64_t>(static_cast<std::size_t>(std::max<std::int64_t>(classes, 0)), 0));
+  const auto width = static_cast<std::size_t>(std::max<std::int64_t>(classes, 0));
+  ev.confusion.assign(width, std::vector<std::int64_t>(width, 0));
   double loss_sum = 0;
   std::int64_t correct = 0;
   namespace F = torch::nn::functional;

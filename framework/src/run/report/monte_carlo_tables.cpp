@@ -102,9 +102,9 @@ Table variants_table(const std::vector<Search>& all) {
            std::string(first.value("moves", true) ? "yes" : "no"),
            first.value("samples", std::int64_t{0}), mean_cell(t_s), sd_cell(t_s),
            mean_cell(spread(params)), mean_cell(spread(memory)), mean_cell(spread(flops)),
-           mean_cell(spread(trained)), mean_cell(sec), sd_cell(sec), e_members ? Cell{e_members} : Cell{}, mean_cell(e_t),
-           sd_cell(e_t), mean_cell(spread(e_params)), mean_cell(spread(e_memory)),
-           mean_cell(spread(e_flops))});
+           mean_cell(spread(trained)), mean_cell(sec), sd_cell(sec),
+           e_members ? Cell{e_members} : Cell{}, mean_cell(e_t), sd_cell(e_t),
+           mean_cell(spread(e_params)), mean_cell(spread(e_memory)), mean_cell(spread(e_flops))});
   }
   return t;
 }
