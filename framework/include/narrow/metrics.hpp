@@ -10,6 +10,8 @@
 
 namespace narrow {
 
+class NumberFormat;
+
 /// Analytical properties of an architecture, computed from the graph alone (batch size 1).
 struct NARROW_API Metrics {
   std::int64_t params = 0;                 // trainable parameters, as LibTorch counts them
@@ -38,6 +40,16 @@ NARROW_API Metrics analyse(const Architecture& arch, int weight_bits = 32);
 
 /// Every metric by name, as a JSON object {"params": ..., ...}.
 NARROW_API nlohmann::json metrics_json(const Metrics& m);
+
+/// What a device stores for a finalized architecture in `format` (nullptr: float32), in bytes,
+/// computed from the graph: batch norms folded as inference folds them (batchnorm_folds); every
+/// convolution and linear layer stores its weights and one bias per output channel (a zero
+/// bias when it has none), a batch norm left unfolded its scale and shift; the format's
+/// NumberFormat::stored_bits of each (scales and zero points included), plus, with a format,
+/// its stored_bits of the input and of every tensor the evaluator rounds (the outputs of
+/// conv2d, linear, unfolded batch norms, add, avgpool and global_avgpool). Rounded up to
+/// whole bytes. The precision evaluator reports the same number from the tensors themselves.
+NARROW_API std::int64_t deployed_bytes(const Architecture& arch, const NumberFormat* format);
 
 /// Weight bytes for `params` values of `bits` bits each, bit-packed: ceil(params*bits/8).
 NARROW_API std::int64_t weight_bytes_for(std::int64_t params, int bits);

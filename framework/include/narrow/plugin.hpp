@@ -15,7 +15,7 @@
 namespace narrow {
 
 /// Version of this ABI: bumped whenever PluginInfo, Registry or an interface changes.
-inline constexpr std::uint32_t plugin_api_version = 6;
+inline constexpr std::uint32_t plugin_api_version = 7;
 
 extern "C" {
 struct PluginInfo {

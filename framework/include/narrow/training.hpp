@@ -14,6 +14,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "narrow/architecture.hpp"
+#include "narrow/channel_search.hpp"
 #include "narrow/dataset.hpp"
 #include "narrow/ensemble.hpp"
 #include "narrow/export.hpp"
@@ -57,8 +58,19 @@ struct NARROW_API TrainJob {
   std::uint64_t seed = 0;  // weights, batch order, augmentation, dropout
   int threads = 1;         // LibTorch threads for this job (set by the scheduler)
   bool keep_weights = true;
+  /// Weights to start from (LibTorch's serialisation, as TrainResult::weights keeps them)
+  /// instead of drawing them from `seed`: a fine-tuning, or a search from a warmed-up seed.
+  /// Binary: to_json leaves them out; they travel beside the JSON, as results' weights do.
+  std::string init_weights;
+  /// A channel search instead of a plain training (narrow/channel_search.hpp): masks and
+  /// weights train together under the search's cost targets, and the result is the exported
+  /// architecture (TrainResult::architecture_json) with its weights.
+  std::optional<ChannelSearch> search;
 
-  /// Fills `key` from the hash, dataset key, configuration and seed.
+  /// "train", or "channel_search" for a job with a search.
+  std::string kind() const { return search ? "channel_search" : "train"; }
+  /// Fills `key` from the hash, dataset key, configuration and seed (and the content hash of
+  /// init_weights and the search, when the job has them).
   void make_key(const Registry& registry);
   nlohmann::json to_json() const;
   static TrainJob from_json(const nlohmann::json& j);
@@ -98,6 +110,12 @@ struct NARROW_API TrainResult {
   double images_per_second = 0;  // training images through forward and backward per second
   int threads = 1;
   std::string weights;  // the trained weights, serialised by LibTorch (empty if not kept)
+  /// When the job changed the architecture (a channel search's export): its canonical JSON,
+  /// with `architecture_hash` its hash. Empty for a plain training.
+  std::string architecture_json;
+  /// What the job kind reports beyond a training, as JSON text (a channel search's costs,
+  /// masks and penalty history); empty for a plain training.
+  std::string details;
 
   /// JSON without the weights (they are binary; the store keeps them as a blob).
   nlohmann::json to_json() const;

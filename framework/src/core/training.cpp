@@ -92,11 +92,14 @@ void TrainJob::make_key(const Registry& registry) {
                   {"dataset", dataset.key(registry)},
                   {"training", config.to_json()},
                   {"seed", std::to_string(seed)}};
-  key = content_key("train", what);
+  json extended = what;
+  if (!init_weights.empty()) extended["init_weights"] = content_hash(init_weights);
+  if (search) extended["search"] = search->to_json();
+  key = content_key(kind() == "train" ? "train" : kind(), extended);
 }
 
 json TrainJob::to_json() const {
-  return json{{"key", key},
+  json j{{"key", key},
               {"architecture_hash", architecture_hash},
               {"architecture", architecture_json},
               {"dataset", dataset.to_json()},
@@ -104,6 +107,9 @@ json TrainJob::to_json() const {
               {"seed", std::to_string(seed)},
               {"threads", threads},
               {"keep_weights", keep_weights}};
+  if (search) j["search"] = search->to_json();
+  if (!init_weights.empty()) j["init_weights"] = content_hash(init_weights);
+  return j;
 }
 
 TrainJob TrainJob::from_json(const json& j) {
@@ -116,6 +122,7 @@ TrainJob TrainJob::from_json(const json& j) {
   t.seed = std::stoull(j.at("seed").get<std::string>());
   t.threads = j.at("threads").get<int>();
   t.keep_weights = j.at("keep_weights").get<bool>();
+  if (j.contains("search")) t.search = ChannelSearch::from_json(j.at("search"));
   return t;
 }
 
@@ -155,7 +162,7 @@ json TrainResult::to_json() const {
   json v = validation.to_json(), t = test.to_json();
   v["loss"] = json_number(validation.loss);
   t["loss"] = json_number(test.loss);
-  return json{{"key", key},
+  json j{{"key", key},
               {"architecture_hash", architecture_hash},
               {"status", status},
               {"reason", reason},
@@ -168,6 +175,9 @@ json TrainResult::to_json() const {
               {"seconds", seconds},
               {"images_per_second", images_per_second},
               {"threads", threads}};
+  if (!architecture_json.empty()) j["architecture"] = architecture_json;
+  if (!details.empty()) j["details"] = json::parse(details);
+  return j;
 }
 
 TrainResult TrainResult::from_json(const json& j) {
@@ -198,6 +208,8 @@ TrainResult TrainResult::from_json(const json& j) {
   r.seconds = j.at("seconds").get<double>();
   r.images_per_second = j.at("images_per_second").get<double>();
   r.threads = j.at("threads").get<int>();
+  if (j.contains("architecture")) r.architecture_json = j.at("architecture").get<std::string>();
+  if (j.contains("details")) r.details = j.at("details").dump();
   return r;
 }
 

@@ -158,6 +158,7 @@ torch::Tensor GraphModuleImpl::run(torch::Tensor x, std::vector<std::vector<std:
                   e.what_without_backtrace());
     }
     inputs.clear();
+    if (!masks_.empty() && masks_[i].defined()) y = y * masks_[i];
     if (seconds)
       (*seconds)[i] +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -30,6 +30,9 @@ class NARROW_API GraphModuleImpl : public torch::nn::Module {
   /// default), dropout uses torch::dropout and LibTorch's global generator.
   void set_generator(std::optional<at::Generator> generator) { generator_ = std::move(generator); }
   const std::optional<at::Generator>& generator() const { return generator_; }
+  /// Channel masks (a channel search): when entry i is defined, layer i's output is multiplied
+  /// by it (broadcast: [1, C, 1, 1] for a feature map, [1, C] for a vector). Empty: no masks.
+  void set_output_masks(std::vector<torch::Tensor> masks) { masks_ = std::move(masks); }
 
  private:
   torch::Tensor run(torch::Tensor x, std::vector<std::vector<std::int64_t>>* shapes,
@@ -38,6 +41,7 @@ class NARROW_API GraphModuleImpl : public torch::nn::Module {
   Architecture arch_;
   std::vector<torch::nn::AnyModule> modules_;  // one per layer; empty for functional layers
   std::optional<at::Generator> generator_;     // dropout masks; none: the global generator
+  std::vector<torch::Tensor> masks_;           // channel masks by layer; empty: none
 };
 TORCH_MODULE(GraphModule);
 

@@ -20,6 +20,7 @@
 #include "narrow/dataset.hpp"
 #include "narrow/errors.hpp"
 #include "narrow/format.hpp"
+#include "engine/channel_search.hpp"
 #include "engine/host_latency.hpp"
 #include "narrow/metrics.hpp"
 #include "engine/quantized_model.hpp"
@@ -36,8 +37,11 @@ TrainResult train_job(const Registry& registry, const TrainJob& job, int threads
   const auto data = load_dataset(registry, job.dataset);
   const Architecture arch = Architecture::from_json_string(job.architecture_json);
   check_fits(arch, *data);
-  TrainResult r =
-      train_model(arch, *data, job.config, job.seed, threads, job.keep_weights, on_epoch);
+  if (job.search) return search_channels(registry, job, *data, threads, on_epoch);
+  TrainingExtras extras;
+  extras.init_weights = job.init_weights;
+  TrainResult r = train_model(arch, *data, job.config, job.seed, threads, job.keep_weights,
+                              on_epoch, nullptr, &extras);
   r.key = job.key;
   r.architecture_hash = job.architecture_hash;
   return r;

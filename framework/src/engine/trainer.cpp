@@ -397,7 +397,7 @@ std::vector<float> probabilities(GraphModule& module, const ImageSet& set, std::
 TrainResult train_model(const Architecture& arch, const PreparedData& data,
                         const TrainingConfig& config, std::uint64_t seed, int threads,
                         bool keep_weights, const std::function<void(const EpochRecord&)>& on_epoch,
-                        GraphModule* module_out) {
+                        GraphModule* module_out, const TrainingExtras* extras) {
   const Schedule schedule = check_config(config, threads);
   // LibTorch (OpenMP) sets a thread's count lazily on its first parallel call, from the value
   // another thread may have set last; settle that first, then set this thread's count.
@@ -433,7 +433,10 @@ TrainResult train_model(const Architecture& arch, const PreparedData& data,
     // mt19937 keeps 32 bits of a seed: spread all 64 over them.
     const std::uint64_t mixed = mix64(seed);
     at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(mixed ^ (mixed >> 32));
-    init_weights(module, generator);
+    if (extras && !extras->init_weights.empty())
+      load_weights(module, extras->init_weights);
+    else
+      init_weights(module, generator);
     module->set_generator(generator);
     result.parameters = count_parameters(*module);
 
@@ -443,6 +446,12 @@ TrainResult train_model(const Architecture& arch, const PreparedData& data,
                                                 .momentum(config.momentum)
                                                 .nesterov(config.nesterov)
                                                 .weight_decay(config.weight_decay));
+    if (extras && !extras->parameters.empty())
+      optimizer.add_param_group(torch::optim::OptimizerParamGroup(
+          extras->parameters, std::make_unique<torch::optim::SGDOptions>(
+                                  torch::optim::SGDOptions(extras->learning_rate)
+                                      .momentum(config.momentum)
+                                      .weight_decay(0))));
     auto& sgd = static_cast<torch::optim::SGDOptions&>(optimizer.param_groups().at(0).options());
     const auto loss_options = F::CrossEntropyFuncOptions().label_smoothing(config.label_smoothing);
 
@@ -473,10 +482,16 @@ TrainResult train_model(const Architecture& arch, const PreparedData& data,
         const double lr = learning_rate(config, schedule, it, total, epoch);
 
         for (auto& p : parameters) p.mutable_grad().reset();  // "set to none"
+        torch::Tensor penalty;
+        if (extras) {
+          for (auto p : extras->parameters) p.mutable_grad().reset();
+          if (extras->before_step) penalty = extras->before_step(module, epoch);
+        }
         const torch::Tensor logits = module->forward(images);
-        const torch::Tensor loss = F::cross_entropy(logits, targets, loss_options);
+        torch::Tensor loss = F::cross_entropy(logits, targets, loss_options);
         const double value = loss.item<double>();
-        if (!std::isfinite(value)) {
+        if (penalty.defined()) loss = loss + penalty;
+        if (!std::isfinite(value) || (penalty.defined() && !std::isfinite(loss.item<double>()))) {
           result.status = "failed";
           result.reason = std::string("loss became ") + (std::isnan(value) ? "NaN" : "Inf") +
                           " at epoch " + std::to_string(epoch + 1) + ", iteration " +

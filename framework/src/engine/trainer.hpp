@@ -31,6 +31,20 @@ NARROW_API Evaluation evaluate(GraphModule& module, const ImageSet& set, std::in
 NARROW_API std::vector<float> probabilities(GraphModule& module, const ImageSet& set,
                                             std::int64_t classes, std::int64_t batch_size = 256);
 
+/// What a training job adds to the plain training loop.
+struct NARROW_API TrainingExtras {
+  /// Start from these weights (save_weights' form) instead of drawing them from the seed.
+  std::string init_weights;
+  /// More parameters to train (a channel search's masks): a second SGD group with this
+  /// learning rate (constant), the loop's momentum, and no weight decay.
+  std::vector<torch::Tensor> parameters;
+  double learning_rate = 0;
+  /// Called before each iteration's forward pass with the module and the 0-based epoch;
+  /// returns a term to add to the task loss (undefined: none). The loss the history records
+  /// is the task loss alone.
+  std::function<torch::Tensor(GraphModule& module, std::int64_t epoch)> before_step;
+};
+
 /// Trains a model of `arch` on `data` with `config` in the calling thread, using `threads`
 /// LibTorch threads: SGD with momentum (Nesterov optional) and weight decay, the schedule per
 /// iteration, label smoothing, the data's augmentation, batches shuffled by `seed`. Stops and
@@ -41,7 +55,8 @@ NARROW_API TrainResult train_model(const Architecture& arch, const PreparedData&
                                    const TrainingConfig& config, std::uint64_t seed, int threads,
                                    bool keep_weights,
                                    const std::function<void(const EpochRecord&)>& on_epoch,
-                                   GraphModule* module_out = nullptr);
+                                   GraphModule* module_out = nullptr,
+                                   const TrainingExtras* extras = nullptr);
 
 /// Weights (parameters and buffers) to bytes and back; load checks names and shapes.
 NARROW_API std::string save_weights(GraphModule& module);
