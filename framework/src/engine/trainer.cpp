@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <optional>
 #include <cstring>
 #include <functional>
 #include <numbers>
@@ -446,12 +447,11 @@ TrainResult train_model(const Architecture& arch, const PreparedData& data,
                                                 .momentum(config.momentum)
                                                 .nesterov(config.nesterov)
                                                 .weight_decay(config.weight_decay));
+    std::optional<torch::optim::SGD> extra_optimizer;
     if (extras && !extras->parameters.empty())
-      optimizer.add_param_group(torch::optim::OptimizerParamGroup(
-          extras->parameters, std::make_unique<torch::optim::SGDOptions>(
-                                  torch::optim::SGDOptions(extras->learning_rate)
-                                      .momentum(config.momentum)
-                                      .weight_decay(0))));
+      extra_optimizer.emplace(extras->parameters, torch::optim::SGDOptions(extras->learning_rate)
+                                                      .momentum(0)
+                                                      .weight_decay(0));
     auto& sgd = static_cast<torch::optim::SGDOptions&>(optimizer.param_groups().at(0).options());
     const auto loss_options = F::CrossEntropyFuncOptions().label_smoothing(config.label_smoothing);
 
@@ -501,6 +501,14 @@ TrainResult train_model(const Architecture& arch, const PreparedData& data,
         loss.backward();
         sgd.lr(lr);
         optimizer.step();
+        if (extra_optimizer) {
+          // The masks follow the weights' schedule: their rate falls as the weights' does.
+          auto& o = static_cast<torch::optim::SGDOptions&>(
+              extra_optimizer->param_groups().at(0).options());
+          o.lr(config.learning_rate > 0 ? extras->learning_rate * lr / config.learning_rate
+                                        : extras->learning_rate);
+          extra_optimizer->step();
+        }
         ++it;
 
         const torch::Tensor out = readable(logits);

@@ -35,8 +35,9 @@ NARROW_API std::vector<float> probabilities(GraphModule& module, const ImageSet&
 struct NARROW_API TrainingExtras {
   /// Start from these weights (save_weights' form) instead of drawing them from the seed.
   std::string init_weights;
-  /// More parameters to train (a channel search's masks): a second SGD group with this
-  /// learning rate (constant), the loop's momentum, and no weight decay.
+  /// More parameters to train (a channel search's masks), by an SGD of their own at this
+  /// learning rate (constant), the loop's momentum and no weight decay: a mask moves in
+  /// proportion to its gradient, so the channels that cost more or help less go first.
   std::vector<torch::Tensor> parameters;
   double learning_rate = 0;
   /// Called before each iteration's forward pass with the module and the 0-based epoch;

@@ -217,7 +217,19 @@ std::string param_text(const YAML::Node& n, const Locator& loc, const std::strin
     }
     return fmt::format("[{}]", join(xs));
   }
-  fail(loc.at(n), fmt::format("parameter '{}' must be a value or a list of values", name));
+  if (n.IsMap()) {  // {key: value, ...} as written (a strategy's targets)
+    std::vector<std::string> xs;
+    for (const auto& kv : n) {
+      if (!kv.first.IsScalar() || !kv.second.IsScalar())
+        fail(loc.at(kv.second.IsScalar() ? kv.first : kv.second),
+             fmt::format("parameter '{}' must be a value, a list of values or a mapping of "
+                         "names to values", name));
+      xs.push_back(kv.first.Scalar() + ": " + kv.second.Scalar());
+    }
+    return fmt::format("{{{}}}", join(xs));
+  }
+  fail(loc.at(n), fmt::format("parameter '{}' must be a value, a list of values or a mapping of "
+                              "names to values", name));
 }
 
 }  // namespace narrow::experiment_yaml
