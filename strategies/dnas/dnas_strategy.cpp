@@ -39,10 +39,10 @@ ParamSchema DnasStrategy::schema() {
                         "number format of the costs: the bits of weight_bytes, what "
                         "deployed_bytes stores (empty: float32)"),
       ParamSpec::real("lambda", 0, 0, 1e9,
-                      "penalty weight every target reaches; 0: ten times the warm-up's last "
-                      "training loss"),
+                      "penalty weight every target reaches; 0: the warm-up's last training "
+                      "loss / 10"),
       ParamSpec::real("threshold", 0.5, 1e-6, 1e6, "a channel lives while |alpha| > threshold"),
-      ParamSpec::real("mask_learning_rate", 0.01, 1e-9, 10, "SGD learning rate of the masks (constant, the momentum of the weights, no weight decay)"),
+      ParamSpec::real("mask_learning_rate", 1.0, 1e-9, 1000, "SGD learning rate of the masks (on the weights' schedule, no momentum, no weight decay)"),
       ParamSpec::real("ramp", 0.5, 0, 1,
                       "lambda rises from lambda/100 to lambda over this fraction of the search "
                       "epochs"),
@@ -236,7 +236,7 @@ void DnasStrategy::run(StageContext& ctx) {
     throw Error(fmt::format("stage '{}': the seed's warm-up failed{}", ctx.stage(),
                             warmed ? ": " + warmed->reason : ""));
   const double warm_loss = warmed->history.empty() ? 1.0 : warmed->history.back().train_loss;
-  const double lambda = lambda_ > 0 ? lambda_ : 10.0 * warm_loss;
+  const double lambda = lambda_ > 0 ? lambda_ : warm_loss / 10.0;
   for (auto& t : search.targets) t.lambda = lambda;
 
   // 2. The search, from the warmed-up weights.

@@ -42,7 +42,7 @@ struct NARROW_API CostTarget {
 struct NARROW_API ChannelSearch {
   std::vector<CostTarget> targets;
   double threshold = 0.5;            // a channel lives while |alpha| > threshold
-  double mask_learning_rate = 0.01;  // SGD on the masks, no weight decay, constant
+  double mask_learning_rate = 1.0;   // SGD on the masks, no weight decay, constant
   double ramp = 0.5;                 // lambda ramps over this fraction of the epochs
   std::string format;                // number format text of the costs; empty: float32
   std::string device;                // the device's description JSON; empty: none

@@ -136,6 +136,68 @@ GraphModule export_pruned(const Architecture& seed, GraphModule& seeded,
 
 namespace {
 
+bool meets(const std::vector<double>& values, const std::vector<double>& targets) {
+  for (std::size_t i = 0; i < targets.size(); ++i)
+    if (values[i] > targets[i]) return false;
+  return true;
+}
+
+}  // namespace
+
+ChannelFit fit_to_targets(ChannelMasks& masks, ChannelCosts& costs,
+                          const std::vector<double>& targets) {
+  torch::NoGradGuard no_grad;
+  ChannelFit fit;
+  const float removed = 0.0f, revived = static_cast<float>(masks.threshold) + 1e-3f;
+  struct Channel {
+    float weight;
+    std::size_t group;
+    std::int64_t index;
+  };
+  auto channels = [&](bool living) {
+    std::vector<Channel> list;
+    for (std::size_t g = 0; g < masks.alpha.size(); ++g) {
+      const torch::Tensor a = masks.alpha[g].detach().abs();
+      const auto* v = a.data_ptr<float>();
+      for (std::int64_t i = 0; i + 1 < a.size(0); ++i)  // the last always lives
+        if ((v[i] > masks.threshold) == living) list.push_back(Channel{v[i], g, i});
+    }
+    return list;
+  };
+  auto set = [&](const Channel& c, float value) {
+    masks.alpha[c.group].detach()[c.index].fill_(value);
+  };
+  // Trim: the weakest living channel first, until every target is met.
+  std::vector<std::int64_t> counts = masks.counts();
+  if (!meets(costs.values(counts), targets)) {
+    auto living = channels(true);
+    std::stable_sort(living.begin(), living.end(),
+                     [](const Channel& a, const Channel& b) { return a.weight < b.weight; });
+    for (const Channel& c : living) {
+      set(c, removed);
+      --counts[c.group];
+      ++fit.trimmed;
+      if (meets(costs.values(counts), targets)) break;
+    }
+  }
+  // Fill: the strongest removed channel first, each one that keeps every target met.
+  auto dead = channels(false);
+  std::stable_sort(dead.begin(), dead.end(),
+                   [](const Channel& a, const Channel& b) { return a.weight > b.weight; });
+  for (const Channel& c : dead) {
+    ++counts[c.group];
+    if (meets(costs.values(counts), targets)) {
+      set(c, revived);
+      ++fit.filled;
+    } else {
+      --counts[c.group];
+    }
+  }
+  return fit;
+}
+
+namespace {
+
 std::unique_ptr<NumberFormat> search_format(const Registry& registry, const ChannelSearch& s) {
   if (s.format.empty()) return nullptr;
   return create_format(registry, s.format);
@@ -232,8 +294,13 @@ TrainResult search_channels(const Registry& registry, const TrainJob& job,
     return r;
   }
 
-  // Export: the kept channels and their weights, evaluated as they are (before fine-tuning).
+  // Export: the channels the masks keep, brought to the targets' edge, with their weights,
+  // evaluated as they are (before fine-tuning).
   const auto started = std::chrono::steady_clock::now();
+  const auto searched_counts = masks.counts();
+  std::vector<double> target_values;
+  for (const auto& t : search.targets) target_values.push_back(t.value);
+  const ChannelFit fit = fit_to_targets(masks, costs, target_values);
   GraphModule pruned = export_pruned(seed, trained, groups, masks);
   const Architecture& exported = pruned->architecture();
   const std::int64_t eval_batch = std::max<std::int64_t>(256, job.config.batch_size);
@@ -252,6 +319,7 @@ TrainResult search_channels(const Registry& registry, const TrainJob& job,
     for (int i : groups.groups()[g].producers) producers.push_back(seed.layers()[std::size_t(i)].id);
     group_list.push_back(json{{"layers", producers},
                               {"channels", groups.groups()[g].channels},
+                              {"searched", searched_counts[g]},
                               {"kept", counts[g]}});
   }
   json target_list = json::array();
@@ -272,6 +340,8 @@ TrainResult search_channels(const Registry& registry, const TrainJob& job,
                    {"groups", group_list},
                    {"targets", target_list},
                    {"history", history},
+                   {"trimmed", fit.trimmed},
+                   {"filled", fit.filled},
                    {"cost_evaluations", costs.evaluations()},
                    {"export_seconds", export_seconds}}
                   .dump();

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/channel_costs.hpp"
 #include "core/channel_groups.hpp"
 #include "engine/builder.hpp"
 #include "narrow/export.hpp"
@@ -45,6 +46,19 @@ NARROW_API std::vector<torch::Tensor> layer_masks(const Architecture& arch,
 /// computes what the masked seed computes.
 NARROW_API GraphModule export_pruned(const Architecture& seed, GraphModule& seeded,
                                      const ChannelGroups& groups, const ChannelMasks& masks);
+
+/// What fit_to_targets changed.
+struct ChannelFit {
+  std::int64_t trimmed = 0;  // channels removed to meet the targets
+  std::int64_t filled = 0;   // channels given back while every target stays met
+};
+
+/// Brings the masks to the targets' edge: while a target is exceeded, the living channel with
+/// the smallest |alpha| is removed (never a group's last); then, from the largest |alpha| down,
+/// every removed channel whose return keeps every target met comes back. `costs` gives the
+/// costs in the order of `targets` (values at most targets[i]). Deterministic.
+NARROW_API ChannelFit fit_to_targets(ChannelMasks& masks, ChannelCosts& costs,
+                                     const std::vector<double>& targets);
 
 /// Runs a channel-search job (job.search set) on `data`: loads job.init_weights into the seed,
 /// trains masks and weights together with job.config under the penalties, exports the pruned
