@@ -247,3 +247,29 @@ BOOST_AUTO_TEST_CASE(with_channels_refuses_counts_out_of_range) {
   BOOST_CHECK_THROW(groups.with_channels(arch, c), InputError);
   BOOST_CHECK_THROW(groups.with_channels(arch, {}), InputError);
 }
+
+BOOST_AUTO_TEST_CASE(fit_trims_to_the_targets_then_gives_back_what_fits) {
+  const Architecture arch = seed_arch(seeds[0]);
+  const auto groups = ChannelGroups::of(arch);
+  ChannelCosts costs(arch, groups, {"params", "macs"}, nullptr, nullptr);
+  const auto full = costs.values(groups.full_counts());
+  std::mt19937 rng(2);
+  for (double share : {0.2, 0.5, 0.9}) {
+    ChannelMasks masks = random_masks(groups, rng);
+    const std::vector<double> targets{share * full[0], share * full[1]};
+    const ChannelFit fit = fit_to_targets(masks, costs, targets);
+    const auto counts = masks.counts();
+    const auto v = costs.values(counts);
+    BOOST_TEST(v[0] <= targets[0]);
+    BOOST_TEST(v[1] <= targets[1]);
+    // Nothing more fits: one more channel in any group that can grow breaks a target.
+    for (std::size_t g = 0; g < counts.size(); ++g) {
+      if (counts[g] == groups.groups()[g].channels) continue;
+      auto more = counts;
+      ++more[g];
+      const auto w = costs.values(more);
+      BOOST_TEST((w[0] > targets[0] || w[1] > targets[1]), "group " << g << " could grow");
+    }
+    BOOST_TEST(fit.trimmed + fit.filled > 0);
+  }
+}
