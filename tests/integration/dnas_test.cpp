@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -128,6 +129,26 @@ BOOST_AUTO_TEST_CASE(the_export_is_stored_with_the_kernels_metrics) {
     for (const auto& id : g["layers"])
       BOOST_TEST(arch.layers()[arch.index_of(id.get<std::string>())].out_channels ==
                  g["kept"].get<std::int64_t>());
+}
+
+BOOST_AUTO_TEST_CASE(the_report_has_the_search_table) {
+  const std::string report = (dir / "report").string();
+  auto r = run_narrow({"report", out, "--out", report});
+  BOOST_REQUIRE_MESSAGE(r.exit_code == 0, r.err);
+  std::ifstream in(report + "/dnas_searches.json");
+  BOOST_REQUIRE(in);
+  const json rows = json::parse(in);
+  BOOST_REQUIRE(rows.size() == 1u);
+  const json record = result_record(db);
+  BOOST_TEST(rows[0]["seed_model"] == "resnet8");
+  BOOST_TEST(rows[0]["met"] == "yes");
+  BOOST_TEST(rows[0]["worst_vs_target_pct"].get<double>() <= 0.0);
+  BOOST_TEST(std::abs(rows[0]["test_accuracy"].get<double>() -
+                      100 * record["model"]["test_accuracy"].get<double>()) < 1e-9);
+  BOOST_TEST(rows[0]["search_epoch_vs_training_epoch"].get<double>() > 0.0);
+  const std::string said = r.out + r.err;
+  BOOST_TEST(said.find("base dnas (resnet8): the export meets every target") != std::string::npos,
+             said);
 }
 
 BOOST_AUTO_TEST_CASE(a_run_killed_in_each_phase_resumes_to_the_same_result) {

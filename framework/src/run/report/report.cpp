@@ -12,6 +12,7 @@
 #include "narrow/store.hpp"
 #include "run/model_table.hpp"
 #include "run/report/comparison.hpp"
+#include "run/report/dnas_table.hpp"
 #include "run/report/monte_carlo_tables.hpp"
 
 namespace narrow::report {
@@ -71,6 +72,10 @@ Report build_report(const Store& store, const std::string& db, const std::vector
   if (!mc.variants.rows.empty()) r.tables.push_back(std::move(mc.variants));
   if (!mc.bounds.rows.empty()) r.tables.push_back(std::move(mc.bounds));
   for (auto& line : mc.summary) r.summary.push_back(std::move(line));
+  // The channel searches, when the runs hold some.
+  DnasTable dnas = dnas_table(runs);
+  if (!dnas.searches.rows.empty()) r.tables.push_back(std::move(dnas.searches));
+  for (auto& line : dnas.summary) r.summary.push_back(std::move(line));
   return r;
 }
 
