@@ -94,6 +94,13 @@ void DnasStrategy::check(const StagePlan& plan) const {
       throw ParameterError("targets", "a latency target needs the experiment's device to "
                                       "predict latency (device: analytic, or calibrated with a "
                                       "calibration file)");
+  if (!format_.empty() && plan.registry) {
+    try {
+      (void)create_format(*plan.registry, format_);
+    } catch (const InputError& e) {
+      throw ParameterError("format", e.message());
+    }
+  }
   // The seed must build before any work.
   seed_architecture(plan.space_objects, plan.spaces);
 }

@@ -111,6 +111,7 @@ const Bad bad_experiments[] = {
     {"dnas_seed_not_a_reference.yaml",    nullptr, 9, 24, "'resnet9' is not a reference of space 'resnet' (valid: resnet8, resnet20, resnet56)"},
     {"dnas_seed_file_missing.yaml",       nullptr, 9, 29, "parameter 'seed_file': cannot read 'no_such_seed.json'"},
     {"dnas_without_seed.yaml",            nullptr, 8, 15, "give the seed network once"},
+    {"dnas_unknown_format.yaml",          nullptr, 9, 73, "parameter 'format': unknown format 'int9' (valid: bfloat16, e4m3, e5m2, fixed, half, ieee, int8, tf32)"},
     {"dnas_without_targets.yaml",         nullptr, 8, 15, "parameter 'targets': give at least one target"},
     {"monte_carlo_unknown_space.yaml",     nullptr, 9, 25, "parameter 'space': 'resnet' is not a space of the experiment (spaces: sequential)"},
     {"random_laws_not_an_earlier_stage.yaml", nullptr, 9, 37, "stage 'sample' (strategy 'random'): parameter 'laws': 'later' is not a stage before 'sample' (earlier stages: none)"},

@@ -56,6 +56,9 @@ struct NARROW_API StagePlan {
   /// The spaces themselves, in the order of `spaces`: what a check needs of them (their
   /// variables, their references) before any work.
   std::vector<const SearchSpace*> space_objects;
+  /// The run's plugin registry, for what a check builds by name (a number format); nullptr
+  /// when the plan is made without one.
+  const Registry* registry = nullptr;
   /// Throws ParameterError(parameter) unless `name` is a stage before this one and, when
   /// `strategy` is given, one of that strategy; the message lists the stages that would do.
   void require_earlier(const std::string& parameter, const std::string& name,

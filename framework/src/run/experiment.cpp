@@ -256,8 +256,9 @@ Constraints resolve_bounds(const std::vector<BoundText>& bounds, Device* device)
 
 }  // namespace
 
-StagePlan stage_plan(const Experiment& x, std::size_t index) {
+StagePlan stage_plan(const Experiment& x, std::size_t index, const Registry* registry) {
   StagePlan plan;
+  plan.registry = registry;
   plan.stage = x.stages.at(index).name;
   for (const auto& s : x.spaces) {
     plan.spaces.push_back(s.name);
@@ -338,7 +339,7 @@ Experiment resolve_document(const std::string& file, const ExperimentDocument& d
     // own checks run before any work. A bad parameter is reported where its value is written.
     try {
       const auto strategy = registry.make<Strategy>(use.name, use.parameters, use.where);
-      strategy->check(stage_plan(x, i));
+      strategy->check(stage_plan(x, i, &registry));
     } catch (const ParameterError& e) {
       SourceLocation at = s.strategy.where;
       for (const auto& p : s.strategy.parameters)

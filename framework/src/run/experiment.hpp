@@ -75,7 +75,8 @@ struct NARROW_API Experiment {
 
 /// The experiment around its stage number `index`: what Strategy::check sees when the
 /// experiment is validated and StageContext::plan during the run.
-NARROW_API StagePlan stage_plan(const Experiment& experiment, std::size_t index);
+NARROW_API StagePlan stage_plan(const Experiment& experiment, std::size_t index,
+                                const Registry* registry = nullptr);
 
 /// The resolved experiment as YAML (Experiment::resolved): every plugin with its version and
 /// every parameter, every law over every variable, the constraints as numbers.

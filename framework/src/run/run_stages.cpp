@@ -136,7 +136,7 @@ RunPart run_stages(const RunPlan& run, Store& store, Registry& registry, const s
       Context ctx(stage.name, stage.strategy.name,
                   content_seed(fmt::format("{}|stage|{}", run.seed, stage.name)), options.threads,
                   spaces, x.constraints, store, dir, registry, dataset, formats, training,
-                  x.device_object.get(), stage_plan(x, index));
+                  x.device_object.get(), stage_plan(x, index, &registry));
       set_store_scope(store, run.id, stage.name);
       const auto t0 = std::chrono::steady_clock::now();
       StageReport sr{stage.name, stage.strategy.name, "{}", 0};
