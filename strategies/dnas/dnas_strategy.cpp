@@ -139,9 +139,9 @@ Architecture DnasStrategy::seed_architecture(const std::vector<const SearchSpace
 namespace {
 
 std::optional<TrainResult> find_training(const Store& store, const std::string& key) {
-  for (auto& t : store.trainings())
-    if (t.key == key) return std::move(t);
-  return std::nullopt;
+  const auto stored = store.unit_result(key);
+  if (!stored) return std::nullopt;
+  return TrainResult::from_json(json::parse(*stored));
 }
 
 json training_json(const TrainResult& r) {
@@ -285,11 +285,12 @@ void DnasStrategy::run(StageContext& ctx) {
                             final_model ? ": " + final_model->reason : ""));
 
   // 4. The result: the export against its targets, the phases, the comparison.
-  const json details = json::parse(searched->details.empty() ? "{}" : searched->details);
+  const json details = json::parse(searched->details);
   json targets = json::array();
   bool all_met = true;
   for (std::size_t i = 0; i < targets_.size(); ++i) {
-    const double value = channel_cost(targets_[i].metric, exported, format.get(), device);
+    // The search measured the export's costs on its own copy of the format and device.
+    const double value = details.at("targets").at(i).at("exported").get<double>();
     const double target = search.targets[i].value;
     all_met = all_met && value <= target;
     targets.push_back(json{{"metric", targets_[i].metric},

@@ -215,14 +215,10 @@ Architecture ChannelGroups::with_channels(const Architecture& arch,
   for (std::size_t i = 0; i < arch.layers().size(); ++i) {
     Layer l = arch.layers()[i];
     if (l.op == Op::conv2d || l.op == Op::linear) {
-      const auto& runs = segments_[i];
+      // A producer's runs are its group (or fixed); a depthwise convolution's are its input's,
+      // and its groups follow its width.
       const std::int64_t before = l.out_channels;
-      // A producer's own runs are its group; a depthwise convolution's are its input's.
-      if (runs.size() == 1 && runs.front().group >= 0) l.out_channels = effective(runs);
-      else if (l.op == Op::conv2d && l.groups > 1 && l.groups == before && runs.size() >= 1 &&
-               channel_total(runs) == before) {
-        l.out_channels = effective(runs);
-      }
+      l.out_channels = effective(segments_[i]);
       if (l.op == Op::conv2d && l.groups > 1 && l.groups == before) l.groups = l.out_channels;
     }
     out.add(std::move(l));

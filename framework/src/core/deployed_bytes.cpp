@@ -1,14 +1,12 @@
 // What a device stores for an architecture in a number format, from the graph alone.
+#include "core/rounded_ops.hpp"
 #include "narrow/errors.hpp"
 #include "narrow/format.hpp"
 #include "narrow/metrics.hpp"
 
 namespace narrow {
-namespace {
 
-/// The layers whose output the precision evaluator rounds to the format (a folded batch norm
-/// is its convolution's output, rounded once).
-bool rounds_output(Op op) {
+bool computes_new_values(Op op) {
   switch (op) {
     case Op::conv2d:
     case Op::linear:
@@ -21,8 +19,6 @@ bool rounds_output(Op op) {
       return false;
   }
 }
-
-}  // namespace
 
 std::int64_t deployed_bytes(const Architecture& arch, const NumberFormat* format) {
   if (!arch.finalized()) throw Error("internal: deployed_bytes() needs a finalized architecture");
@@ -62,7 +58,8 @@ std::int64_t deployed_bytes(const Architecture& arch, const NumberFormat* format
     activation.calibrated = format->calibration_images() > 0;
     bits += format->stored_bits(activation, arch.input().volume());
     for (std::size_t i = 0; i < layers.size(); ++i)
-      if (rounds_output(layers[i].op) && !folded[i])
+      // A folded batch norm is its convolution's output, rounded once.
+      if (computes_new_values(layers[i].op) && !folded[i])
         bits += format->stored_bits(activation, arch.shape(i).volume());
   }
   return (bits + 7) / 8;

@@ -245,6 +245,7 @@ TrainResult search_channels(const Registry& registry, const TrainJob& job,
   extras.init_weights = job.init_weights;
   extras.parameters = masks.alpha;
   extras.learning_rate = search.mask_learning_rate;
+  extras.final_evaluation = false;  // the export is evaluated instead
   std::vector<std::int64_t> last_counts;
   extras.before_step = [&](GraphModule& module, std::int64_t epoch) -> torch::Tensor {
     std::vector<torch::Tensor> binary;

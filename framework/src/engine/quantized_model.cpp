@@ -1,5 +1,7 @@
 #include "engine/quantized_model.hpp"
 
+#include "core/rounded_ops.hpp"
+
 #include <algorithm>
 #include <limits>
 #include <map>
@@ -27,20 +29,6 @@ void round_rows(torch::Tensor& t, std::int64_t rows, const NumberFormat& format,
     // Distinct random bits for every value of every tensor of every image.
     o.offset = options.offset + (stream << 40) + static_cast<std::uint64_t>(r * per);
     format.quantize(std::span<float>(p + r * per, static_cast<std::size_t>(per)), info, o);
-  }
-}
-
-bool computes_new_values(Op op) {
-  switch (op) {
-    case Op::conv2d:
-    case Op::linear:
-    case Op::batchnorm:
-    case Op::add:
-    case Op::avgpool:
-    case Op::global_avgpool:
-      return true;
-    default:
-      return false;
   }
 }
 

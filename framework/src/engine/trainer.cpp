@@ -546,7 +546,7 @@ TrainResult train_model(const Architecture& arch, const PreparedData& data,
     result.seconds = train_seconds;
     result.images_per_second =
         train_seconds > 0 ? static_cast<double>(images_trained) / train_seconds : 0.0;
-    if (result.status != "failed") {
+    if (result.status != "failed" && (!extras || extras->final_evaluation)) {
       if (data.validation.size() > 0)
         result.validation = validation_current
                                 ? std::move(last_validation)

@@ -44,6 +44,9 @@ struct NARROW_API TrainingExtras {
   /// returns a term to add to the task loss (undefined: none). The loss the history records
   /// is the task loss alone.
   std::function<torch::Tensor(GraphModule& module, std::int64_t epoch)> before_step;
+  /// Whether the trained model is evaluated at the end (validation, if the last epoch did
+  /// not, and test); false when the caller evaluates another model in its place.
+  bool final_evaluation = true;
 };
 
 /// Trains a model of `arch` on `data` with `config` in the calling thread, using `threads`
